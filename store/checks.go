@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Check reads one check by id.
+func (s *Store) Check(ctx context.Context, id string) (Check, error) {
+	var c Check
+	if err := s.db.GetContext(ctx, &c, `SELECT `+checkColumns+` FROM checks WHERE id = $1`, id); err != nil {
+		return c, fmt.Errorf("store: check: %w", notFound(err))
+	}
+	return c, nil
+}
+
+// CandidateForCheck reads the PII of the candidate a check is about.
+func (s *Store) CandidateForCheck(ctx context.Context, checkID string) (Candidate, error) {
+	var c Candidate
+	err := s.db.GetContext(ctx, &c, `SELECT ca.id, ca.tenant_id, ca.reference, ca.first_name, ca.last_name,
+			ca.email, to_char(ca.dob, 'YYYY-MM-DD') AS dob, ca.address_line1, ca.address_line2, ca.city,
+			ca.state, ca.postal_code, ca.country
+		FROM checks ch
+		JOIN screenings s ON s.id = ch.screening_id
+		JOIN candidates ca ON ca.id = s.candidate_id
+		WHERE ch.id = $1`, checkID)
+	if err != nil {
+		return c, fmt.Errorf("store: candidate for check: %w", notFound(err))
+	}
+	return c, nil
+}
+
+// SetProviderClient records the provider's id for the candidate and routes the provider's events
+// about it to workflowID, in one transaction.
+func (s *Store) SetProviderClient(ctx context.Context, checkID, provider, clientID, subject, workflowID string) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := addRoute(ctx, tx, provider, subject, workflowID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE checks SET provider_client_id = $2, updated_at = now() WHERE id = $1`,
+			checkID, clientID)
+		if err != nil {
+			return fmt.Errorf("store: set provider client: %w", err)
+		}
+		return nil
+	})
+}
+
+// SetProviderCheck records the provider's id for the check, routes its events to workflowID and
+// marks the check in progress, in one transaction.
+func (s *Store) SetProviderCheck(ctx context.Context, checkID, provider, providerCheckID, subject, workflowID string) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := addRoute(ctx, tx, provider, subject, workflowID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE checks
+			SET provider_check_id = $2, updated_at = now(),
+			    status = CASE WHEN status = 'pending' THEN 'in_progress' ELSE status END
+			WHERE id = $1`, checkID, providerCheckID)
+		if err != nil {
+			return fmt.Errorf("store: set provider check: %w", err)
+		}
+		return nil
+	})
+}
+
+// AddRoute routes a provider's events about subject to workflowID. Writing the same route again is
+// a no-op; a subject already routed elsewhere is an error, since events would go astray.
+func (s *Store) AddRoute(ctx context.Context, provider, subject, workflowID string) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error { return addRoute(ctx, tx, provider, subject, workflowID) })
+}
+
+func addRoute(ctx context.Context, tx *sqlx.Tx, provider, subject, workflowID string) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO routes (provider, subject, workflow_id) VALUES ($1, $2, $3)
+		ON CONFLICT (provider, subject) DO NOTHING`, provider, subject, workflowID); err != nil {
+		return fmt.Errorf("store: add route: %w", err)
+	}
+	var existing string
+	if err := tx.GetContext(ctx, &existing,
+		`SELECT workflow_id FROM routes WHERE provider = $1 AND subject = $2`, provider, subject); err != nil {
+		return fmt.Errorf("store: read route: %w", err)
+	}
+	if existing != workflowID {
+		return fmt.Errorf("store: %s subject %s is already routed to %s", provider, subject, existing)
+	}
+	return nil
+}
+
+// Route returns the workflow that waits for events about subject.
+func (s *Store) Route(ctx context.Context, provider, subject string) (string, error) {
+	var workflowID string
+	err := s.db.GetContext(ctx, &workflowID,
+		`SELECT workflow_id FROM routes WHERE provider = $1 AND subject = $2`, provider, subject)
+	if err != nil {
+		return "", fmt.Errorf("store: route: %w", notFound(err))
+	}
+	return workflowID, nil
+}
+
+// CheckUpdate is a change of a check's state, written with the timeline entry that explains it.
+type CheckUpdate struct {
+	CheckID       string
+	Status        string
+	Outcome       *string
+	FailureReason *string
+	Timeline      TimelineEntry
+}
+
+// UpdateCheck writes a check's new state and its timeline entry. A terminal check keeps its state:
+// a retried or late write cannot reopen it.
+func (s *Store) UpdateCheck(ctx context.Context, u CheckUpdate) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var screeningID string
+		err := tx.GetContext(ctx, &screeningID, `UPDATE checks
+			SET status = $2, outcome = COALESCE($3, outcome), failure_reason = COALESCE($4, failure_reason),
+			    updated_at = now(),
+			    completed_at = CASE WHEN $2 IN ('completed', 'failed', 'canceled') THEN now() END
+			WHERE id = $1 AND status NOT IN ('completed', 'failed', 'canceled')
+			RETURNING screening_id`, u.CheckID, u.Status, u.Outcome, u.FailureReason)
+		if notFound(err) == ErrNotFound {
+			if err := tx.GetContext(ctx, &screeningID, `SELECT screening_id FROM checks WHERE id = $1`, u.CheckID); err != nil {
+				return fmt.Errorf("store: update check: %w", notFound(err))
+			}
+		} else if err != nil {
+			return fmt.Errorf("store: update check: %w", err)
+		}
+		if u.Timeline.Kind == "" {
+			return nil
+		}
+		entry := u.Timeline
+		entry.ScreeningID = screeningID
+		entry.CheckID = &u.CheckID
+		return appendTimeline(ctx, tx, entry)
+	})
+}

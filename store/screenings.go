@@ -1,0 +1,287 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+)
+
+// Statuses shared by screenings and checks.
+const (
+	StatusPending    = "pending"
+	StatusInProgress = "in_progress"
+	StatusCompleted  = "completed"
+	StatusFailed     = "failed"
+	StatusCanceled   = "canceled"
+)
+
+// IsTerminal reports whether a screening or check in this status can no longer change.
+func IsTerminal(status string) bool {
+	return status == StatusCompleted || status == StatusFailed || status == StatusCanceled
+}
+
+// ErrIdempotencyConflict means an Idempotency-Key was reused with a different request.
+var ErrIdempotencyConflict = errors.New("idempotency key reused with a different request")
+
+// Candidate is the person screened. Every field but the ids is PII.
+type Candidate struct {
+	ID           string `db:"id"`
+	TenantID     string `db:"tenant_id"`
+	Reference    string `db:"reference"`
+	FirstName    string `db:"first_name"`
+	LastName     string `db:"last_name"`
+	Email        string `db:"email"`
+	DOB          string `db:"dob"` // YYYY-MM-DD
+	AddressLine1 string `db:"address_line1"`
+	AddressLine2 string `db:"address_line2"`
+	City         string `db:"city"`
+	State        string `db:"state"`
+	PostalCode   string `db:"postal_code"`
+	Country      string `db:"country"`
+}
+
+// NewCheck is one provider check ordered with a screening.
+type NewCheck struct {
+	Provider string
+	Type     string
+}
+
+// NewScreening is what the HR API stores before it starts the workflow.
+type NewScreening struct {
+	TenantID       string
+	IdempotencyKey string // "" when the client sent none
+	RequestHash    []byte // tells a retried request from a different one under the same key
+	Candidate      Candidate
+	Checks         []NewCheck
+}
+
+// Screening is one row of screenings.
+type Screening struct {
+	ID                string     `db:"id"`
+	TenantID          string     `db:"tenant_id"`
+	CandidateID       string     `db:"candidate_id"`
+	Status            string     `db:"status"`
+	Result            *string    `db:"result"`
+	WorkflowStartedAt *time.Time `db:"workflow_started_at"`
+	CreatedAt         time.Time  `db:"created_at"`
+	UpdatedAt         time.Time  `db:"updated_at"`
+	CompletedAt       *time.Time `db:"completed_at"`
+}
+
+// Check is one row of checks.
+type Check struct {
+	ID               string     `db:"id"`
+	ScreeningID      string     `db:"screening_id"`
+	Position         int        `db:"position"`
+	Provider         string     `db:"provider"`
+	Type             string     `db:"check_type"`
+	Status           string     `db:"status"`
+	Outcome          *string    `db:"outcome"`
+	FailureReason    *string    `db:"failure_reason"`
+	ProviderClientID *string    `db:"provider_client_id"`
+	ProviderCheckID  *string    `db:"provider_check_id"`
+	CreatedAt        time.Time  `db:"created_at"`
+	UpdatedAt        time.Time  `db:"updated_at"`
+	CompletedAt      *time.Time `db:"completed_at"`
+}
+
+// ScreeningDetail is everything the HR API shows about one screening.
+type ScreeningDetail struct {
+	Screening
+	CandidateReference string
+	Checks             []Check
+	Documents          []Document
+	Timeline           []TimelineEntry
+}
+
+const screeningColumns = `id, tenant_id, candidate_id, status, result, workflow_started_at, created_at, updated_at, completed_at`
+
+const checkColumns = `id, screening_id, position, provider, check_type, status, outcome, failure_reason,
+	provider_client_id, provider_check_id, created_at, updated_at, completed_at`
+
+// CreateScreening stores the candidate, the screening and its checks in one transaction. With an
+// idempotency key already used by this tenant it returns the earlier screening and created=false,
+// or ErrIdempotencyConflict when the earlier request differed.
+func (s *Store) CreateScreening(ctx context.Context, n NewScreening) (Screening, bool, error) {
+	var out Screening
+	created := false
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		candidateID, screeningID := uuid.NewString(), uuid.NewString()
+		c := n.Candidate
+		var key *string
+		if n.IdempotencyKey != "" {
+			key = &n.IdempotencyKey
+			// Serialises concurrent requests with the same key, so exactly one inserts.
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1 || '/' || $2))`,
+				n.TenantID, n.IdempotencyKey); err != nil {
+				return fmt.Errorf("store: idempotency lock: %w", err)
+			}
+			var prior struct {
+				ID          string `db:"id"`
+				RequestHash []byte `db:"request_hash"`
+			}
+			err := tx.GetContext(ctx, &prior,
+				`SELECT id, request_hash FROM screenings WHERE tenant_id = $1 AND idempotency_key = $2`,
+				n.TenantID, n.IdempotencyKey)
+			switch {
+			case err == nil:
+				if !bytes.Equal(prior.RequestHash, n.RequestHash) {
+					return ErrIdempotencyConflict
+				}
+				return tx.GetContext(ctx, &out, `SELECT `+screeningColumns+` FROM screenings WHERE id = $1`, prior.ID)
+			case notFound(err) != ErrNotFound:
+				return fmt.Errorf("store: idempotency lookup: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO candidates
+			(id, tenant_id, reference, first_name, last_name, email, dob,
+			 address_line1, address_line2, city, state, postal_code, country)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			candidateID, n.TenantID, c.Reference, c.FirstName, c.LastName, c.Email, c.DOB,
+			c.AddressLine1, c.AddressLine2, c.City, c.State, c.PostalCode, c.Country); err != nil {
+			return fmt.Errorf("store: insert candidate: %w", err)
+		}
+		if err := tx.GetContext(ctx, &out, `INSERT INTO screenings
+			(id, tenant_id, candidate_id, idempotency_key, request_hash)
+			VALUES ($1, $2, $3, $4, $5) RETURNING `+screeningColumns,
+			screeningID, n.TenantID, candidateID, key, n.RequestHash); err != nil {
+			return fmt.Errorf("store: insert screening: %w", err)
+		}
+		for i, ch := range n.Checks {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO checks (id, screening_id, position, provider, check_type)
+				VALUES ($1, $2, $3, $4, $5)`, uuid.NewString(), screeningID, i, ch.Provider, ch.Type); err != nil {
+				return fmt.Errorf("store: insert check: %w", err)
+			}
+		}
+		if err := appendTimeline(ctx, tx, TimelineEntry{
+			ScreeningID: screeningID, DedupeKey: "screening.created", Kind: "screening.created",
+			Detail: fmt.Sprintf("%d check(s) ordered", len(n.Checks)), OccurredAt: out.CreatedAt,
+		}); err != nil {
+			return err
+		}
+		created = true
+		return nil
+	})
+	if err != nil {
+		return Screening{}, false, err
+	}
+	return out, created, nil
+}
+
+// Screening reads one screening of a tenant.
+func (s *Store) Screening(ctx context.Context, tenantID, id string) (Screening, error) {
+	var out Screening
+	if _, err := uuid.Parse(id); err != nil {
+		return out, ErrNotFound
+	}
+	err := s.db.GetContext(ctx, &out,
+		`SELECT `+screeningColumns+` FROM screenings WHERE id = $1 AND tenant_id = $2`, id, tenantID)
+	if err != nil {
+		return out, fmt.Errorf("store: screening: %w", notFound(err))
+	}
+	return out, nil
+}
+
+// ScreeningDetail reads a screening of a tenant with its checks, documents and timeline.
+func (s *Store) ScreeningDetail(ctx context.Context, tenantID, id string) (ScreeningDetail, error) {
+	scr, err := s.Screening(ctx, tenantID, id)
+	if err != nil {
+		return ScreeningDetail{}, err
+	}
+	d := ScreeningDetail{Screening: scr}
+	if err := s.db.GetContext(ctx, &d.CandidateReference,
+		`SELECT reference FROM candidates WHERE id = $1`, scr.CandidateID); err != nil {
+		return d, fmt.Errorf("store: candidate reference: %w", err)
+	}
+	if err := s.db.SelectContext(ctx, &d.Checks,
+		`SELECT `+checkColumns+` FROM checks WHERE screening_id = $1 ORDER BY position`, id); err != nil {
+		return d, fmt.Errorf("store: checks: %w", err)
+	}
+	if err := s.db.SelectContext(ctx, &d.Documents,
+		`SELECT `+documentColumns+` FROM documents WHERE screening_id = $1 ORDER BY created_at, id`, id); err != nil {
+		return d, fmt.Errorf("store: documents: %w", err)
+	}
+	if err := s.db.SelectContext(ctx, &d.Timeline,
+		`SELECT `+timelineColumns+` FROM timeline_entries WHERE screening_id = $1 ORDER BY occurred_at, id`, id); err != nil {
+		return d, fmt.Errorf("store: timeline: %w", err)
+	}
+	return d, nil
+}
+
+// ScreeningChecks lists a screening's checks in the order they were ordered.
+func (s *Store) ScreeningChecks(ctx context.Context, screeningID string) ([]Check, error) {
+	var checks []Check
+	if err := s.db.SelectContext(ctx, &checks,
+		`SELECT `+checkColumns+` FROM checks WHERE screening_id = $1 ORDER BY position`, screeningID); err != nil {
+		return nil, fmt.Errorf("store: screening checks: %w", err)
+	}
+	return checks, nil
+}
+
+// MarkWorkflowStarted records that the screening's workflow exists, so the relay stops trying to start it.
+func (s *Store) MarkWorkflowStarted(ctx context.Context, id string) error {
+	_, err := s.db.ExecContext(ctx,
+		`UPDATE screenings SET workflow_started_at = now() WHERE id = $1 AND workflow_started_at IS NULL`, id)
+	if err != nil {
+		return fmt.Errorf("store: mark workflow started: %w", err)
+	}
+	return nil
+}
+
+// UnstartedScreenings lists screenings whose workflow could not be started yet and that were
+// created before olderThan, oldest first.
+func (s *Store) UnstartedScreenings(ctx context.Context, olderThan time.Time, limit int) ([]Screening, error) {
+	var out []Screening
+	err := s.db.SelectContext(ctx, &out, `SELECT `+screeningColumns+` FROM screenings
+		WHERE workflow_started_at IS NULL AND status = 'pending' AND created_at < $1
+		ORDER BY created_at LIMIT $2`, olderThan, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: unstarted screenings: %w", err)
+	}
+	return out, nil
+}
+
+// SetScreeningStatus moves a screening to status; a terminal status also sets result and
+// completed_at. A screening already terminal is left as it is, so a late or retried write cannot
+// reopen it.
+func (s *Store) SetScreeningStatus(ctx context.Context, id, status string, result *string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE screenings
+		SET status = $2, result = COALESCE($3, result), updated_at = now(),
+		    completed_at = CASE WHEN $2 IN ('completed', 'failed', 'canceled') THEN now() END
+		WHERE id = $1 AND status NOT IN ('completed', 'failed', 'canceled')`, id, status, result)
+	if err != nil {
+		return fmt.Errorf("store: set screening status: %w", err)
+	}
+	return nil
+}
+
+// CancelUnstarted cancels a screening whose workflow was never started. It reports false when the
+// workflow has started (then Temporal must cancel it) or the screening is already terminal.
+func (s *Store) CancelUnstarted(ctx context.Context, id string) (bool, error) {
+	var canceled bool
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE screenings
+			SET status = 'canceled', updated_at = now(), completed_at = now()
+			WHERE id = $1 AND status = 'pending' AND workflow_started_at IS NULL`, id)
+		if err != nil {
+			return fmt.Errorf("store: cancel unstarted: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n == 0 {
+			return err
+		}
+		canceled = true
+		if _, err := tx.ExecContext(ctx, `UPDATE checks SET status = 'canceled', updated_at = now(), completed_at = now()
+			WHERE screening_id = $1 AND status NOT IN ('completed', 'failed', 'canceled')`, id); err != nil {
+			return fmt.Errorf("store: cancel checks: %w", err)
+		}
+		return appendTimeline(ctx, tx, TimelineEntry{ScreeningID: id, DedupeKey: "screening.canceled",
+			Kind: "screening.canceled", Detail: "canceled before it started", OccurredAt: time.Now()})
+	})
+	return canceled, err
+}
