@@ -1,0 +1,87 @@
+// Package activities holds the Temporal activities: small, idempotent steps that touch Postgres
+// and the providers' APIs. Workflows call them with ids only; PII is read here, never returned.
+package activities
+
+import (
+	"context"
+	"time"
+
+	"github.com/screenflow/screenflow/store"
+)
+
+// Screenings writes the screening projections the HR API reads.
+type Screenings struct {
+	Store *store.Store
+}
+
+// ScreeningStatusInput moves a screening to a new status and says why in its timeline.
+type ScreeningStatusInput struct {
+	ScreeningID string
+	Status      string
+	Result      string // set with a terminal status
+	Timeline    TimelineInput
+}
+
+// TimelineInput is a timeline entry as a workflow describes it. DedupeKey makes a retried
+// activity write it once.
+type TimelineInput struct {
+	DedupeKey  string
+	Kind       string
+	Detail     string
+	OccurredAt time.Time
+}
+
+func (t TimelineInput) entry(screeningID string) store.TimelineEntry {
+	return store.TimelineEntry{ScreeningID: screeningID, DedupeKey: t.DedupeKey, Kind: t.Kind,
+		Detail: t.Detail, OccurredAt: t.OccurredAt}
+}
+
+// SetScreeningStatus writes the screening's status and its timeline entry.
+func (a *Screenings) SetScreeningStatus(ctx context.Context, in ScreeningStatusInput) error {
+	var result *string
+	if in.Result != "" {
+		result = &in.Result
+	}
+	if err := a.Store.SetScreeningStatus(ctx, in.ScreeningID, in.Status, result); err != nil {
+		return err
+	}
+	if in.Timeline.Kind == "" {
+		return nil
+	}
+	return a.Store.AppendTimeline(ctx, in.Timeline.entry(in.ScreeningID))
+}
+
+// CheckUpdateInput is a change of a check's state.
+type CheckUpdateInput struct {
+	CheckID       string
+	Status        string
+	Outcome       string
+	FailureReason string
+	Timeline      TimelineInput
+}
+
+// UpdateCheck writes a check's state with its timeline entry.
+func (a *Screenings) UpdateCheck(ctx context.Context, in CheckUpdateInput) error {
+	u := store.CheckUpdate{CheckID: in.CheckID, Status: in.Status, Timeline: in.Timeline.entry("")}
+	if in.Outcome != "" {
+		u.Outcome = &in.Outcome
+	}
+	if in.FailureReason != "" {
+		u.FailureReason = &in.FailureReason
+	}
+	return a.Store.UpdateCheck(ctx, u)
+}
+
+// CheckEventInput is a provider event a check workflow accepted, for the timeline.
+type CheckEventInput struct {
+	ScreeningID string
+	CheckID     string
+	Timeline    TimelineInput
+}
+
+// RecordCheckEvent adds a provider event to the screening's timeline.
+func (a *Screenings) RecordCheckEvent(ctx context.Context, in CheckEventInput) error {
+	e := in.Timeline.entry(in.ScreeningID)
+	e.CheckID = &in.CheckID
+	return a.Store.AppendTimeline(ctx, e)
+}

@@ -1,0 +1,321 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/providers/complycube"
+	"github.com/screenflow/screenflow/store"
+)
+
+// ComplyCubeEventSignal carries a ComplyCubeEvent from the relay to the check workflow its
+// subject routes to.
+const ComplyCubeEventSignal = "complycube-event"
+
+// ComplyCubeEvent is the PII-free digest of a ComplyCube webhook (see complycube.Summary).
+type ComplyCubeEvent struct {
+	EventID      string
+	Type         string
+	ResourceType string
+	ResourceID   string
+	Status       string
+	Outcome      string
+	OccurredAt   time.Time
+}
+
+// ComplyCubeCheckInput starts the check workflow of one ComplyCube check of a screening.
+type ComplyCubeCheckInput struct {
+	ScreeningID string
+	CheckID     string
+	CheckType   string
+	Timing      Timing
+}
+
+// ComplyCubeCheckStatus answers QueryStatus.
+type ComplyCubeCheckStatus struct {
+	Stage           string // see the stage* constants
+	ProviderCheckID string
+	ProviderStatus  string
+	Outcome         string
+	EventsReceived  int
+}
+
+// Stages of a ComplyCube check, as the status query shows them.
+const (
+	stageCreatingClient = "creating_client"
+	stageCreatingCheck  = "creating_check"
+	stageAwaitingResult = "awaiting_result"
+	stagePolling        = "polling"
+	stageFetchingReport = "fetching_report"
+)
+
+// ComplyCubeCheckWorkflow drives one ComplyCube check: create the client and the check, wait for
+// the completion webhook (or poll past the deadline), store the PDF report and write the outcome.
+func ComplyCubeCheckWorkflow(ctx workflow.Context, in ComplyCubeCheckInput) (CheckResult, error) {
+	w := &complyCubeCheck{
+		in:         in,
+		timing:     in.Timing.withDefaults(),
+		workflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
+		seen:       map[string]bool{},
+	}
+	w.status.Stage = stageCreatingClient
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (ComplyCubeCheckStatus, error) {
+		return w.status, nil
+	}); err != nil {
+		return CheckResult{}, err
+	}
+	workflow.Go(ctx, w.receiveEvents)
+
+	result, err := w.run(ctx)
+	if errors.Is(ctx.Err(), workflow.ErrCanceled) {
+		return w.cancel(ctx)
+	}
+	if err != nil {
+		return CheckResult{}, err
+	}
+	// Timeline writes of events still in flight must land before the workflow closes.
+	if err := workflow.Await(ctx, func() bool { return w.recording == 0 }); err != nil {
+		return w.cancel(ctx)
+	}
+	return result, nil
+}
+
+type complyCubeCheck struct {
+	in         ComplyCubeCheckInput
+	timing     Timing
+	workflowID string
+	status     ComplyCubeCheckStatus
+
+	seen       map[string]bool // event ids already handled: providers deliver at least once
+	lastUpdate time.Time       // provider time of the newest non-terminal update, to drop stale ones
+	finished   bool            // ComplyCube said the check is complete or failed
+	failed     bool
+	recording  int // timeline writes in flight
+}
+
+func (w *complyCubeCheck) done() bool { return w.finished }
+
+func (w *complyCubeCheck) run(ctx workflow.Context) (CheckResult, error) {
+	var cc *activities.ComplyCube
+	pctx := providerActivityOptions(ctx)
+
+	var clientID string
+	err := workflow.ExecuteActivity(pctx, cc.CreateClient, activities.CreateClientInput{
+		CheckID: w.in.CheckID, WorkflowID: w.workflowID,
+	}).Get(ctx, &clientID)
+	if err != nil {
+		return w.fail(ctx, "could not create the ComplyCube client: "+failureReason(err))
+	}
+
+	w.status.Stage = stageCreatingCheck
+	var created activities.ProviderCheck
+	err = workflow.ExecuteActivity(pctx, cc.CreateCheck, activities.CreateCheckInput{
+		CheckID: w.in.CheckID, ClientID: clientID, CheckType: w.in.CheckType, WorkflowID: w.workflowID,
+	}).Get(ctx, &created)
+	if err != nil {
+		return w.fail(ctx, "could not create the ComplyCube check: "+failureReason(err))
+	}
+	w.status.ProviderCheckID = created.ID
+	if w.status.ProviderStatus == "" {
+		w.status.ProviderStatus = created.Status
+	}
+	if err := w.update(ctx, activities.CheckUpdateInput{
+		CheckID: w.in.CheckID, Status: store.StatusInProgress,
+		Timeline: activities.TimelineInput{DedupeKey: "check.submitted:" + w.in.CheckID, Kind: "check.submitted",
+			Detail: fmt.Sprintf("ComplyCube %s %s created", w.in.CheckType, created.ID), OccurredAt: workflow.Now(ctx)},
+	}); err != nil {
+		return CheckResult{}, err
+	}
+
+	w.status.Stage = stageAwaitingResult
+	arrived, err := workflow.AwaitWithTimeout(ctx, w.timing.WebhookDeadline, w.done)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	if !arrived {
+		if err := w.poll(ctx); err != nil {
+			if errors.Is(ctx.Err(), workflow.ErrCanceled) {
+				return CheckResult{}, err
+			}
+			return w.fail(ctx, "no result from ComplyCube: "+failureReason(err))
+		}
+	}
+	if w.failed {
+		return w.fail(ctx, "ComplyCube reported the check as failed")
+	}
+
+	w.status.Stage = stageFetchingReport
+	var doc activities.DocumentRef
+	err = workflow.ExecuteActivity(pctx, cc.StoreReport, activities.StoreReportInput{
+		CheckID: w.in.CheckID, ProviderCheckID: w.status.ProviderCheckID,
+	}).Get(ctx, &doc)
+	if err != nil {
+		return w.fail(ctx, "could not download the ComplyCube report: "+failureReason(err))
+	}
+	if err := w.update(ctx, activities.CheckUpdateInput{
+		CheckID: w.in.CheckID, Status: store.StatusCompleted, Outcome: w.status.Outcome,
+		Timeline: activities.TimelineInput{DedupeKey: "check.completed:" + w.in.CheckID, Kind: "check.completed",
+			Detail:     fmt.Sprintf("outcome %s; report stored (%d bytes, sha256 %s)", w.status.Outcome, doc.Size, doc.SHA256),
+			OccurredAt: workflow.Now(ctx)},
+	}); err != nil {
+		return CheckResult{}, err
+	}
+	w.status.Stage = store.StatusCompleted
+	return CheckResult{CheckID: w.in.CheckID, Status: store.StatusCompleted, Outcome: w.status.Outcome,
+		Documents: []activities.DocumentRef{doc}}, nil
+}
+
+// poll asks ComplyCube for the check every PollInterval until it is finished. The activity's retry
+// policy is the loop, so a long wait adds nothing to history; a webhook that arrives meanwhile
+// cancels the poll.
+func (w *complyCubeCheck) poll(ctx workflow.Context) error {
+	w.status.Stage = stagePolling
+	w.record(ctx, activities.TimelineInput{DedupeKey: "check.polling:" + w.in.CheckID, Kind: "check.polling",
+		Detail:     fmt.Sprintf("no result webhook within %s; polling ComplyCube every %s", w.timing.WebhookDeadline, w.timing.PollInterval),
+		OccurredAt: workflow.Now(ctx)})
+
+	pollCtx, cancelPoll := workflow.WithCancel(ctx)
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		if workflow.Await(gctx, w.done) == nil {
+			cancelPoll()
+		}
+	})
+	pollCtx = workflow.WithActivityOptions(pollCtx, workflow.ActivityOptions{
+		StartToCloseTimeout:    time.Minute,
+		ScheduleToCloseTimeout: 30 * 24 * time.Hour,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    w.timing.PollInterval,
+			BackoffCoefficient: 1,
+			MaximumInterval:    w.timing.PollInterval,
+		},
+	})
+	var cc *activities.ComplyCube
+	var polled activities.ProviderCheck
+	err := workflow.ExecuteActivity(pollCtx, cc.PollComplyCubeCheck, w.status.ProviderCheckID).Get(pollCtx, &polled)
+	if w.finished {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	w.finish(polled.Status, polled.Outcome)
+	return nil
+}
+
+func (w *complyCubeCheck) receiveEvents(ctx workflow.Context) {
+	ch := workflow.GetSignalChannel(ctx, ComplyCubeEventSignal)
+	for {
+		var ev ComplyCubeEvent
+		ch.Receive(ctx, &ev)
+		w.accept(ctx, ev)
+	}
+}
+
+// accept folds one event into the state. Duplicates are dropped by event id; events that arrive
+// after the check finished, or older than the newest update seen, are recorded but change nothing.
+func (w *complyCubeCheck) accept(ctx workflow.Context, ev ComplyCubeEvent) {
+	if ev.EventID == "" || w.seen[ev.EventID] {
+		return
+	}
+	w.seen[ev.EventID] = true
+	w.status.EventsReceived++
+	detail := ev.Type
+	if note := w.apply(ev); note != "" {
+		detail += " (" + note + ")"
+	}
+	occurred := ev.OccurredAt
+	if occurred.IsZero() {
+		occurred = workflow.Now(ctx)
+	}
+	w.record(ctx, activities.TimelineInput{DedupeKey: "complycube:" + ev.EventID, Kind: "provider.event",
+		Detail: detail, OccurredAt: occurred})
+}
+
+func (w *complyCubeCheck) apply(ev ComplyCubeEvent) (note string) {
+	if ev.ResourceType != "check" {
+		return ""
+	}
+	if w.finished {
+		return "ignored: the check has already finished"
+	}
+	switch {
+	case complycube.IsCheckCompletion(ev.Type):
+		outcome := ev.Outcome
+		if outcome == "" {
+			outcome = strings.TrimPrefix(strings.TrimPrefix(ev.Type, complycube.EventCheckCompleted), ".")
+		}
+		w.finish("complete", outcome)
+	case ev.Type == complycube.EventCheckFailed:
+		w.finish("failed", "")
+	default:
+		if ev.OccurredAt.Before(w.lastUpdate) {
+			return "ignored: older than an update already applied"
+		}
+		w.lastUpdate = ev.OccurredAt
+		if ev.Status != "" {
+			w.status.ProviderStatus = ev.Status
+		}
+	}
+	return ""
+}
+
+func (w *complyCubeCheck) finish(providerStatus, outcome string) {
+	w.finished = true
+	w.failed = providerStatus == "failed"
+	w.status.ProviderStatus = providerStatus
+	w.status.Outcome = outcome
+}
+
+// record writes a timeline entry without holding up the workflow.
+func (w *complyCubeCheck) record(ctx workflow.Context, entry activities.TimelineInput) {
+	var sa *activities.Screenings
+	w.recording++
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		defer func() { w.recording-- }()
+		_ = workflow.ExecuteActivity(storeActivityOptions(gctx), sa.RecordCheckEvent, activities.CheckEventInput{
+			ScreeningID: w.in.ScreeningID, CheckID: w.in.CheckID, Timeline: entry,
+		}).Get(gctx, nil)
+	})
+}
+
+func (w *complyCubeCheck) update(ctx workflow.Context, in activities.CheckUpdateInput) error {
+	var sa *activities.Screenings
+	return workflow.ExecuteActivity(storeActivityOptions(ctx), sa.UpdateCheck, in).Get(ctx, nil)
+}
+
+func (w *complyCubeCheck) fail(ctx workflow.Context, reason string) (CheckResult, error) {
+	if errors.Is(ctx.Err(), workflow.ErrCanceled) {
+		return CheckResult{}, temporal.NewCanceledError()
+	}
+	w.status.Stage = store.StatusFailed
+	err := w.update(ctx, activities.CheckUpdateInput{
+		CheckID: w.in.CheckID, Status: store.StatusFailed, FailureReason: reason,
+		Timeline: activities.TimelineInput{DedupeKey: "check.failed:" + w.in.CheckID, Kind: "check.failed",
+			Detail: reason, OccurredAt: workflow.Now(ctx)},
+	})
+	if err != nil {
+		return CheckResult{}, err
+	}
+	return CheckResult{CheckID: w.in.CheckID, Status: store.StatusFailed, FailureReason: reason}, nil
+}
+
+// cancel records the cancellation on a context that is not canceled itself, then reports it.
+func (w *complyCubeCheck) cancel(ctx workflow.Context) (CheckResult, error) {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	w.status.Stage = store.StatusCanceled
+	err := w.update(dctx, activities.CheckUpdateInput{
+		CheckID: w.in.CheckID, Status: store.StatusCanceled,
+		Timeline: activities.TimelineInput{DedupeKey: "check.canceled:" + w.in.CheckID, Kind: "check.canceled",
+			Detail: "canceled", OccurredAt: workflow.Now(dctx)},
+	})
+	if err != nil {
+		return CheckResult{}, err
+	}
+	return CheckResult{CheckID: w.in.CheckID, Status: store.StatusCanceled}, temporal.NewCanceledError()
+}

@@ -1,0 +1,182 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/store"
+)
+
+// ScreeningInput starts the workflow of one screening. Ids only: the candidate is in Postgres.
+type ScreeningInput struct {
+	ScreeningID string
+	TenantID    string
+	Checks      []CheckRef
+	Timing      Timing
+}
+
+// CheckRef is one ordered check.
+type CheckRef struct {
+	CheckID  string
+	Provider string
+	Type     string
+}
+
+// ScreeningStatus answers QueryStatus and is the workflow's result.
+type ScreeningStatus struct {
+	Status string // a store.Status* value
+	Result string // clear or consider, once completed
+	Checks []CheckStatus
+}
+
+// CheckStatus is one check as the screening sees it.
+type CheckStatus struct {
+	CheckID       string
+	Provider      string
+	Type          string
+	Status        string
+	Outcome       string
+	FailureReason string
+	DocumentIDs   []string
+}
+
+// Screening results.
+const (
+	ResultClear    = "clear"    // every check completed with a clear outcome
+	ResultConsider = "consider" // some check completed with another outcome: a person must look
+)
+
+// NewScreeningInput builds the workflow input from the stored checks.
+func NewScreeningInput(screeningID, tenantID string, checks []store.Check, timing Timing) ScreeningInput {
+	in := ScreeningInput{ScreeningID: screeningID, TenantID: tenantID, Timing: timing}
+	for _, c := range checks {
+		in.Checks = append(in.Checks, CheckRef{CheckID: c.ID, Provider: c.Provider, Type: c.Type})
+	}
+	return in
+}
+
+// ScreeningWorkflow runs one screening: a child workflow per check, the screening's status in
+// Postgres and in its search attributes, and cancellation of everything on request.
+func ScreeningWorkflow(ctx workflow.Context, in ScreeningInput) (ScreeningStatus, error) {
+	s := ScreeningStatus{Status: store.StatusInProgress}
+	for _, c := range in.Checks {
+		s.Checks = append(s.Checks, CheckStatus{CheckID: c.CheckID, Provider: c.Provider, Type: c.Type,
+			Status: store.StatusPending})
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (ScreeningStatus, error) { return s, nil }); err != nil {
+		return s, err
+	}
+	if err := setStatus(ctx, in, &s, store.StatusInProgress, "", "screening.started", "checks started"); err != nil {
+		if errors.Is(ctx.Err(), workflow.ErrCanceled) {
+			return cancelScreening(ctx, in, &s)
+		}
+		return s, err
+	}
+
+	selector := workflow.NewSelector(ctx)
+	for i, c := range in.Checks {
+		future, err := startCheck(ctx, in, c)
+		if err != nil {
+			s.Checks[i].Status, s.Checks[i].FailureReason = store.StatusFailed, err.Error()
+			continue
+		}
+		s.Checks[i].Status = store.StatusInProgress
+		selector.AddFuture(future, func(f workflow.Future) {
+			var r CheckResult
+			if err := f.Get(ctx, &r); err != nil {
+				if temporal.IsCanceledError(err) {
+					s.Checks[i].Status = store.StatusCanceled
+					return
+				}
+				s.Checks[i].Status, s.Checks[i].FailureReason = store.StatusFailed, failureReason(err)
+				return
+			}
+			s.Checks[i].Status, s.Checks[i].Outcome, s.Checks[i].FailureReason = r.Status, r.Outcome, r.FailureReason
+			for _, d := range r.Documents {
+				s.Checks[i].DocumentIDs = append(s.Checks[i].DocumentIDs, d.DocumentID)
+			}
+		})
+	}
+	for !allChecksFinished(s.Checks) {
+		selector.Select(ctx)
+	}
+	if errors.Is(ctx.Err(), workflow.ErrCanceled) {
+		return cancelScreening(ctx, in, &s)
+	}
+
+	status, result, detail := conclude(s.Checks)
+	if err := setStatus(ctx, in, &s, status, result, "screening."+status, detail); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+func startCheck(ctx workflow.Context, in ScreeningInput, c CheckRef) (workflow.ChildWorkflowFuture, error) {
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID: CheckWorkflowID(in.ScreeningID, c.Provider, c.CheckID),
+		// A canceled screening waits for its checks to record their cancellation.
+		WaitForCancellation: true,
+		ParentClosePolicy:   enums.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+	})
+	switch c.Provider {
+	case activities.ProviderComplyCube:
+		return workflow.ExecuteChildWorkflow(cctx, ComplyCubeCheckWorkflow, ComplyCubeCheckInput{
+			ScreeningID: in.ScreeningID, CheckID: c.CheckID, CheckType: c.Type, Timing: in.Timing,
+		}), nil
+	default:
+		return nil, fmt.Errorf("provider %q is not supported", c.Provider)
+	}
+}
+
+func allChecksFinished(checks []CheckStatus) bool {
+	for _, c := range checks {
+		if !store.IsTerminal(c.Status) {
+			return false
+		}
+	}
+	return true
+}
+
+// conclude derives the screening's status from its checks: failed if any check failed, else
+// completed, with result clear only when every outcome is clear.
+func conclude(checks []CheckStatus) (status, result, detail string) {
+	result = ResultClear
+	for _, c := range checks {
+		switch c.Status {
+		case store.StatusFailed:
+			return store.StatusFailed, "", fmt.Sprintf("%s check failed: %s", c.Provider, c.FailureReason)
+		case store.StatusCanceled:
+			return store.StatusCanceled, "", fmt.Sprintf("%s check canceled", c.Provider)
+		}
+		if c.Outcome != "clear" {
+			result = ResultConsider
+		}
+	}
+	return store.StatusCompleted, result, "result " + result
+}
+
+func setStatus(ctx workflow.Context, in ScreeningInput, s *ScreeningStatus, status, result, kind, detail string) error {
+	s.Status, s.Result = status, result
+	if err := workflow.UpsertTypedSearchAttributes(ctx,
+		SearchAttrScreeningStatus.ValueSet(status), SearchAttrTenantID.ValueSet(in.TenantID)); err != nil {
+		return err
+	}
+	var sa *activities.Screenings
+	return workflow.ExecuteActivity(storeActivityOptions(ctx), sa.SetScreeningStatus, activities.ScreeningStatusInput{
+		ScreeningID: in.ScreeningID, Status: status, Result: result,
+		Timeline: activities.TimelineInput{DedupeKey: kind, Kind: kind, Detail: detail, OccurredAt: workflow.Now(ctx)},
+	}).Get(ctx, nil)
+}
+
+func cancelScreening(ctx workflow.Context, in ScreeningInput, s *ScreeningStatus) (ScreeningStatus, error) {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if err := setStatus(dctx, in, s, store.StatusCanceled, "", "screening.canceled", "canceled on request"); err != nil {
+		return *s, err
+	}
+	return *s, temporal.NewCanceledError()
+}

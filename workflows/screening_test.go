@@ -1,0 +1,144 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/store"
+)
+
+type screeningSuite struct {
+	suite.Suite
+	testsuite.WorkflowTestSuite
+	env      *testsuite.TestWorkflowEnvironment
+	statuses []activities.ScreeningStatusInput
+}
+
+func TestScreeningWorkflow(t *testing.T) { suite.Run(t, new(screeningSuite)) }
+
+var twoChecks = ScreeningInput{
+	ScreeningID: "scr-1", TenantID: "tenant-1", Timing: testTiming,
+	Checks: []CheckRef{
+		{CheckID: "check-a", Provider: activities.ProviderComplyCube, Type: "standard_screening_check"},
+		{CheckID: "check-b", Provider: activities.ProviderComplyCube, Type: "document_check"},
+	},
+}
+
+func (s *screeningSuite) SetupTest() {
+	s.SetLogger(quietLogger)
+	s.env = s.NewTestWorkflowEnvironment()
+	s.env.RegisterWorkflow(ScreeningWorkflow)
+	s.env.RegisterWorkflow(ComplyCubeCheckWorkflow)
+	s.env.RegisterActivity(cc)
+	s.env.RegisterActivity(sa)
+	s.statuses = nil
+	s.env.OnActivity(sa.SetScreeningStatus, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ScreeningStatusInput) error {
+			s.statuses = append(s.statuses, in)
+			return nil
+		})
+	s.env.OnActivity(sa.UpdateCheck, mock.Anything, mock.Anything).Return(nil)
+	s.env.OnActivity(sa.RecordCheckEvent, mock.Anything, mock.Anything).Return(nil).Maybe()
+	s.env.OnActivity(cc.CreateClient, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CreateClientInput) (string, error) { return "client-" + in.CheckID, nil })
+	s.env.OnActivity(cc.CreateCheck, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CreateCheckInput) (activities.ProviderCheck, error) {
+			return activities.ProviderCheck{ID: "cc-" + in.CheckID, Status: "pending"}, nil
+		})
+	s.env.OnActivity(cc.StoreReport, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.StoreReportInput) (activities.DocumentRef, error) {
+			return activities.DocumentRef{DocumentID: "doc-" + in.CheckID, SHA256: "sha", Size: 1}, nil
+		}).Maybe()
+}
+
+// completeAt sends a check's completion to its child workflow after delay.
+func (s *screeningSuite) completeAt(delay time.Duration, checkID, outcome string) {
+	s.env.RegisterDelayedCallback(func() {
+		err := s.env.SignalWorkflowByID(CheckWorkflowID("scr-1", activities.ProviderComplyCube, checkID),
+			ComplyCubeEventSignal, ComplyCubeEvent{EventID: "ev-" + checkID, Type: "check.completed." + outcome,
+				ResourceType: "check", ResourceID: "cc-" + checkID, Status: "complete", Outcome: outcome})
+		s.Require().NoError(err)
+	}, delay)
+}
+
+func (s *screeningSuite) queryStatus() ScreeningStatus {
+	res, err := s.env.QueryWorkflow(QueryStatus)
+	s.Require().NoError(err)
+	var st ScreeningStatus
+	s.Require().NoError(res.Get(&st))
+	return st
+}
+
+func (s *screeningSuite) lastStatus() activities.ScreeningStatusInput {
+	s.Require().NotEmpty(s.statuses)
+	return s.statuses[len(s.statuses)-1]
+}
+
+func (s *screeningSuite) TestAllClearCompletesClear() {
+	s.completeAt(2*time.Hour, "check-b", "clear")
+	s.env.RegisterDelayedCallback(func() {
+		st := s.queryStatus()
+		s.Equal(store.StatusInProgress, st.Status)
+		s.Equal(store.StatusInProgress, st.Checks[0].Status)
+		s.Equal(store.StatusCompleted, st.Checks[1].Status, "a finished check shows before the others finish")
+	}, 3*time.Hour)
+	s.completeAt(4*time.Hour, "check-a", "clear")
+
+	s.env.ExecuteWorkflow(ScreeningWorkflow, twoChecks)
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Require().NoError(s.env.GetWorkflowError())
+	var r ScreeningStatus
+	s.Require().NoError(s.env.GetWorkflowResult(&r))
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal(ResultClear, r.Result)
+	s.Equal([]string{"doc-check-a"}, r.Checks[0].DocumentIDs)
+	s.Equal(store.StatusInProgress, s.statuses[0].Status)
+	s.Equal(store.StatusCompleted, s.lastStatus().Status)
+	s.Equal(ResultClear, s.lastStatus().Result)
+}
+
+func (s *screeningSuite) TestAnyOtherOutcomeNeedsConsideration() {
+	s.completeAt(time.Hour, "check-a", "clear")
+	s.completeAt(time.Hour, "check-b", "attention")
+
+	s.env.ExecuteWorkflow(ScreeningWorkflow, twoChecks)
+	var r ScreeningStatus
+	s.Require().NoError(s.env.GetWorkflowResult(&r))
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal(ResultConsider, r.Result)
+}
+
+func (s *screeningSuite) TestUnsupportedProviderFailsTheScreening() {
+	in := ScreeningInput{ScreeningID: "scr-1", TenantID: "tenant-1", Timing: testTiming,
+		Checks: []CheckRef{{CheckID: "check-x", Provider: "nobody", Type: "x"}}}
+
+	s.env.ExecuteWorkflow(ScreeningWorkflow, in)
+	var r ScreeningStatus
+	s.Require().NoError(s.env.GetWorkflowResult(&r))
+	s.Equal(store.StatusFailed, r.Status)
+	s.Contains(r.Checks[0].FailureReason, "not supported")
+	s.Equal(store.StatusFailed, s.lastStatus().Status)
+}
+
+func (s *screeningSuite) TestCancellationCancelsChecks() {
+	s.completeAt(time.Hour, "check-a", "clear")
+	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 2*time.Hour)
+
+	s.env.ExecuteWorkflow(ScreeningWorkflow, twoChecks)
+	s.Require().True(s.env.IsWorkflowCompleted())
+	var canceled *temporal.CanceledError
+	s.True(errors.As(s.env.GetWorkflowError(), &canceled), "got %v", s.env.GetWorkflowError())
+	s.Equal(store.StatusCanceled, s.lastStatus().Status)
+	s.env.AssertActivityCalled(s.T(), "UpdateCheck", mock.Anything,
+		mock.MatchedBy(func(in activities.CheckUpdateInput) bool {
+			return in.CheckID == "check-b" && in.Status == store.StatusCanceled
+		}))
+}

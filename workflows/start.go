@@ -1,0 +1,34 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/screenflow/screenflow/store"
+)
+
+// StartScreening starts the screening's workflow. Starting it again is a no-op, so the HR API and
+// the relay's sweep may both try.
+func StartScreening(ctx context.Context, c client.Client, in ScreeningInput) error {
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       ScreeningWorkflowID(in.ScreeningID),
+		TaskQueue:                TaskQueue,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			SearchAttrScreeningStatus.ValueSet(store.StatusPending),
+			SearchAttrTenantID.ValueSet(in.TenantID),
+		),
+	}, ScreeningWorkflow, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if err != nil && !errors.As(err, &started) {
+		return fmt.Errorf("start screening workflow: %w", err)
+	}
+	return nil
+}

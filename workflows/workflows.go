@@ -1,0 +1,109 @@
+// Package workflows holds screenflow's Temporal workflows: one per file, with its Input/Result
+// types and its signal and query names. Workflows carry ids only; PII stays in Postgres.
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/screenflow/screenflow/activities"
+)
+
+// TaskQueue is the one task queue screenflow's workers poll.
+const TaskQueue = "screenflow"
+
+// QueryStatus is the query every screenflow workflow answers with its current state.
+const QueryStatus = "status"
+
+// Custom search attributes, registered on the Temporal server, for operators to filter by.
+var (
+	SearchAttrScreeningStatus = temporal.NewSearchAttributeKeyKeyword("ScreeningStatus")
+	SearchAttrTenantID        = temporal.NewSearchAttributeKeyKeyword("TenantId")
+)
+
+// SearchAttributeTypes lists the custom search attributes and their types, for registering them.
+var SearchAttributeTypes = map[string]string{
+	"ScreeningStatus": "Keyword",
+	"TenantId":        "Keyword",
+}
+
+// ScreeningWorkflowID is the workflow id of a screening: our own id, never PII.
+func ScreeningWorkflowID(screeningID string) string { return "screening/" + screeningID }
+
+// CheckWorkflowID is the workflow id of one provider check of a screening.
+func CheckWorkflowID(screeningID, provider, checkID string) string {
+	return "screening/" + screeningID + "/" + provider + "/" + checkID
+}
+
+// Timing says how long a check waits for a webhook before it polls the provider, and how often
+// it polls then. It travels in workflow input so that a workflow replays with the values it
+// started with.
+type Timing struct {
+	WebhookDeadline time.Duration
+	PollInterval    time.Duration
+}
+
+// DefaultTiming: providers usually answer within hours; a day without a webhook means it was lost.
+var DefaultTiming = Timing{WebhookDeadline: 24 * time.Hour, PollInterval: time.Hour}
+
+func (t Timing) withDefaults() Timing {
+	if t.WebhookDeadline <= 0 {
+		t.WebhookDeadline = DefaultTiming.WebhookDeadline
+	}
+	if t.PollInterval <= 0 {
+		t.PollInterval = DefaultTiming.PollInterval
+	}
+	return t
+}
+
+// storeActivityOptions are for writes to our own Postgres: quick, and retried until Postgres is back.
+func storeActivityOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+		},
+	})
+}
+
+// providerActivityOptions are for provider calls: 5xx and transport errors are retried for up to a
+// day with back-off; answers the provider will repeat (4xx) are non-retryable errors.
+func providerActivityOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    time.Minute,
+		ScheduleToCloseTimeout: 24 * time.Hour,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    2 * time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    10 * time.Minute,
+		},
+	})
+}
+
+// CheckResult is what every provider check workflow returns to its screening.
+type CheckResult struct {
+	CheckID       string
+	Status        string // completed, failed or canceled
+	Outcome       string // the provider's outcome when completed, e.g. clear
+	FailureReason string
+	Documents     []activities.DocumentRef
+}
+
+// failureReason is the message shown to the HR platform when a step fails for good: the
+// application error's own message, without the SDK's wrapping.
+func failureReason(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	var timeoutErr *temporal.TimeoutError
+	if errors.As(err, &timeoutErr) {
+		return "timed out: " + timeoutErr.Error()
+	}
+	return err.Error()
+}
