@@ -40,10 +40,10 @@ var testTranslators = map[string]relay.Translator{
 }
 
 type relayHarness struct {
-	st     *store.Store
-	tc     client.Client
-	relay  *relay.Relay
-	queue  string
+	st    *store.Store
+	tc    client.Client
+	relay *relay.Relay
+	queue string
 }
 
 func newRelayHarness(t *testing.T, cfg relay.Config) *relayHarness {

@@ -48,7 +48,9 @@ func (s *screeningSuite) SetupTest() {
 	s.env.OnActivity(sa.UpdateCheck, mock.Anything, mock.Anything).Return(nil)
 	s.env.OnActivity(sa.RecordCheckEvent, mock.Anything, mock.Anything).Return(nil).Maybe()
 	s.env.OnActivity(cc.CreateClient, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.CreateClientInput) (string, error) { return "client-" + in.CheckID, nil })
+		func(_ context.Context, in activities.CreateClientInput) (string, error) {
+			return "client-" + in.CheckID, nil
+		})
 	s.env.OnActivity(cc.CreateCheck, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CreateCheckInput) (activities.ProviderCheck, error) {
 			return activities.ProviderCheck{ID: "cc-" + in.CheckID, Status: "pending"}, nil
