@@ -1,0 +1,168 @@
+package activities_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/devenv/testenv"
+	"github.com/screenflow/screenflow/providers/complycube"
+	"github.com/screenflow/screenflow/providers/complycube/fake"
+	"github.com/screenflow/screenflow/store"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+const apiKey = "test-api-key"
+
+type complyCubeHarness struct {
+	st      *store.Store
+	fake    *fake.Server
+	act     *activities.ComplyCube
+	checkID string
+}
+
+func newComplyCubeHarness(t *testing.T) *complyCubeHarness {
+	t.Helper()
+	f := fake.New(fake.Options{APIKey: apiKey, CompletionDelay: -1})
+	srv := httptest.NewServer(f)
+	t.Cleanup(func() { srv.Close(); f.Close() })
+	st := store.New(testenv.NewDB(t))
+	ctx := context.Background()
+	tenant, _, err := st.CreateTenant(ctx, "acme")
+	require.NoError(t, err)
+	scr, _, err := st.CreateScreening(ctx, store.NewScreening{
+		TenantID: tenant.ID,
+		Candidate: store.Candidate{Reference: "emp-1", FirstName: "Ada", LastName: "Lovelace",
+			Email: "ada@example.com", DOB: "1990-12-10"},
+		Checks: []store.NewCheck{{Provider: activities.ProviderComplyCube, Type: "standard_screening_check"}},
+	})
+	require.NoError(t, err)
+	checks, err := st.ScreeningChecks(ctx, scr.ID)
+	require.NoError(t, err)
+	return &complyCubeHarness{
+		st: st, fake: f, checkID: checks[0].ID,
+		act: &activities.ComplyCube{Store: st, Client: complycube.NewClient(srv.URL+"/v1", apiKey, nil)},
+	}
+}
+
+func (h *complyCubeHarness) createClientAndCheck(t *testing.T) (string, activities.ProviderCheck) {
+	t.Helper()
+	ctx := context.Background()
+	clientID, err := h.act.CreateClient(ctx, activities.CreateClientInput{CheckID: h.checkID, WorkflowID: "wf-1"})
+	require.NoError(t, err)
+	pc, err := h.act.CreateCheck(ctx, activities.CreateCheckInput{CheckID: h.checkID, ClientID: clientID,
+		CheckType: "standard_screening_check", WorkflowID: "wf-1"})
+	require.NoError(t, err)
+	return clientID, pc
+}
+
+func TestCreateClientAndCheckRouteTheirEventsAndAreIdempotent(t *testing.T) {
+	h := newComplyCubeHarness(t)
+	ctx := context.Background()
+	clientID, pc := h.createClientAndCheck(t)
+
+	route, err := h.st.Route(ctx, activities.ProviderComplyCube, complycube.SubjectFor("check", pc.ID))
+	require.NoError(t, err)
+	require.Equal(t, "wf-1", route)
+	route, err = h.st.Route(ctx, activities.ProviderComplyCube, complycube.SubjectFor("client", clientID))
+	require.NoError(t, err)
+	require.Equal(t, "wf-1", route)
+	check, err := h.st.Check(ctx, h.checkID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusInProgress, check.Status)
+
+	againClient, againCheck := h.createClientAndCheck(t)
+	require.Equal(t, clientID, againClient)
+	require.Equal(t, pc.ID, againCheck.ID)
+	require.Equal(t, 1, h.fake.ChecksCreated())
+}
+
+func TestCreateCheckAfterALostResponseAdoptsTheCheckInsteadOfOrderingAnother(t *testing.T) {
+	h := newComplyCubeHarness(t)
+	ctx := context.Background()
+	clientID, err := h.act.CreateClient(ctx, activities.CreateClientInput{CheckID: h.checkID, WorkflowID: "wf-1"})
+	require.NoError(t, err)
+	// ComplyCube created the check, but its answer never reached us: nothing was recorded.
+	lost, err := h.act.Client.CreateCheck(ctx, complycube.CreateCheckRequest{ClientID: clientID, Type: "standard_screening_check"})
+	require.NoError(t, err)
+
+	pc, err := h.act.CreateCheck(ctx, activities.CreateCheckInput{CheckID: h.checkID, ClientID: clientID,
+		CheckType: "standard_screening_check", WorkflowID: "wf-1"})
+	require.NoError(t, err)
+	require.Equal(t, lost.ID, pc.ID)
+	require.Equal(t, 1, h.fake.ChecksCreated())
+}
+
+func TestProviderErrorsAreRetryableOnlyWhenARetryCanSucceed(t *testing.T) {
+	h := newComplyCubeHarness(t)
+	ctx := context.Background()
+	in := activities.CreateClientInput{CheckID: h.checkID, WorkflowID: "wf-1"}
+
+	h.fake.FailAPI(1, 503)
+	_, err := h.act.CreateClient(ctx, in)
+	require.Error(t, err)
+	var appErr *temporal.ApplicationError
+	require.False(t, errors.As(err, &appErr) && appErr.NonRetryable(), "a 503 is retried: %v", err)
+
+	h.fake.FailAPI(1, 400)
+	_, err = h.act.CreateClient(ctx, in)
+	require.ErrorAs(t, err, &appErr)
+	require.True(t, appErr.NonRetryable(), "a 400 will not change on retry")
+	require.Contains(t, appErr.Message(), "400")
+}
+
+func TestPollReportsPendingAsARetryableErrorAndCompletionAsAResult(t *testing.T) {
+	h := newComplyCubeHarness(t)
+	ctx := context.Background()
+	_, pc := h.createClientAndCheck(t)
+
+	_, err := h.act.PollComplyCubeCheck(ctx, pc.ID)
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.Equal(t, activities.ErrTypeCheckPending, appErr.Type())
+	require.False(t, appErr.NonRetryable())
+
+	require.NoError(t, h.fake.CompleteCheck(pc.ID, "attention"))
+	got, err := h.act.PollComplyCubeCheck(ctx, pc.ID)
+	require.NoError(t, err)
+	require.Equal(t, "complete", got.Status)
+	require.Equal(t, "attention", got.Outcome)
+}
+
+func TestStoreReportKeepsTheExactBytesOnce(t *testing.T) {
+	h := newComplyCubeHarness(t)
+	ctx := context.Background()
+	_, pc := h.createClientAndCheck(t)
+	require.NoError(t, h.fake.CompleteCheck(pc.ID, "clear"))
+	in := activities.StoreReportInput{CheckID: h.checkID, ProviderCheckID: pc.ID}
+
+	ref, err := h.act.StoreReport(ctx, in)
+	require.NoError(t, err)
+	again, err := h.act.StoreReport(ctx, in)
+	require.NoError(t, err)
+	require.Equal(t, ref, again, "a retried activity finds the stored document")
+
+	check, err := h.st.Check(ctx, h.checkID)
+	require.NoError(t, err)
+	doc, content, err := h.st.DocumentContent(ctx, tenantOf(t, h, check.ScreeningID), check.ScreeningID, ref.DocumentID)
+	require.NoError(t, err)
+	served, ok := h.fake.ReportPDF(pc.ID)
+	require.True(t, ok)
+	require.Equal(t, served, content)
+	require.Equal(t, "application/pdf", doc.ContentType)
+	require.Equal(t, int64(len(served)), doc.Size)
+}
+
+func tenantOf(t *testing.T, h *complyCubeHarness, screeningID string) string {
+	t.Helper()
+	var tenantID string
+	require.NoError(t, h.st.DB().Get(&tenantID, `SELECT tenant_id FROM screenings WHERE id = $1`, screeningID))
+	return tenantID
+}
