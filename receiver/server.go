@@ -1,0 +1,88 @@
+// Package receiver is screenflow's HTTP edge (gin): provider webhooks, the HR API and health
+// checks. It is thin: it verifies, stores and hands off; workflows do the work.
+package receiver
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+
+	"github.com/screenflow/screenflow/store"
+	"github.com/screenflow/screenflow/workflows"
+)
+
+// DefaultMaxWebhookBytes bounds a webhook body: larger ones are refused with 413, never truncated.
+const DefaultMaxWebhookBytes = 1 << 20
+
+// Relay hands stored work to Temporal (see package relay).
+type Relay interface {
+	// Notify asks for a newly stored webhook event to be delivered at once.
+	Notify(eventID int64)
+	// StartScreening starts a stored screening's workflow and records that it started.
+	StartScreening(ctx context.Context, scr store.Screening) error
+}
+
+// Config holds the receiver's settings.
+type Config struct {
+	ComplyCubeWebhookSecret string
+	MaxWebhookBytes         int64
+	Timing                  workflows.Timing
+}
+
+// Server holds the receiver's dependencies.
+type Server struct {
+	cfg      Config
+	store    *store.Store
+	temporal client.Client
+	relay    Relay
+	log      *slog.Logger
+}
+
+// New builds the gin engine with every route.
+func New(cfg Config, st *store.Store, tc client.Client, relay Relay, log *slog.Logger) *gin.Engine {
+	if cfg.MaxWebhookBytes <= 0 {
+		cfg.MaxWebhookBytes = DefaultMaxWebhookBytes
+	}
+	s := &Server{cfg: cfg, store: st, temporal: tc, relay: relay, log: log}
+
+	r := gin.New()
+	r.Use(gin.Recovery(), s.accessLog)
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.POST("/webhooks/complycube", s.complyCubeWebhook)
+
+	api := r.Group("/v1", s.authenticate)
+	api.POST("/screenings", s.createScreening)
+	api.GET("/screenings/:id", s.getScreening)
+	api.GET("/screenings/:id/documents/:document_id", s.getDocument)
+	api.POST("/screenings/:id/cancel", s.cancelScreening)
+	return r
+}
+
+// accessLog logs method, route pattern and status only: paths and bodies may carry ids the HR
+// platform considers sensitive, and bodies carry PII.
+func (s *Server) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	level := slog.LevelDebug
+	if c.Writer.Status() >= http.StatusInternalServerError {
+		level = slog.LevelWarn
+	}
+	s.log.Log(c.Request.Context(), level, "http request", "method", c.Request.Method, "route", c.FullPath(),
+		"status", c.Writer.Status(), "duration", time.Since(start))
+}
+
+// errorBody is every error answer's shape.
+type errorBody struct {
+	Error   string            `json:"error"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+func abortWithError(c *gin.Context, status int, code, message string) {
+	c.AbortWithStatusJSON(status, errorBody{Error: code, Message: message})
+}

@@ -1,0 +1,102 @@
+package receiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/providers/complycube"
+	"github.com/screenflow/screenflow/store"
+)
+
+// storeTimeout keeps a webhook's answer well inside ComplyCube's 15 s even when Postgres hangs.
+const storeTimeout = 5 * time.Second
+
+// retryAfterSeconds is what a provider is asked to wait when the event could not be stored.
+const retryAfterSeconds = "30"
+
+// headersNotStored are credentials a proxy or provider may send; the inbox keeps the rest.
+var headersNotStored = map[string]bool{"Authorization": true, "Cookie": true, "Proxy-Authorization": true}
+
+// complyCubeWebhook receives a ComplyCube event: read the raw body under the limit, verify its
+// signature, parse the envelope, store it once, answer 200, and let the relay signal the workflow.
+func (s *Server) complyCubeWebhook(c *gin.Context) {
+	body, ok := s.readWebhookBody(c)
+	if !ok {
+		return
+	}
+	// Fail closed: a missing secret verifies nothing. The answer is the same whatever the reason,
+	// so that a caller learns nothing about why.
+	if !complycube.VerifySignature(s.cfg.ComplyCubeWebhookSecret, body, c.GetHeader(complycube.SignatureHeader)) {
+		abortWithError(c, http.StatusUnauthorized, "invalid_signature", "the webhook signature is missing or wrong")
+		return
+	}
+	ev, err := complycube.ParseEvent(body)
+	if err != nil {
+		abortWithError(c, http.StatusBadRequest, "invalid_event", err.Error())
+		return
+	}
+	s.storeWebhook(c, store.NewInboxEvent{
+		Provider: activities.ProviderComplyCube, EventID: ev.ID, EventType: ev.Type, Subject: ev.Subject(),
+		Headers: storedHeaders(c.Request.Header), Body: body,
+	})
+}
+
+// readWebhookBody reads the whole body or answers 413 when it is over the limit: a truncated
+// event would be stored wrong or fail its signature for a reason nobody could see.
+func (s *Server) readWebhookBody(c *gin.Context) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxWebhookBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		abortWithError(c, http.StatusRequestEntityTooLarge, "payload_too_large",
+			fmt.Sprintf("the body is larger than %d bytes", s.cfg.MaxWebhookBytes))
+		return nil, false
+	case err != nil:
+		abortWithError(c, http.StatusBadRequest, "unreadable_body", "the body could not be read")
+		return nil, false
+	}
+	return body, true
+}
+
+// storeWebhook commits the event to the inbox and only then acknowledges it. A duplicate is
+// acknowledged too: the provider is retrying something already stored. When Postgres cannot take
+// it the provider is asked to retry (fail closed: never acknowledge what is not stored).
+func (s *Server) storeWebhook(c *gin.Context, e store.NewInboxEvent) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), storeTimeout)
+	defer cancel()
+	id, inserted, err := s.store.InsertWebhookEvent(ctx, e)
+	if err != nil {
+		s.log.Error("webhook not stored; asking the provider to retry", "provider", e.Provider,
+			"event_id", e.EventID, "error", err)
+		c.Header("Retry-After", retryAfterSeconds)
+		abortWithError(c, http.StatusServiceUnavailable, "unavailable", "the event could not be stored; retry later")
+		return
+	}
+	status := "duplicate"
+	if inserted {
+		status = "stored"
+		s.relay.Notify(id)
+	}
+	s.log.Info("webhook received", "provider", e.Provider, "event_id", e.EventID, "event_type", e.EventType,
+		"status", status)
+	c.JSON(http.StatusOK, gin.H{"status": status})
+}
+
+func storedHeaders(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for name, values := range h {
+		if headersNotStored[name] {
+			continue
+		}
+		out[name] = strings.Join(values, ", ")
+	}
+	return out
+}

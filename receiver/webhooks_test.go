@@ -1,0 +1,238 @@
+package receiver_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+
+	"github.com/screenflow/screenflow/devenv/testenv"
+	"github.com/screenflow/screenflow/providers/complycube"
+	"github.com/screenflow/screenflow/receiver"
+	"github.com/screenflow/screenflow/store"
+)
+
+const webhookSecret = "whsec-test-secret"
+
+// webhookRelay records which stored events the receiver asked to deliver.
+type webhookRelay struct {
+	mu       sync.Mutex
+	notified []int64
+}
+
+func (r *webhookRelay) Notify(id int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.notified = append(r.notified, id)
+}
+
+func (r *webhookRelay) StartScreening(context.Context, store.Screening) error { return nil }
+
+func (r *webhookRelay) notifications() []int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]int64(nil), r.notified...)
+}
+
+type webhookHarness struct {
+	url   string
+	db    *sqlx.DB
+	relay *webhookRelay
+}
+
+func newWebhookHarness(t *testing.T, maxBytes int64) *webhookHarness {
+	return newWebhookHarnessOn(t, testenv.NewDB(t), maxBytes)
+}
+
+func newWebhookHarnessOn(t *testing.T, db *sqlx.DB, maxBytes int64) *webhookHarness {
+	h := &webhookHarness{db: db, relay: &webhookRelay{}}
+	engine := receiver.New(receiver.Config{ComplyCubeWebhookSecret: webhookSecret, MaxWebhookBytes: maxBytes},
+		store.New(db), nil, h.relay, slog.New(slog.DiscardHandler))
+	srv := httptest.NewServer(engine)
+	t.Cleanup(srv.Close)
+	h.url = srv.URL + "/webhooks/complycube"
+	return h
+}
+
+type webhookAnswer struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (h *webhookHarness) post(t *testing.T, body []byte, signature string) webhookAnswer {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, h.url, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Basic c2VjcmV0")
+	if signature != "" {
+		req.Header.Set(complycube.SignatureHeader, signature)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	a := webhookAnswer{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	_ = json.Unmarshal(raw, &a.body)
+	return a
+}
+
+func (h *webhookHarness) storedCount(t *testing.T) int {
+	t.Helper()
+	var n int
+	require.NoError(t, h.db.Get(&n, `SELECT count(*) FROM webhook_events`))
+	return n
+}
+
+func complyCubeEventBody(id, typ string) []byte {
+	return []byte(`{"id":"` + id + `","type":"` + typ + `","resourceType":"check",` +
+		`"payload":{"id":"5ed3918fbf06f30008e552c9","outcome":"clear","status":"complete",` +
+		`"createdAt":"2020-01-01T11:14:23.964Z","updatedAt":"2020-01-01T11:14:23.964Z"},` +
+		`"createdAt":"2020-01-01T11:14:23.964Z"}`)
+}
+
+func TestComplyCubeWebhookStoresVerifiedEventAndAcknowledges(t *testing.T) {
+	h := newWebhookHarness(t, 0)
+	body := complyCubeEventBody("5ed170fe99c81a0007b9a3d3", "check.completed.clear")
+
+	a := h.post(t, body, complycube.Sign(webhookSecret, body))
+	require.Equal(t, http.StatusOK, a.status, a.raw)
+	require.Equal(t, "stored", a.body["status"])
+
+	var row struct {
+		ID        int64  `db:"id"`
+		EventType string `db:"event_type"`
+		Subject   string `db:"subject"`
+		Status    string `db:"status"`
+		Body      []byte `db:"body"`
+		Headers   []byte `db:"headers"`
+	}
+	require.NoError(t, h.db.Get(&row, `SELECT id, event_type, subject, status, body, headers FROM webhook_events
+		WHERE provider = 'complycube' AND event_id = '5ed170fe99c81a0007b9a3d3'`))
+	require.Equal(t, "check.completed.clear", row.EventType)
+	require.Equal(t, "check:5ed3918fbf06f30008e552c9", row.Subject)
+	require.Equal(t, store.InboxPending, row.Status)
+	require.Equal(t, body, row.Body, "the raw body is kept byte for byte")
+	var headers map[string]string
+	require.NoError(t, json.Unmarshal(row.Headers, &headers))
+	require.Equal(t, complycube.Sign(webhookSecret, body), headers["Complycube-Signature"])
+	require.NotContains(t, headers, "Authorization", "credentials are not stored")
+	require.Equal(t, []int64{row.ID}, h.relay.notifications(), "the relay is asked to deliver it at once")
+}
+
+func TestComplyCubeWebhookDuplicateIsAcknowledgedAndStoredOnce(t *testing.T) {
+	h := newWebhookHarness(t, 0)
+	body := complyCubeEventBody("ev-dup", "check.completed.clear")
+	sig := complycube.Sign(webhookSecret, body)
+
+	first := h.post(t, body, sig)
+	second := h.post(t, body, sig)
+	require.Equal(t, http.StatusOK, first.status)
+	require.Equal(t, http.StatusOK, second.status)
+	require.Equal(t, "duplicate", second.body["status"])
+	require.Equal(t, 1, h.storedCount(t))
+	require.Len(t, h.relay.notifications(), 1, "a duplicate is not delivered again")
+}
+
+func TestComplyCubeWebhookRejectsBadSignaturesAlikeAndStoresNothing(t *testing.T) {
+	h := newWebhookHarness(t, 0)
+	body := complyCubeEventBody("ev-sig", "check.completed.clear")
+	cases := map[string]string{
+		"missing":        "",
+		"other secret":   complycube.Sign("not-the-secret", body),
+		"other body":     complycube.Sign(webhookSecret, []byte(`{"id":"x","type":"y"}`)),
+		"not hex":        "zz-not-a-signature",
+		"uppercase hex":  strings.ToUpper(complycube.Sign(webhookSecret, body)) + "00",
+		"truncated hmac": complycube.Sign(webhookSecret, body)[:32],
+	}
+	var bodies []string
+	for name, sig := range cases {
+		a := h.post(t, body, sig)
+		require.Equal(t, http.StatusUnauthorized, a.status, name)
+		bodies = append(bodies, a.raw)
+	}
+	for _, b := range bodies {
+		require.Equal(t, bodies[0], b, "the answer does not tell why the signature failed")
+	}
+	require.Equal(t, 0, h.storedCount(t))
+	require.Empty(t, h.relay.notifications())
+}
+
+func TestComplyCubeWebhookRejectsInvalidEvents(t *testing.T) {
+	h := newWebhookHarness(t, 0)
+	cases := map[string]struct {
+		body    string
+		message string
+	}{
+		"not json":     {`this is not json`, "JSON"},
+		"json array":   {`[1,2,3]`, "JSON object"},
+		"missing id":   {`{"type":"check.completed","payload":{}}`, "id"},
+		"missing type": {`{"id":"ev-1","payload":{}}`, "type"},
+	}
+	for name, c := range cases {
+		body := []byte(c.body)
+		a := h.post(t, body, complycube.Sign(webhookSecret, body))
+		require.Equal(t, http.StatusBadRequest, a.status, name)
+		require.Equal(t, "invalid_event", a.body["error"], name)
+		require.Contains(t, a.body["message"], c.message, name)
+	}
+	require.Equal(t, 0, h.storedCount(t))
+}
+
+func TestComplyCubeWebhookRefusesBodiesOverTheLimit(t *testing.T) {
+	const limit = 1 << 20
+	h := newWebhookHarness(t, limit)
+	padding := func(total int) []byte {
+		head := `{"id":"ev-big","type":"check.updated","payload":{"id":"c1","note":"`
+		tail := `"}}`
+		return []byte(head + strings.Repeat("a", total-len(head)-len(tail)) + tail)
+	}
+
+	over := padding(limit + 1)
+	a := h.post(t, over, complycube.Sign(webhookSecret, over))
+	require.Equal(t, http.StatusRequestEntityTooLarge, a.status)
+	require.Equal(t, "payload_too_large", a.body["error"])
+	require.Equal(t, 0, h.storedCount(t))
+
+	exact := padding(limit)
+	a = h.post(t, exact, complycube.Sign(webhookSecret, exact))
+	require.Equal(t, http.StatusOK, a.status, "a body of exactly the limit is accepted whole")
+	var stored []byte
+	require.NoError(t, h.db.Get(&stored, `SELECT body FROM webhook_events WHERE event_id = 'ev-big'`))
+	require.Equal(t, exact, stored)
+}
+
+func TestComplyCubeWebhookStoresUnknownEventTypes(t *testing.T) {
+	h := newWebhookHarness(t, 0)
+	body := []byte(`{"id":"ev-new","type":"something.brand.new","resourceType":"gadget","payload":{"id":"g1"}}`)
+
+	a := h.post(t, body, complycube.Sign(webhookSecret, body))
+	require.Equal(t, http.StatusOK, a.status, a.raw)
+	require.Equal(t, 1, h.storedCount(t))
+}
+
+func TestComplyCubeWebhookAsksForRetryWhenPostgresIsDown(t *testing.T) {
+	// Nothing listens on port 1: every connection attempt is refused, as when Postgres is down.
+	down, err := sqlx.Open("postgres", "postgres://screenflow@127.0.0.1:1/screenflow?sslmode=disable&connect_timeout=2")
+	require.NoError(t, err)
+	t.Cleanup(func() { down.Close() })
+	h := newWebhookHarnessOn(t, down, 0)
+	body := complyCubeEventBody("ev-down", "check.completed.clear")
+
+	a := h.post(t, body, complycube.Sign(webhookSecret, body))
+	require.Equal(t, http.StatusServiceUnavailable, a.status)
+	require.NotEmpty(t, a.header.Get("Retry-After"))
+	require.Empty(t, h.relay.notifications())
+}
