@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/screenflow/screenflow/providers/complycube"
+	"github.com/screenflow/screenflow/relay"
+	"github.com/screenflow/screenflow/workflows"
+)
+
+// config is everything screenflow reads from its environment. The README's configuration table
+// lists the same variables with the same defaults.
+type config struct {
+	DatabaseURL             string
+	TemporalAddress         string
+	TemporalNamespace       string
+	HTTPAddr                string
+	ComplyCubeAPIKey        string
+	ComplyCubeBaseURL       string
+	ComplyCubeWebhookSecret string
+	Timing                  workflows.Timing
+	UnroutableAfter         time.Duration
+	RelayMaxBackoff         time.Duration
+	MaxWebhookBytes         int64
+	LogLevel                string
+	LogFormat               string
+}
+
+func loadConfig() (config, error) {
+	c := config{
+		DatabaseURL:             os.Getenv("DATABASE_URL"),
+		TemporalAddress:         envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace:       envOr("TEMPORAL_NAMESPACE", "default"),
+		HTTPAddr:                envOr("HTTP_ADDR", ":8080"),
+		ComplyCubeAPIKey:        os.Getenv("COMPLYCUBE_API_KEY"),
+		ComplyCubeBaseURL:       envOr("COMPLYCUBE_BASE_URL", complycube.DefaultBaseURL),
+		ComplyCubeWebhookSecret: os.Getenv("COMPLYCUBE_WEBHOOK_SECRET"),
+		LogLevel:                envOr("LOG_LEVEL", "info"),
+		LogFormat:               envOr("LOG_FORMAT", "json"),
+	}
+	var err error
+	if c.Timing.WebhookDeadline, err = envDuration("CHECK_WEBHOOK_DEADLINE", workflows.DefaultTiming.WebhookDeadline); err != nil {
+		return c, err
+	}
+	if c.Timing.PollInterval, err = envDuration("CHECK_POLL_INTERVAL", workflows.DefaultTiming.PollInterval); err != nil {
+		return c, err
+	}
+	if c.UnroutableAfter, err = envDuration("RELAY_UNROUTABLE_AFTER", time.Hour); err != nil {
+		return c, err
+	}
+	if c.RelayMaxBackoff, err = envDuration("RELAY_MAX_BACKOFF", time.Minute); err != nil {
+		return c, err
+	}
+	if c.MaxWebhookBytes, err = envInt("WEBHOOK_MAX_BYTES", 1<<20); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func (c config) relayConfig() relay.Config {
+	return relay.Config{UnroutableAfter: c.UnroutableAfter, MaxBackoff: c.RelayMaxBackoff, Timing: c.Timing}
+}
+
+func (c config) requireDatabase() error {
+	if c.DatabaseURL == "" {
+		return fmt.Errorf("DATABASE_URL is not set")
+	}
+	return nil
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
+
+func envDuration(name string, fallback time.Duration) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return fallback, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q is not a positive duration such as 30s or 24h", name, v)
+	}
+	return d, nil
+}
+
+func envInt(name string, fallback int64) (int64, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return fallback, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s=%q is not a positive whole number", name, v)
+	}
+	return n, nil
+}

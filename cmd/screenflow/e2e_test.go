@@ -1,0 +1,352 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/screenflow/screenflow/devenv"
+	"github.com/screenflow/screenflow/devenv/testenv"
+	"github.com/screenflow/screenflow/providers/complycube/fake"
+	"github.com/screenflow/screenflow/store"
+	"github.com/screenflow/screenflow/workflows"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+const (
+	e2eComplyCubeKey    = "e2e-complycube-key"
+	e2eComplyCubeSecret = "e2e-webhook-secret"
+	candidateEmail      = "ada.lovelace@example.com"
+	candidateLastName   = "Lovelace-Byron"
+	candidateDOB        = "1990-12-10"
+)
+
+// stack is screenflow as the binary runs it (serve and worker, from this package), wired to a
+// real Temporal server, a real Postgres and the fake ComplyCube over real HTTP.
+type stack struct {
+	cfg      config
+	apiURL   string
+	apiKey   string
+	fake     *fake.Server
+	temporal client.Client
+	db       *store.Store
+}
+
+type stackOptions struct {
+	temporalAddress string
+	completionDelay time.Duration
+	timing          workflows.Timing
+}
+
+func startStack(t *testing.T, opts stackOptions) *stack {
+	t.Helper()
+	db, dbURL := testenv.NewDBURL(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	apiURL := "http://" + ln.Addr().String()
+
+	f := fake.New(fake.Options{APIKey: e2eComplyCubeKey, WebhookSecret: e2eComplyCubeSecret,
+		WebhookURL: apiURL + "/webhooks/complycube", CompletionDelay: opts.completionDelay})
+	fakeSrv := httptest.NewServer(f)
+
+	cfg := config{
+		DatabaseURL:             dbURL,
+		TemporalAddress:         opts.temporalAddress,
+		TemporalNamespace:       "default",
+		ComplyCubeAPIKey:        e2eComplyCubeKey,
+		ComplyCubeBaseURL:       fakeSrv.URL + "/v1",
+		ComplyCubeWebhookSecret: e2eComplyCubeSecret,
+		Timing:                  opts.timing,
+		UnroutableAfter:         time.Hour,
+		RelayMaxBackoff:         time.Second,
+		MaxWebhookBytes:         1 << 20,
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	ctx, cancel := context.WithCancel(context.Background())
+	serveDone, workerDone := make(chan error, 1), make(chan error, 1)
+	go func() { serveDone <- serve(ctx, cfg, log, ln) }()
+	go func() { workerDone <- runWorker(ctx, cfg, log) }()
+	tc, err := client.Dial(client.Options{HostPort: opts.temporalAddress})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-serveDone)
+		require.NoError(t, <-workerDone)
+		tc.Close()
+		fakeSrv.Close()
+		f.Close()
+	})
+
+	var out bytes.Buffer
+	t.Setenv("DATABASE_URL", dbURL)
+	require.NoError(t, run(context.Background(), []string{"migrate"}, &out))
+	require.NoError(t, run(context.Background(), []string{"tenant", "create", "acme"}, &out))
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	return &stack{cfg: cfg, apiURL: apiURL, apiKey: lines[len(lines)-1], fake: f, temporal: tc, db: store.New(db)}
+}
+
+type screeningJSON struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Result string `json:"result"`
+	Checks []struct {
+		ID      string `json:"id"`
+		Status  string `json:"status"`
+		Outcome string `json:"outcome"`
+	} `json:"checks"`
+	Documents []struct {
+		ID          string `json:"id"`
+		ContentType string `json:"content_type"`
+		Size        int64  `json:"size"`
+		SHA256      string `json:"sha256"`
+		URL         string `json:"url"`
+	} `json:"documents"`
+	Timeline []struct {
+		Kind   string `json:"kind"`
+		Detail string `json:"detail"`
+	} `json:"timeline"`
+}
+
+func (s *stack) request(t *testing.T, method, path string, body any) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, s.apiURL+path, rd)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, raw
+}
+
+func (s *stack) createScreening(t *testing.T) screeningJSON {
+	t.Helper()
+	status, raw := s.request(t, http.MethodPost, "/v1/screenings", map[string]any{
+		"candidate": map[string]string{"reference": "emp-42", "first_name": "Ada", "last_name": candidateLastName,
+			"email": candidateEmail, "dob": candidateDOB},
+		"checks": []map[string]string{{"provider": "complycube", "type": "standard_screening_check"}},
+	})
+	require.Equal(t, http.StatusCreated, status, string(raw))
+	var scr screeningJSON
+	require.NoError(t, json.Unmarshal(raw, &scr))
+	t.Cleanup(func() {
+		// A screening left running would be picked up by the next test's worker.
+		_ = s.temporal.TerminateWorkflow(context.Background(), workflows.ScreeningWorkflowID(scr.ID), "", "test over")
+	})
+	return scr
+}
+
+func (s *stack) screening(t *testing.T, id string) screeningJSON {
+	t.Helper()
+	status, raw := s.request(t, http.MethodGet, "/v1/screenings/"+id, nil)
+	require.Equal(t, http.StatusOK, status, string(raw))
+	var scr screeningJSON
+	require.NoError(t, json.Unmarshal(raw, &scr))
+	return scr
+}
+
+func (s *stack) waitForStatus(t *testing.T, id, want string, within time.Duration) screeningJSON {
+	t.Helper()
+	var last screeningJSON
+	require.Eventually(t, func() bool {
+		last = s.screening(t, id)
+		return last.Status == want
+	}, within, 200*time.Millisecond, "screening never reached %s", want)
+	return last
+}
+
+func (s *stack) providerCheckID(t *testing.T, checkID string) string {
+	t.Helper()
+	var id string
+	require.Eventually(t, func() bool {
+		c, err := s.db.Check(context.Background(), checkID)
+		require.NoError(t, err)
+		if c.ProviderCheckID == nil {
+			return false
+		}
+		id = *c.ProviderCheckID
+		return true
+	}, 30*time.Second, 100*time.Millisecond)
+	return id
+}
+
+// assertReportDownloads checks the stored PDF is byte-identical to what the fake served.
+func (s *stack) assertReportDownloads(t *testing.T, scr screeningJSON) {
+	t.Helper()
+	require.Len(t, scr.Documents, 1)
+	served, ok := s.fake.ReportPDF(s.providerCheckID(t, scr.Checks[0].ID))
+	require.True(t, ok)
+	status, pdf := s.request(t, http.MethodGet, scr.Documents[0].URL, nil)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, served, pdf)
+	require.True(t, bytes.HasPrefix(pdf, []byte("%PDF-")))
+	require.Equal(t, int64(len(served)), scr.Documents[0].Size)
+}
+
+// assertNoPIIInHistory reads the whole history of the screening's workflows.
+func (s *stack) assertNoPIIInHistory(t *testing.T, screeningID, checkID string) {
+	t.Helper()
+	for _, wfID := range []string{workflows.ScreeningWorkflowID(screeningID),
+		workflows.CheckWorkflowID(screeningID, "complycube", checkID)} {
+		iter := s.temporal.GetWorkflowHistory(context.Background(), wfID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		var history strings.Builder
+		for iter.HasNext() {
+			ev, err := iter.Next()
+			require.NoError(t, err)
+			history.WriteString(ev.String())
+		}
+		require.NotEmpty(t, history.String())
+		for _, pii := range []string{candidateEmail, candidateLastName, candidateDOB} {
+			require.NotContains(t, history.String(), pii, "workflow %s history carries PII", wfID)
+		}
+	}
+}
+
+func TestEndToEndScreeningCompletesByWebhook(t *testing.T) {
+	tmp := testenv.Temporal(t)
+	s := startStack(t, stackOptions{temporalAddress: tmp.Address, completionDelay: 500 * time.Millisecond,
+		timing: workflows.Timing{WebhookDeadline: time.Hour, PollInterval: time.Hour}})
+	s.fake.DuplicateWebhooks(true)
+
+	created := s.createScreening(t)
+	require.Contains(t, []string{store.StatusPending, store.StatusInProgress}, created.Status)
+	done := s.waitForStatus(t, created.ID, store.StatusCompleted, time.Minute)
+
+	require.Equal(t, "clear", done.Result)
+	require.Equal(t, store.StatusCompleted, done.Checks[0].Status)
+	require.Equal(t, "clear", done.Checks[0].Outcome)
+	var kinds []string
+	for _, e := range done.Timeline {
+		kinds = append(kinds, e.Kind+": "+e.Detail)
+	}
+	require.Contains(t, strings.Join(kinds, "\n"), "check.completed.clear", "provider events are in the timeline")
+	s.assertReportDownloads(t, done)
+	for _, d := range s.fake.Deliveries() {
+		require.Equal(t, http.StatusOK, d.StatusCode, "every webhook, duplicates included, is acknowledged")
+	}
+
+	tenant, err := s.db.TenantByAPIKey(context.Background(), s.apiKey)
+	require.NoError(t, err)
+	query := fmt.Sprintf("ScreeningStatus = 'completed' AND TenantId = '%s'", tenant.ID)
+	require.Eventually(t, func() bool {
+		resp, err := s.temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: query})
+		return err == nil && len(resp.Executions) == 1 &&
+			resp.Executions[0].Execution.WorkflowId == workflows.ScreeningWorkflowID(created.ID)
+	}, 30*time.Second, 250*time.Millisecond, "the Temporal UI finds the screening by its search attributes")
+	s.assertNoPIIInHistory(t, created.ID, done.Checks[0].ID)
+}
+
+func TestEndToEndLostWebhookIsReplacedByPolling(t *testing.T) {
+	tmp := testenv.Temporal(t)
+	s := startStack(t, stackOptions{temporalAddress: tmp.Address, completionDelay: 200 * time.Millisecond,
+		timing: workflows.Timing{WebhookDeadline: 2 * time.Second, PollInterval: 500 * time.Millisecond}})
+	s.fake.DropWebhooks("check.completed", "check.completed.clear")
+
+	created := s.createScreening(t)
+	done := s.waitForStatus(t, created.ID, store.StatusCompleted, time.Minute)
+
+	require.Equal(t, "clear", done.Result)
+	s.assertReportDownloads(t, done)
+	var timeline []string
+	for _, e := range done.Timeline {
+		timeline = append(timeline, e.Kind)
+	}
+	require.Contains(t, timeline, "check.polling")
+}
+
+func TestEndToEndWebhookWhileTemporalIsDown(t *testing.T) {
+	cli, err := devenv.EnsureTemporalCLI(context.Background(), mustRepoRoot(t), os.Stderr)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	opts := devenv.TemporalOptions{CLIPath: cli, Headless: true, DBFile: filepath.Join(dir, "temporal.db"),
+		SearchAttributes: workflows.SearchAttributeTypes}
+	server, err := devenv.StartTemporal(context.Background(), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = server.Stop() })
+	// The restarted server must come back where the worker and the relay look for it.
+	_, port, err := net.SplitHostPort(server.Address)
+	require.NoError(t, err)
+	opts.Port, err = strconv.Atoi(port)
+	require.NoError(t, err)
+
+	s := startStack(t, stackOptions{temporalAddress: server.Address, completionDelay: -1,
+		timing: workflows.Timing{WebhookDeadline: time.Hour, PollInterval: time.Hour}})
+	created := s.createScreening(t)
+	checkID := s.waitForStatus(t, created.ID, store.StatusInProgress, time.Minute).Checks[0].ID
+	providerCheckID := s.providerCheckID(t, checkID)
+
+	require.NoError(t, server.Stop())
+	require.NoError(t, s.fake.CompleteCheck(providerCheckID, "clear"))
+
+	var eventStatus store.InboxStatus
+	require.Eventually(t, func() bool {
+		for _, d := range s.fake.Deliveries() {
+			if d.Type == "check.completed.clear" && d.StatusCode == http.StatusOK {
+				st, err := s.db.WebhookEventStatus(context.Background(), "complycube", d.EventID)
+				require.NoError(t, err)
+				eventStatus = st
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 100*time.Millisecond, "the webhook is acknowledged with 200 while Temporal is down")
+	require.Equal(t, store.InboxPending, eventStatus.Status, "stored, waiting for Temporal")
+	require.Equal(t, store.StatusInProgress, s.screening(t, created.ID).Status)
+
+	server, err = devenv.StartTemporal(context.Background(), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = server.Stop() })
+
+	done := s.waitForStatus(t, created.ID, store.StatusCompleted, 2*time.Minute)
+	require.Equal(t, "clear", done.Result)
+	s.assertReportDownloads(t, done)
+	var delivered store.InboxStatus
+	require.Eventually(t, func() bool {
+		delivered, err = s.db.WebhookEventStatus(context.Background(), "complycube", eventIDOf(t, s, "check.completed.clear"))
+		return err == nil && delivered.Status == store.InboxDelivered
+	}, 10*time.Second, 100*time.Millisecond)
+}
+
+func eventIDOf(t *testing.T, s *stack, eventType string) string {
+	t.Helper()
+	for _, d := range s.fake.Deliveries() {
+		if d.Type == eventType {
+			return d.EventID
+		}
+	}
+	t.Fatalf("no %s delivery", eventType)
+	return ""
+}
+
+func mustRepoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := devenv.RepoRoot()
+	require.NoError(t, err)
+	return root
+}

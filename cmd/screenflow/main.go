@@ -1,0 +1,81 @@
+// Command screenflow runs background screenings on Temporal: the HTTP server (API and webhooks),
+// the Temporal worker, migrations, tenant administration, and a whole local stack for development.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: screenflow <command>
+
+commands:
+  dev                 run the whole stack locally: Postgres, Temporal with its Web UI, a fake
+                      ComplyCube, migrations, the worker and the HTTP server
+  serve               run the HTTP server: HR API, provider webhooks, the relay to Temporal
+  worker              run the Temporal worker
+  migrate             apply database migrations
+  tenant create NAME  create a tenant and print its API key (shown once)
+
+configuration comes from environment variables; see README.md
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "screenflow:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return errors.New("no command given")
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, os.Stderr)
+	switch args[0] {
+	case "dev":
+		return runDev(ctx, cfg, stdout)
+	case "serve":
+		return runServe(ctx, cfg, log)
+	case "worker":
+		return runWorker(ctx, cfg, log)
+	case "migrate":
+		return runMigrate(ctx, cfg, stdout)
+	case "tenant":
+		if len(args) != 3 || args[1] != "create" {
+			return errors.New("usage: screenflow tenant create NAME")
+		}
+		return runTenantCreate(ctx, cfg, args[2], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(os.Stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/screenflow/screenflow/receiver"
+	"github.com/screenflow/screenflow/relay"
+	"github.com/screenflow/screenflow/store"
+)
+
+func runServe(ctx context.Context, cfg config, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	return serve(ctx, cfg, log, ln)
+}
+
+// serve runs the HTTP server and the relay on ln until ctx is done. The Temporal client is lazy:
+// the server starts, stores and acknowledges webhooks while Temporal is down; the relay delivers
+// once it is back.
+func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) error {
+	if err := cfg.requireDatabase(); err != nil {
+		return err
+	}
+	if cfg.ComplyCubeWebhookSecret == "" {
+		log.Warn("COMPLYCUBE_WEBHOOK_SECRET is not set: every ComplyCube webhook will be refused with 401")
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st := store.New(db)
+
+	tc, err := client.NewLazyClient(temporalOptions(cfg, log))
+	if err != nil {
+		return fmt.Errorf("temporal client: %w", err)
+	}
+	defer tc.Close()
+
+	rl := relay.New(st, tc, relay.Translators, cfg.relayConfig(), log)
+	relayDone := make(chan struct{})
+	go func() {
+		defer close(relayDone)
+		rl.Run(ctx)
+	}()
+
+	gin.SetMode(gin.ReleaseMode)
+	srv := &http.Server{
+		Handler: receiver.New(receiver.Config{
+			ComplyCubeWebhookSecret: cfg.ComplyCubeWebhookSecret,
+			MaxWebhookBytes:         cfg.MaxWebhookBytes,
+			Timing:                  cfg.Timing,
+		}, st, tc, rl, log),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      time.Minute,
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("http server listening", "addr", ln.Addr().String())
+
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = srv.Shutdown(shutdownCtx)
+	}
+	<-relayDone
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func temporalOptions(cfg config, log *slog.Logger) client.Options {
+	return client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    tlog.NewStructuredLogger(log.With("component", "temporal")),
+	}
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/screenflow/screenflow/providers/complycube"
+	"github.com/screenflow/screenflow/store"
+	"github.com/screenflow/screenflow/worker"
+)
+
+// runWorker runs the Temporal worker until ctx is done.
+func runWorker(ctx context.Context, cfg config, log *slog.Logger) error {
+	if err := cfg.requireDatabase(); err != nil {
+		return err
+	}
+	if cfg.ComplyCubeAPIKey == "" {
+		log.Warn("COMPLYCUBE_API_KEY is not set: ComplyCube will refuse every call")
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	tc, err := dialTemporal(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	w := worker.New(tc, worker.Deps{
+		Store:      store.New(db),
+		ComplyCube: complycube.NewClient(cfg.ComplyCubeBaseURL, cfg.ComplyCubeAPIKey, nil),
+	})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	log.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace)
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
+
+// dialTemporal waits for Temporal to answer, so that a worker started before the server (as in
+// docker-compose) comes up by itself instead of crashing.
+func dialTemporal(ctx context.Context, cfg config, log *slog.Logger) (client.Client, error) {
+	for delay := time.Second; ; delay = min(2*delay, 30*time.Second) {
+		tc, err := client.DialContext(ctx, temporalOptions(cfg, log))
+		if err == nil {
+			return tc, nil
+		}
+		log.Warn("temporal is not reachable yet; retrying", "address", cfg.TemporalAddress, "in", delay, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("dial temporal: %w", ctx.Err())
+		case <-time.After(delay):
+		}
+	}
+}
