@@ -1,0 +1,493 @@
+package receiver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gin-gonic/gin/binding"
+	"github.com/go-playground/validator/v10"
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/providers/complycube"
+	"github.com/screenflow/screenflow/store"
+	"github.com/screenflow/screenflow/workflows"
+)
+
+// maxCreateBodyBytes bounds a create request: a candidate and ten checks fit in a few KiB.
+const maxCreateBodyBytes = 64 << 10
+
+// maxIdempotencyKeyBytes is as long as a key may be; UUIDs and hashes fit many times over.
+const maxIdempotencyKeyBytes = 255
+
+// temporalTimeout bounds a call to Temporal made while a client waits for the answer.
+const temporalTimeout = 5 * time.Second
+
+// checkTypes lists the providers the API accepts and the check types each can run. A new
+// provider adds itself here and to workflows.startCheck.
+var checkTypes = map[string][]string{
+	activities.ProviderComplyCube: complycube.CheckTypes,
+}
+
+// createScreeningRequest is the body of POST /v1/screenings. Its JSON encoding is also what the
+// Idempotency-Key's request hash is computed over, so it must not carry anything but the order.
+type createScreeningRequest struct {
+	Candidate candidateRequest `json:"candidate"`
+	Checks    []checkRequest   `json:"checks" binding:"required,min=1,max=10,dive"`
+}
+
+type candidateRequest struct {
+	Reference    string `json:"reference" binding:"required,max=200"`
+	FirstName    string `json:"first_name" binding:"required,max=200"`
+	LastName     string `json:"last_name" binding:"required,max=200"`
+	Email        string `json:"email" binding:"required,max=254,email"`
+	DOB          string `json:"dob" binding:"required,datetime=2006-01-02,birthdate"`
+	AddressLine1 string `json:"address_line1" binding:"max=200"`
+	AddressLine2 string `json:"address_line2" binding:"max=200"`
+	City         string `json:"city" binding:"max=200"`
+	State        string `json:"state" binding:"max=200"`
+	PostalCode   string `json:"postal_code" binding:"max=20"`
+	Country      string `json:"country" binding:"omitempty,iso3166_1_alpha3"`
+}
+
+type checkRequest struct {
+	Provider string `json:"provider" binding:"required,check_provider"`
+	// Type is checked by validateCheckType: which types are valid depends on the provider.
+	Type string `json:"type"`
+}
+
+// init teaches gin's validator our rules and to name fields by their JSON names, so that a
+// validation error can point at "candidate.email" rather than at a Go field.
+func init() {
+	v := binding.Validator.Engine().(*validator.Validate)
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		return name
+	})
+	if err := v.RegisterValidation("birthdate", isBirthDate); err != nil {
+		panic(err)
+	}
+	if err := v.RegisterValidation("check_provider", isSupportedProvider); err != nil {
+		panic(err)
+	}
+	v.RegisterStructValidation(validateCheckType, checkRequest{})
+}
+
+// isBirthDate accepts a YYYY-MM-DD date from 1900-01-01 to yesterday (UTC).
+func isBirthDate(fl validator.FieldLevel) bool {
+	s := fl.Field().String()
+	_, err := time.Parse(time.DateOnly, s)
+	// Dates in this format compare as strings.
+	return err == nil && s >= "1900-01-01" && s < time.Now().UTC().Format(time.DateOnly)
+}
+
+func isSupportedProvider(fl validator.FieldLevel) bool {
+	_, ok := checkTypes[fl.Field().String()]
+	return ok
+}
+
+// validateCheckType reports a missing or unknown check type; the provider is the error's param,
+// for the message to list that provider's types.
+func validateCheckType(sl validator.StructLevel) {
+	ch := sl.Current().Interface().(checkRequest)
+	types, ok := checkTypes[ch.Provider]
+	switch {
+	case !ok: // the provider's own error says enough
+	case ch.Type == "":
+		sl.ReportError(ch.Type, "type", "Type", "required", "")
+	case !slices.Contains(types, ch.Type):
+		sl.ReportError(ch.Type, "type", "Type", "check_type", ch.Provider)
+	}
+}
+
+// fieldErrors keys each validation error by the JSON path of its field, e.g. "checks[0].type".
+func fieldErrors(errs validator.ValidationErrors) map[string]string {
+	fields := make(map[string]string, len(errs))
+	for _, fe := range errs {
+		// The namespace starts with the request type's name: "createScreeningRequest.candidate.email".
+		_, path, _ := strings.Cut(fe.Namespace(), ".")
+		if _, seen := fields[path]; !seen {
+			fields[path] = fieldMessage(fe)
+		}
+	}
+	return fields
+}
+
+func fieldMessage(fe validator.FieldError) string {
+	switch fe.Tag() {
+	case "required":
+		return "is required"
+	case "email":
+		return "must be a valid email address"
+	case "datetime":
+		return "must be a real date in YYYY-MM-DD format"
+	case "birthdate":
+		return "must be a date in the past, not before 1900-01-01"
+	case "iso3166_1_alpha3":
+		return "must be an ISO 3166-1 alpha-3 country code in capitals, e.g. GBR"
+	case "min":
+		return "must have at least " + fe.Param() + " item(s)"
+	case "max":
+		if fe.Kind() == reflect.Slice {
+			return "must have at most " + fe.Param() + " items"
+		}
+		return "must be at most " + fe.Param() + " characters"
+	case "check_provider":
+		return "must be one of: " + strings.Join(slices.Sorted(maps.Keys(checkTypes)), ", ")
+	case "check_type":
+		return "must be one of: " + strings.Join(checkTypes[fe.Param()], ", ")
+	default:
+		return "is not valid"
+	}
+}
+
+// createScreening stores a screening and starts its workflow. The Idempotency-Key makes a retried
+// request answer with the screening the first one created.
+func (s *Server) createScreening(c *gin.Context) {
+	req, ok := bindCreateScreening(c)
+	if !ok {
+		return
+	}
+	tenant := tenantOf(c)
+	// json.Marshal cannot fail on a struct of strings.
+	canonical, _ := json.Marshal(req)
+	hash := sha256.Sum256(canonical)
+	n := store.NewScreening{
+		TenantID:       tenant.ID,
+		IdempotencyKey: c.GetHeader("Idempotency-Key"),
+		RequestHash:    hash[:],
+		Candidate: store.Candidate{
+			Reference: req.Candidate.Reference, FirstName: req.Candidate.FirstName,
+			LastName: req.Candidate.LastName, Email: req.Candidate.Email, DOB: req.Candidate.DOB,
+			AddressLine1: req.Candidate.AddressLine1, AddressLine2: req.Candidate.AddressLine2,
+			City: req.Candidate.City, State: req.Candidate.State, PostalCode: req.Candidate.PostalCode,
+			Country: req.Candidate.Country,
+		},
+	}
+	for _, ch := range req.Checks {
+		n.Checks = append(n.Checks, store.NewCheck{Provider: ch.Provider, Type: ch.Type})
+	}
+
+	ctx, cancel := context.WithTimeout(c.Request.Context(), storeTimeout)
+	defer cancel()
+	scr, created, err := s.store.CreateScreening(ctx, n)
+	switch {
+	case errors.Is(err, store.ErrIdempotencyConflict):
+		abortWithError(c, http.StatusConflict, "idempotency_conflict",
+			"this Idempotency-Key was already used with a different request")
+		return
+	case err != nil:
+		s.log.Error("screening not stored", "tenant_id", tenant.ID, "error", err)
+		unavailable(c, "the screening could not be stored; retry later")
+		return
+	}
+	if created {
+		s.log.Info("screening created", "tenant_id", tenant.ID, "screening_id", scr.ID, "checks", len(n.Checks))
+	} else {
+		c.Header("Idempotent-Replayed", "true")
+	}
+	// A replay starts the workflow too when the first attempt could not; a canceled screening
+	// must not start.
+	if scr.Status == store.StatusPending && scr.WorkflowStartedAt == nil {
+		s.startWorkflow(c.Request.Context(), scr)
+	}
+	c.Header("Location", screeningPath(scr.ID))
+	s.writeScreening(c, http.StatusCreated, tenant.ID, scr.ID)
+}
+
+// bindCreateScreening reads and validates the body and the Idempotency-Key, or answers 400, 413
+// or 422.
+func bindCreateScreening(c *gin.Context) (createScreeningRequest, bool) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxCreateBodyBytes)
+	var req createScreeningRequest
+	fields := map[string]string{}
+	if err := c.ShouldBindJSON(&req); err != nil {
+		var invalid validator.ValidationErrors
+		if !errors.As(err, &invalid) {
+			abortWithBodyError(c, err)
+			return req, false
+		}
+		fields = fieldErrors(invalid)
+	}
+	if len(c.GetHeader("Idempotency-Key")) > maxIdempotencyKeyBytes {
+		fields["Idempotency-Key"] = fmt.Sprintf("must be at most %d characters", maxIdempotencyKeyBytes)
+	}
+	if len(fields) > 0 {
+		c.AbortWithStatusJSON(http.StatusUnprocessableEntity, errorBody{Error: "validation_failed",
+			Message: "the request has invalid fields", Fields: fields})
+		return req, false
+	}
+	return req, true
+}
+
+// abortWithBodyError answers a body that could not be decoded, saying where it went wrong.
+func abortWithBodyError(c *gin.Context, err error) {
+	var (
+		tooLarge  *http.MaxBytesError
+		syntax    *json.SyntaxError
+		wrongType *json.UnmarshalTypeError
+	)
+	message := "the body is not valid JSON"
+	switch {
+	case errors.As(err, &tooLarge):
+		abortWithError(c, http.StatusRequestEntityTooLarge, "payload_too_large",
+			fmt.Sprintf("the body is larger than %d bytes", maxCreateBodyBytes))
+		return
+	case errors.Is(err, io.EOF):
+		message = "the body is empty; it must be a JSON object"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		message = "the body ends before its JSON does"
+	case errors.As(err, &syntax):
+		message = fmt.Sprintf("the body is not valid JSON: %s (at byte %d)", syntax, syntax.Offset)
+	case errors.As(err, &wrongType) && wrongType.Field == "":
+		message = "the body must be a JSON object"
+	case errors.As(err, &wrongType):
+		message = fmt.Sprintf("%s must not be a JSON %s", wrongType.Field, wrongType.Value)
+	}
+	abortWithError(c, http.StatusBadRequest, "invalid_json", message)
+}
+
+// startWorkflow starts the screening's workflow now rather than on the relay's next sweep. Its
+// failure (Temporal down or slow) does not fail the request: the screening is stored, and the
+// sweep starts every stored screening whose workflow has not started.
+func (s *Server) startWorkflow(ctx context.Context, scr store.Screening) {
+	ctx, cancel := context.WithTimeout(ctx, temporalTimeout)
+	defer cancel()
+	if err := s.relay.StartScreening(ctx, scr); err != nil {
+		s.log.Warn("screening workflow not started; the relay's sweep will start it",
+			"screening_id", scr.ID, "error", err)
+	}
+}
+
+func (s *Server) getScreening(c *gin.Context) {
+	s.writeScreening(c, http.StatusOK, tenantOf(c).ID, c.Param("id"))
+}
+
+// getDocument sends a stored report as an attachment.
+func (s *Server) getDocument(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), storeTimeout)
+	defer cancel()
+	doc, content, err := s.store.DocumentContent(ctx, tenantOf(c).ID, c.Param("id"), c.Param("document_id"))
+	if err != nil {
+		s.abortWithStoreError(c, err)
+		return
+	}
+	c.Header("Content-Length", strconv.Itoa(len(content)))
+	c.Header("ETag", `"`+doc.SHA256+`"`)
+	c.Header("X-Content-SHA256", doc.SHA256)
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.pdf"`, doc.Kind, doc.ID))
+	// Reports are about a person: no shared cache may keep them, nor a browser guess their type.
+	c.Header("Cache-Control", "private, no-store")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Data(http.StatusOK, doc.ContentType, content)
+}
+
+// cancelScreening cancels a screening that has not finished. One whose workflow never started is
+// canceled in Postgres at once (200). Otherwise the workflow is asked to cancel: it cancels its
+// checks and then records the cancellation itself, so the answer is 202 and the status changes
+// later. A screening that finishes first keeps its outcome (409).
+func (s *Server) cancelScreening(c *gin.Context) {
+	tenantID, id := tenantOf(c).ID, c.Param("id")
+	scr, ok := s.readScreening(c, tenantID, id)
+	if !ok {
+		return
+	}
+	if scr.WorkflowStartedAt == nil && !store.IsTerminal(scr.Status) {
+		canceled, ok := s.cancelUnstarted(c, id)
+		if !ok {
+			return
+		}
+		if canceled {
+			s.log.Info("screening canceled before it started", "tenant_id", tenantID, "screening_id", id)
+			s.writeScreening(c, http.StatusOK, tenantID, id)
+			return
+		}
+		// Its workflow started, or it finished, since it was read.
+		if scr, ok = s.readScreening(c, tenantID, id); !ok {
+			return
+		}
+	}
+	if store.IsTerminal(scr.Status) {
+		abortAlreadyFinished(c, scr.Status)
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(c.Request.Context(), temporalTimeout)
+	defer cancel()
+	err := s.temporal.CancelWorkflow(ctx, workflows.ScreeningWorkflowID(id), "")
+	var gone *serviceerror.NotFound
+	if err != nil && !errors.As(err, &gone) {
+		s.log.Warn("screening cancel not requested", "screening_id", id, "error", err)
+		unavailable(c, "the cancellation could not be requested; retry later")
+		return
+	}
+	// The workflow may have closed before the request reached it: Temporal then accepts the
+	// request as a no-op, or answers NotFound once the workflow is gone. A screening it completed
+	// or failed keeps that outcome.
+	d, ok := s.readScreeningDetail(c, tenantID, id)
+	if !ok {
+		return
+	}
+	if d.Status == store.StatusCompleted || d.Status == store.StatusFailed {
+		abortAlreadyFinished(c, d.Status)
+		return
+	}
+	s.log.Info("screening cancel requested", "tenant_id", tenantID, "screening_id", id)
+	c.JSON(http.StatusAccepted, newScreeningResponse(d))
+}
+
+func (s *Server) cancelUnstarted(c *gin.Context, id string) (canceled, ok bool) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), storeTimeout)
+	defer cancel()
+	canceled, err := s.store.CancelUnstarted(ctx, id)
+	if err != nil {
+		s.abortWithStoreError(c, err)
+		return false, false
+	}
+	return canceled, true
+}
+
+func abortAlreadyFinished(c *gin.Context, status string) {
+	abortWithError(c, http.StatusConflict, "already_finished", "the screening has already finished: it is "+status)
+}
+
+// readScreening reads a tenant's screening, or answers 404 or 503.
+func (s *Server) readScreening(c *gin.Context, tenantID, id string) (store.Screening, bool) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), storeTimeout)
+	defer cancel()
+	scr, err := s.store.Screening(ctx, tenantID, id)
+	if err != nil {
+		s.abortWithStoreError(c, err)
+		return scr, false
+	}
+	return scr, true
+}
+
+// writeScreening answers with a tenant's screening as GET shows it.
+func (s *Server) writeScreening(c *gin.Context, status int, tenantID, id string) {
+	if d, ok := s.readScreeningDetail(c, tenantID, id); ok {
+		c.JSON(status, newScreeningResponse(d))
+	}
+}
+
+// readScreeningDetail reads a tenant's screening with its checks, documents and timeline, or
+// answers 404 or 503.
+func (s *Server) readScreeningDetail(c *gin.Context, tenantID, id string) (store.ScreeningDetail, bool) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), storeTimeout)
+	defer cancel()
+	d, err := s.store.ScreeningDetail(ctx, tenantID, id)
+	if err != nil {
+		s.abortWithStoreError(c, err)
+		return d, false
+	}
+	return d, true
+}
+
+// abortWithStoreError answers 404 for what does not exist or is another tenant's, and 503 when
+// Postgres failed.
+func (s *Server) abortWithStoreError(c *gin.Context, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		abortWithError(c, http.StatusNotFound, "not_found", "no such screening or document")
+		return
+	}
+	s.log.Error("store call failed", "route", c.FullPath(), "error", err)
+	unavailable(c, "the request could not be completed; retry later")
+}
+
+func screeningPath(id string) string { return "/v1/screenings/" + id }
+
+// screeningResponse is a screening as the HR API shows it. Of the candidate it shows only the
+// reference: the HR platform has the rest, and PII is not repeated where it is not needed.
+type screeningResponse struct {
+	ID          string             `json:"id"`
+	Status      string             `json:"status"`
+	Result      *string            `json:"result"`
+	Candidate   candidateResponse  `json:"candidate"`
+	CreatedAt   time.Time          `json:"created_at"`
+	UpdatedAt   time.Time          `json:"updated_at"`
+	CompletedAt *time.Time         `json:"completed_at"`
+	Checks      []checkResponse    `json:"checks"`
+	Documents   []documentResponse `json:"documents"`
+	Timeline    []timelineResponse `json:"timeline"`
+}
+
+type candidateResponse struct {
+	Reference string `json:"reference"`
+}
+
+type checkResponse struct {
+	ID            string     `json:"id"`
+	Provider      string     `json:"provider"`
+	Type          string     `json:"type"`
+	Status        string     `json:"status"`
+	Outcome       *string    `json:"outcome"`
+	FailureReason *string    `json:"failure_reason"`
+	CreatedAt     time.Time  `json:"created_at"`
+	CompletedAt   *time.Time `json:"completed_at"`
+}
+
+type documentResponse struct {
+	ID          string `json:"id"`
+	CheckID     string `json:"check_id"`
+	Kind        string `json:"kind"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	URL         string `json:"url"`
+}
+
+type timelineResponse struct {
+	At      time.Time `json:"at"`
+	Kind    string    `json:"kind"`
+	CheckID *string   `json:"check_id"`
+	Detail  string    `json:"detail"`
+}
+
+func newScreeningResponse(d store.ScreeningDetail) screeningResponse {
+	r := screeningResponse{
+		ID: d.ID, Status: d.Status, Result: d.Result,
+		Candidate: candidateResponse{Reference: d.CandidateReference},
+		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), CompletedAt: utc(d.CompletedAt),
+		// Empty lists are [] rather than null, so clients need not tell the two apart.
+		Checks:    make([]checkResponse, 0, len(d.Checks)),
+		Documents: make([]documentResponse, 0, len(d.Documents)),
+		Timeline:  make([]timelineResponse, 0, len(d.Timeline)),
+	}
+	for _, ch := range d.Checks {
+		r.Checks = append(r.Checks, checkResponse{
+			ID: ch.ID, Provider: ch.Provider, Type: ch.Type, Status: ch.Status, Outcome: ch.Outcome,
+			FailureReason: ch.FailureReason, CreatedAt: ch.CreatedAt.UTC(), CompletedAt: utc(ch.CompletedAt),
+		})
+	}
+	for _, doc := range d.Documents {
+		r.Documents = append(r.Documents, documentResponse{
+			ID: doc.ID, CheckID: doc.CheckID, Kind: doc.Kind, ContentType: doc.ContentType, Size: doc.Size,
+			SHA256: doc.SHA256, URL: screeningPath(d.ID) + "/documents/" + doc.ID,
+		})
+	}
+	for _, e := range d.Timeline {
+		r.Timeline = append(r.Timeline, timelineResponse{At: e.OccurredAt.UTC(), Kind: e.Kind, CheckID: e.CheckID,
+			Detail: e.Detail})
+	}
+	return r
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
