@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +30,8 @@ type complyCubeCheckSuite struct {
 	testsuite.WorkflowTestSuite
 	env *testsuite.TestWorkflowEnvironment
 
+	// The test suite runs activities on goroutines of their own, some at once.
+	mu       sync.Mutex
 	recorded []activities.CheckEventInput
 	updates  []activities.CheckUpdateInput
 }
@@ -49,11 +52,15 @@ func (s *complyCubeCheckSuite) SetupTest() {
 	s.recorded, s.updates = nil, nil
 	s.env.OnActivity(sa.RecordCheckEvent, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CheckEventInput) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
 			s.recorded = append(s.recorded, in)
 			return nil
 		}).Maybe()
 	s.env.OnActivity(sa.UpdateCheck, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CheckUpdateInput) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
 			s.updates = append(s.updates, in)
 			return nil
 		})
