@@ -36,6 +36,12 @@ func (t TimelineInput) entry(screeningID string) store.TimelineEntry {
 		Detail: t.Detail, OccurredAt: t.OccurredAt}
 }
 
+// BeginScreening marks the screening in progress; false means it was canceled before its
+// workflow ran.
+func (a *Screenings) BeginScreening(ctx context.Context, screeningID string) (bool, error) {
+	return a.Store.BeginScreening(ctx, screeningID)
+}
+
 // SetScreeningStatus writes the screening's status and its timeline entry.
 func (a *Screenings) SetScreeningStatus(ctx context.Context, in ScreeningStatusInput) error {
 	var result *string

@@ -246,6 +246,28 @@ func (s *Store) UnstartedScreenings(ctx context.Context, olderThan time.Time, li
 	return out, nil
 }
 
+// BeginScreening marks a screening in progress when its workflow starts. It reports false when
+// the screening already finished: canceled while its workflow was being started, which must then
+// order nothing.
+func (s *Store) BeginScreening(ctx context.Context, id string) (bool, error) {
+	begun := false
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE screenings SET status = 'in_progress', updated_at = now()
+			WHERE id = $1 AND status IN ('pending', 'in_progress')`, id)
+		if err != nil {
+			return fmt.Errorf("store: begin screening: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n == 0 {
+			return err
+		}
+		begun = true
+		return appendTimeline(ctx, tx, TimelineEntry{ScreeningID: id, DedupeKey: "screening.started",
+			Kind: "screening.started", Detail: "checks started", OccurredAt: time.Now()})
+	})
+	return begun, err
+}
+
 // SetScreeningStatus moves a screening to status; a terminal status also sets result and
 // completed_at. A screening already terminal is left as it is, so a late or retried write cannot
 // reopen it.

@@ -71,10 +71,21 @@ func ScreeningWorkflow(ctx workflow.Context, in ScreeningInput) (ScreeningStatus
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (ScreeningStatus, error) { return s, nil }); err != nil {
 		return s, err
 	}
-	if err := setStatus(ctx, in, &s, store.StatusInProgress, "", "screening.started", "checks started"); err != nil {
+	var sa *activities.Screenings
+	var begun bool
+	if err := workflow.ExecuteActivity(storeActivityOptions(ctx), sa.BeginScreening, in.ScreeningID).Get(ctx, &begun); err != nil {
 		if errors.Is(ctx.Err(), workflow.ErrCanceled) {
 			return cancelScreening(ctx, in, &s)
 		}
+		return s, err
+	}
+	if !begun {
+		s.Status = store.StatusCanceled
+		return s, workflow.UpsertTypedSearchAttributes(ctx,
+			SearchAttrScreeningStatus.ValueSet(store.StatusCanceled), SearchAttrTenantID.ValueSet(in.TenantID))
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx,
+		SearchAttrScreeningStatus.ValueSet(store.StatusInProgress), SearchAttrTenantID.ValueSet(in.TenantID)); err != nil {
 		return s, err
 	}
 

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +20,10 @@ type screeningSuite struct {
 	suite.Suite
 	testsuite.WorkflowTestSuite
 	env      *testsuite.TestWorkflowEnvironment
+	mu       sync.Mutex // activities run on goroutines of their own
 	statuses []activities.ScreeningStatusInput
+
+	canceledBeforeStart bool // the screening was canceled in Postgres before its workflow began
 }
 
 func TestScreeningWorkflow(t *testing.T) { suite.Run(t, new(screeningSuite)) }
@@ -42,10 +46,15 @@ func (s *screeningSuite) SetupTest() {
 	s.statuses = nil
 	s.env.OnActivity(sa.SetScreeningStatus, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.ScreeningStatusInput) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
 			s.statuses = append(s.statuses, in)
 			return nil
 		})
-	s.env.OnActivity(sa.UpdateCheck, mock.Anything, mock.Anything).Return(nil)
+	s.canceledBeforeStart = false
+	s.env.OnActivity(sa.BeginScreening, mock.Anything, "scr-1").Return(
+		func(context.Context, string) (bool, error) { return !s.canceledBeforeStart, nil }).Once()
+	s.env.OnActivity(sa.UpdateCheck, mock.Anything, mock.Anything).Return(nil).Maybe()
 	s.env.OnActivity(sa.RecordCheckEvent, mock.Anything, mock.Anything).Return(nil).Maybe()
 	s.env.OnActivity(cc.CreateClient, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CreateClientInput) (string, error) {
@@ -102,7 +111,6 @@ func (s *screeningSuite) TestAllClearCompletesClear() {
 	s.Equal(store.StatusCompleted, r.Status)
 	s.Equal(ResultClear, r.Result)
 	s.Equal([]string{"doc-check-a"}, r.Checks[0].DocumentIDs)
-	s.Equal(store.StatusInProgress, s.statuses[0].Status)
 	s.Equal(store.StatusCompleted, s.lastStatus().Status)
 	s.Equal(ResultClear, s.lastStatus().Result)
 }
@@ -143,4 +151,15 @@ func (s *screeningSuite) TestCancellationCancelsChecks() {
 		mock.MatchedBy(func(in activities.CheckUpdateInput) bool {
 			return in.CheckID == "check-b" && in.Status == store.StatusCanceled
 		}))
+}
+
+func (s *screeningSuite) TestCanceledBeforeItStartedOrdersNothing() {
+	s.canceledBeforeStart = true
+
+	s.env.ExecuteWorkflow(ScreeningWorkflow, twoChecks)
+	var r ScreeningStatus
+	s.Require().NoError(s.env.GetWorkflowResult(&r))
+	s.Equal(store.StatusCanceled, r.Status)
+	s.env.AssertActivityNotCalled(s.T(), "CreateClient", mock.Anything, mock.Anything)
+	s.Empty(s.statuses, "the canceled screening is left as it is")
 }
