@@ -5,8 +5,8 @@ TEMPORAL_CLI := $(TEMPORAL_CLI_DIR)/temporal
 .PHONY: dev test build bench lint system-packages
 
 # Local Postgres and Temporal dev server, then serve and worker in one process.
-dev:
-	go run ./cmd/screenflow dev
+dev: build
+	bin/screenflow dev
 
 test: $(TEMPORAL_CLI) system-packages
 	TEMPORAL_CLI=$(TEMPORAL_CLI) go test -race -count=1 -timeout 30m ./...
