@@ -350,3 +350,23 @@ func mustRepoRoot(t *testing.T) string {
 	require.NoError(t, err)
 	return root
 }
+
+func TestEndToEndCancelStopsTheCheck(t *testing.T) {
+	tmp := testenv.Temporal(t)
+	s := startStack(t, stackOptions{temporalAddress: tmp.Address, completionDelay: -1,
+		timing: workflows.Timing{WebhookDeadline: time.Hour, PollInterval: time.Hour}})
+	created := s.createScreening(t)
+	s.providerCheckID(t, s.waitForStatus(t, created.ID, store.StatusInProgress, time.Minute).Checks[0].ID)
+
+	status, raw := s.request(t, http.MethodPost, "/v1/screenings/"+created.ID+"/cancel", nil)
+	require.Equal(t, http.StatusAccepted, status, string(raw))
+
+	done := s.waitForStatus(t, created.ID, store.StatusCanceled, time.Minute)
+	require.Equal(t, store.StatusCanceled, done.Checks[0].Status)
+	status, raw = s.request(t, http.MethodPost, "/v1/screenings/"+created.ID+"/cancel", nil)
+	require.Equal(t, http.StatusConflict, status, string(raw))
+	require.Eventually(t, func() bool {
+		desc, err := s.temporal.DescribeWorkflowExecution(context.Background(), workflows.ScreeningWorkflowID(created.ID), "")
+		return err == nil && desc.WorkflowExecutionInfo.Status == enums.WORKFLOW_EXECUTION_STATUS_CANCELED
+	}, 30*time.Second, 200*time.Millisecond)
+}
