@@ -59,6 +59,7 @@ const (
 // the completion webhook (or poll past the deadline), store the PDF report and write the outcome.
 func ComplyCubeCheckWorkflow(ctx workflow.Context, in ComplyCubeCheckInput) (CheckResult, error) {
 	w := &complyCubeCheck{
+		checkBase:  checkBase{screeningID: in.ScreeningID, checkID: in.CheckID},
 		in:         in,
 		timing:     in.Timing.withDefaults(),
 		workflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
@@ -71,22 +72,11 @@ func ComplyCubeCheckWorkflow(ctx workflow.Context, in ComplyCubeCheckInput) (Che
 		return CheckResult{}, err
 	}
 	workflow.Go(ctx, w.receiveEvents)
-
-	result, err := w.run(ctx)
-	if errors.Is(ctx.Err(), workflow.ErrCanceled) {
-		return w.cancel(ctx)
-	}
-	if err != nil {
-		return CheckResult{}, err
-	}
-	// Timeline writes of events still in flight must land before the workflow closes.
-	if err := workflow.Await(ctx, func() bool { return w.recording == 0 }); err != nil {
-		return w.cancel(ctx)
-	}
-	return result, nil
+	return runCheck(ctx, &w.checkBase, w.run)
 }
 
 type complyCubeCheck struct {
+	checkBase
 	in         ComplyCubeCheckInput
 	timing     Timing
 	workflowID string
@@ -96,7 +86,6 @@ type complyCubeCheck struct {
 	lastUpdate time.Time       // provider time of the newest non-terminal update, to drop stale ones
 	finished   bool            // ComplyCube said the check is complete or failed
 	failed     bool
-	recording  int // timeline writes in flight
 }
 
 func (w *complyCubeCheck) done() bool { return w.finished }
@@ -158,17 +147,10 @@ func (w *complyCubeCheck) run(ctx workflow.Context) (CheckResult, error) {
 	if err != nil {
 		return w.fail(ctx, "could not download the ComplyCube report: "+failureReason(err))
 	}
-	if err := w.update(ctx, activities.CheckUpdateInput{
-		CheckID: w.in.CheckID, Status: store.StatusCompleted, Outcome: w.status.Outcome,
-		Timeline: activities.TimelineInput{DedupeKey: "check.completed:" + w.in.CheckID, Kind: "check.completed",
-			Detail:     fmt.Sprintf("outcome %s; report stored (%d bytes, sha256 %s)", w.status.Outcome, doc.Size, doc.SHA256),
-			OccurredAt: workflow.Now(ctx)},
-	}); err != nil {
-		return CheckResult{}, err
-	}
 	w.status.Stage = store.StatusCompleted
-	return CheckResult{CheckID: w.in.CheckID, Status: store.StatusCompleted, Outcome: w.status.Outcome,
-		Documents: []activities.DocumentRef{doc}}, nil
+	return w.complete(ctx, w.status.Outcome,
+		fmt.Sprintf("outcome %s; report stored (%d bytes, sha256 %s)", w.status.Outcome, doc.Size, doc.SHA256),
+		[]activities.DocumentRef{doc})
 }
 
 // poll asks ComplyCube for the check every PollInterval until it is finished. The activity's retry
@@ -270,52 +252,4 @@ func (w *complyCubeCheck) finish(providerStatus, outcome string) {
 	w.failed = providerStatus == "failed"
 	w.status.ProviderStatus = providerStatus
 	w.status.Outcome = outcome
-}
-
-// record writes a timeline entry without holding up the workflow.
-func (w *complyCubeCheck) record(ctx workflow.Context, entry activities.TimelineInput) {
-	var sa *activities.Screenings
-	w.recording++
-	workflow.Go(ctx, func(gctx workflow.Context) {
-		defer func() { w.recording-- }()
-		_ = workflow.ExecuteActivity(storeActivityOptions(gctx), sa.RecordCheckEvent, activities.CheckEventInput{
-			ScreeningID: w.in.ScreeningID, CheckID: w.in.CheckID, Timeline: entry,
-		}).Get(gctx, nil)
-	})
-}
-
-func (w *complyCubeCheck) update(ctx workflow.Context, in activities.CheckUpdateInput) error {
-	var sa *activities.Screenings
-	return workflow.ExecuteActivity(storeActivityOptions(ctx), sa.UpdateCheck, in).Get(ctx, nil)
-}
-
-func (w *complyCubeCheck) fail(ctx workflow.Context, reason string) (CheckResult, error) {
-	if errors.Is(ctx.Err(), workflow.ErrCanceled) {
-		return CheckResult{}, temporal.NewCanceledError()
-	}
-	w.status.Stage = store.StatusFailed
-	err := w.update(ctx, activities.CheckUpdateInput{
-		CheckID: w.in.CheckID, Status: store.StatusFailed, FailureReason: reason,
-		Timeline: activities.TimelineInput{DedupeKey: "check.failed:" + w.in.CheckID, Kind: "check.failed",
-			Detail: reason, OccurredAt: workflow.Now(ctx)},
-	})
-	if err != nil {
-		return CheckResult{}, err
-	}
-	return CheckResult{CheckID: w.in.CheckID, Status: store.StatusFailed, FailureReason: reason}, nil
-}
-
-// cancel records the cancellation on a context that is not canceled itself, then reports it.
-func (w *complyCubeCheck) cancel(ctx workflow.Context) (CheckResult, error) {
-	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	w.status.Stage = store.StatusCanceled
-	err := w.update(dctx, activities.CheckUpdateInput{
-		CheckID: w.in.CheckID, Status: store.StatusCanceled,
-		Timeline: activities.TimelineInput{DedupeKey: "check.canceled:" + w.in.CheckID, Kind: "check.canceled",
-			Detail: "canceled", OccurredAt: workflow.Now(dctx)},
-	})
-	if err != nil {
-		return CheckResult{}, err
-	}
-	return CheckResult{CheckID: w.in.CheckID, Status: store.StatusCanceled}, temporal.NewCanceledError()
 }

@@ -1,0 +1,107 @@
+package workflows
+
+import (
+	"errors"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/store"
+)
+
+// checkBase is what every provider check workflow shares: the check's identity, timeline writes
+// that do not hold the workflow up, and how a check ends when it fails or is canceled.
+type checkBase struct {
+	screeningID string
+	checkID     string
+	recording   int // timeline writes in flight
+}
+
+// record writes a timeline entry without holding up the workflow.
+func (b *checkBase) record(ctx workflow.Context, entry activities.TimelineInput) {
+	var sa *activities.Screenings
+	b.recordWith(ctx, sa.RecordCheckEvent, activities.CheckEventInput{
+		ScreeningID: b.screeningID, CheckID: b.checkID, Timeline: entry,
+	})
+}
+
+// recordWith runs a recording activity without holding up the workflow.
+func (b *checkBase) recordWith(ctx workflow.Context, activity, input any) {
+	b.recording++
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		defer func() { b.recording-- }()
+		_ = workflow.ExecuteActivity(storeActivityOptions(gctx), activity, input).Get(gctx, nil)
+	})
+}
+
+// finishRecording waits for timeline writes still in flight: they must land before the workflow
+// closes.
+func (b *checkBase) finishRecording(ctx workflow.Context) error {
+	return workflow.Await(ctx, func() bool { return b.recording == 0 })
+}
+
+func (b *checkBase) update(ctx workflow.Context, in activities.CheckUpdateInput) error {
+	var sa *activities.Screenings
+	in.CheckID = b.checkID
+	return workflow.ExecuteActivity(storeActivityOptions(ctx), sa.UpdateCheck, in).Get(ctx, nil)
+}
+
+// fail ends the check as failed with a reason the HR platform can read.
+func (b *checkBase) fail(ctx workflow.Context, reason string) (CheckResult, error) {
+	if errors.Is(ctx.Err(), workflow.ErrCanceled) {
+		return CheckResult{}, temporal.NewCanceledError()
+	}
+	err := b.update(ctx, activities.CheckUpdateInput{
+		Status: store.StatusFailed, FailureReason: reason,
+		Timeline: activities.TimelineInput{DedupeKey: "check.failed:" + b.checkID, Kind: "check.failed",
+			Detail: reason, OccurredAt: workflow.Now(ctx)},
+	})
+	if err != nil {
+		return CheckResult{}, err
+	}
+	return CheckResult{CheckID: b.checkID, Status: store.StatusFailed, FailureReason: reason}, nil
+}
+
+// cancel records the cancellation on a context that is not canceled itself, then reports it.
+func (b *checkBase) cancel(ctx workflow.Context) (CheckResult, error) {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	err := b.update(dctx, activities.CheckUpdateInput{
+		Status: store.StatusCanceled,
+		Timeline: activities.TimelineInput{DedupeKey: "check.canceled:" + b.checkID, Kind: "check.canceled",
+			Detail: "canceled", OccurredAt: workflow.Now(dctx)},
+	})
+	if err != nil {
+		return CheckResult{}, err
+	}
+	return CheckResult{CheckID: b.checkID, Status: store.StatusCanceled}, temporal.NewCanceledError()
+}
+
+// complete ends the check with its outcome and documents.
+func (b *checkBase) complete(ctx workflow.Context, outcome, detail string, docs []activities.DocumentRef) (CheckResult, error) {
+	err := b.update(ctx, activities.CheckUpdateInput{
+		Status: store.StatusCompleted, Outcome: outcome,
+		Timeline: activities.TimelineInput{DedupeKey: "check.completed:" + b.checkID, Kind: "check.completed",
+			Detail: detail, OccurredAt: workflow.Now(ctx)},
+	})
+	if err != nil {
+		return CheckResult{}, err
+	}
+	return CheckResult{CheckID: b.checkID, Status: store.StatusCompleted, Outcome: outcome, Documents: docs}, nil
+}
+
+// runCheck runs a check workflow's body and ends it the same way for every provider: canceled
+// when the screening is canceled, and only once its timeline writes have landed.
+func runCheck(ctx workflow.Context, b *checkBase, body func(workflow.Context) (CheckResult, error)) (CheckResult, error) {
+	result, err := body(ctx)
+	if errors.Is(ctx.Err(), workflow.ErrCanceled) {
+		return b.cancel(ctx)
+	}
+	if err != nil {
+		return CheckResult{}, err
+	}
+	if err := b.finishRecording(ctx); err != nil {
+		return b.cancel(ctx)
+	}
+	return result, nil
+}
