@@ -49,6 +49,7 @@ type Candidate struct {
 type NewCheck struct {
 	Provider string
 	Type     string
+	Options  []byte // a JSON object; nil means {}
 }
 
 // NewScreening is what the HR API stores before it starts the workflow.
@@ -85,6 +86,7 @@ type Check struct {
 	FailureReason    *string    `db:"failure_reason"`
 	ProviderClientID *string    `db:"provider_client_id"`
 	ProviderCheckID  *string    `db:"provider_check_id"`
+	Options          []byte     `db:"options"`
 	CreatedAt        time.Time  `db:"created_at"`
 	UpdatedAt        time.Time  `db:"updated_at"`
 	CompletedAt      *time.Time `db:"completed_at"`
@@ -96,13 +98,14 @@ type ScreeningDetail struct {
 	CandidateReference string
 	Checks             []Check
 	Documents          []Document
+	Searches           []Search
 	Timeline           []TimelineEntry
 }
 
 const screeningColumns = `id, tenant_id, candidate_id, status, result, workflow_started_at, created_at, updated_at, completed_at`
 
 const checkColumns = `id, screening_id, position, provider, check_type, status, outcome, failure_reason,
-	provider_client_id, provider_check_id, created_at, updated_at, completed_at`
+	provider_client_id, provider_check_id, options, created_at, updated_at, completed_at`
 
 // CreateScreening stores the candidate, the screening and its checks in one transaction. With an
 // idempotency key already used by this tenant it returns the earlier screening and created=false,
@@ -153,8 +156,12 @@ func (s *Store) CreateScreening(ctx context.Context, n NewScreening) (Screening,
 			return fmt.Errorf("store: insert screening: %w", err)
 		}
 		for i, ch := range n.Checks {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO checks (id, screening_id, position, provider, check_type)
-				VALUES ($1, $2, $3, $4, $5)`, uuid.NewString(), screeningID, i, ch.Provider, ch.Type); err != nil {
+			options := ch.Options
+			if options == nil {
+				options = []byte("{}")
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO checks (id, screening_id, position, provider, check_type, options)
+				VALUES ($1, $2, $3, $4, $5, $6)`, uuid.NewString(), screeningID, i, ch.Provider, ch.Type, options); err != nil {
 				return fmt.Errorf("store: insert check: %w", err)
 			}
 		}
@@ -205,6 +212,11 @@ func (s *Store) ScreeningDetail(ctx context.Context, tenantID, id string) (Scree
 	if err := s.db.SelectContext(ctx, &d.Documents,
 		`SELECT `+documentColumns+` FROM documents WHERE screening_id = $1 ORDER BY created_at, id`, id); err != nil {
 		return d, fmt.Errorf("store: documents: %w", err)
+	}
+	if err := s.db.SelectContext(ctx, &d.Searches, `SELECT `+searchColumns+` FROM check_searches
+		WHERE check_id IN (SELECT id FROM checks WHERE screening_id = $1)
+		ORDER BY check_id, search_type, unique_identifier`, id); err != nil {
+		return d, fmt.Errorf("store: searches: %w", err)
 	}
 	if err := s.db.SelectContext(ctx, &d.Timeline,
 		`SELECT `+timelineColumns+` FROM timeline_entries WHERE screening_id = $1 ORDER BY occurred_at, id`, id); err != nil {
