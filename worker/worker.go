@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/providers/authenticate"
 	"github.com/screenflow/screenflow/providers/complycube"
 	"github.com/screenflow/screenflow/store"
 	"github.com/screenflow/screenflow/workflows"
@@ -14,8 +15,9 @@ import (
 
 // Deps are what the activities need.
 type Deps struct {
-	Store      *store.Store
-	ComplyCube *complycube.Client
+	Store        *store.Store
+	ComplyCube   *complycube.Client
+	Authenticate *authenticate.Client
 }
 
 // New builds a worker on workflows.TaskQueue with every workflow and activity registered.
@@ -35,6 +37,8 @@ type Registry interface {
 func Register(r Registry, deps Deps) {
 	r.RegisterWorkflowWithOptions(workflows.ScreeningWorkflow, workflow.RegisterOptions{Name: "ScreeningWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.ComplyCubeCheckWorkflow, workflow.RegisterOptions{Name: "ComplyCubeCheckWorkflow"})
+	r.RegisterWorkflowWithOptions(workflows.AuthenticateCheckWorkflow, workflow.RegisterOptions{Name: "AuthenticateCheckWorkflow"})
 	r.RegisterActivity(&activities.Screenings{Store: deps.Store})
 	r.RegisterActivity(&activities.ComplyCube{Store: deps.Store, Client: deps.ComplyCube})
+	r.RegisterActivity(&activities.Authenticate{Store: deps.Store, Client: deps.Authenticate})
 }

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -25,6 +26,7 @@ type CheckRef struct {
 	CheckID  string
 	Provider string
 	Type     string
+	Options  CheckOptions
 }
 
 // ScreeningStatus answers QueryStatus and is the workflow's result.
@@ -55,7 +57,10 @@ const (
 func NewScreeningInput(screeningID, tenantID string, checks []store.Check, timing Timing) ScreeningInput {
 	in := ScreeningInput{ScreeningID: screeningID, TenantID: tenantID, Timing: timing}
 	for _, c := range checks {
-		in.Checks = append(in.Checks, CheckRef{CheckID: c.ID, Provider: c.Provider, Type: c.Type})
+		ref := CheckRef{CheckID: c.ID, Provider: c.Provider, Type: c.Type}
+		// The API validated the options when it stored them; an unreadable value means none.
+		_ = json.Unmarshal(c.Options, &ref.Options)
+		in.Checks = append(in.Checks, ref)
 	}
 	return in
 }
@@ -139,6 +144,10 @@ func startCheck(ctx workflow.Context, in ScreeningInput, c CheckRef) (workflow.C
 		return workflow.ExecuteChildWorkflow(cctx, ComplyCubeCheckWorkflow, ComplyCubeCheckInput{
 			ScreeningID: in.ScreeningID, CheckID: c.CheckID, CheckType: c.Type, Timing: in.Timing,
 		}), nil
+	case activities.ProviderAuthenticate:
+		return workflow.ExecuteChildWorkflow(cctx, AuthenticateCheckWorkflow, AuthenticateCheckInput{
+			ScreeningID: in.ScreeningID, CheckID: c.CheckID, Options: c.Options, Timing: in.Timing,
+		}), nil
 	default:
 		return nil, fmt.Errorf("provider %q is not supported", c.Provider)
 	}
@@ -164,7 +173,7 @@ func conclude(checks []CheckStatus) (status, result, detail string) {
 		case store.StatusCanceled:
 			return store.StatusCanceled, "", fmt.Sprintf("%s check canceled", c.Provider)
 		}
-		if c.Outcome != "clear" {
+		if c.Outcome != OutcomeClear {
 			result = ResultConsider
 		}
 	}

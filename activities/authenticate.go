@@ -1,0 +1,315 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/screenflow/screenflow/providers/authenticate"
+	"github.com/screenflow/screenflow/store"
+)
+
+// ProviderAuthenticate names Authenticate in routes, the inbox and checks.
+const ProviderAuthenticate = "authenticate"
+
+// DocumentKindAuthenticateReport is the kind of the PDF report stored for an Authenticate check.
+const DocumentKindAuthenticateReport = "authenticate_report"
+
+// Error types the Authenticate check workflow tells apart.
+const (
+	ErrTypeResultPending     = "ResultPending"     // the searches are not all complete yet; retried as a poll
+	ErrTypeReportPending     = "ReportPending"     // the PDF report is still being generated; retried as a poll
+	ErrTypeReportLinkExpired = "ReportLinkExpired" // the report's link expired: a new report must be requested
+)
+
+// Authenticate talks to Authenticate for the check workflows.
+type Authenticate struct {
+	Store  *store.Store
+	Client *authenticate.Client
+}
+
+// AuthenticateUserInput names the check whose candidate becomes an Authenticate user.
+type AuthenticateUserInput struct {
+	CheckID    string
+	WorkflowID string
+}
+
+// CreateAuthenticateUser creates the candidate as an Authenticate user once per check and routes
+// the user's events to the check workflow before anything about the user can be ordered.
+func (a *Authenticate) CreateAuthenticateUser(ctx context.Context, in AuthenticateUserInput) (string, error) {
+	check, err := a.Store.Check(ctx, in.CheckID)
+	if err != nil {
+		return "", err
+	}
+	if check.ProviderClientID != nil {
+		return *check.ProviderClientID, nil
+	}
+	cand, err := a.Store.CandidateForCheck(ctx, in.CheckID)
+	if err != nil {
+		return "", err
+	}
+	dob, err := time.Parse(time.DateOnly, cand.DOB)
+	if err != nil {
+		return "", temporal.NewNonRetryableApplicationError("candidate date of birth is not a date", "InvalidCandidate", nil)
+	}
+	house, street := splitStreetAddress(cand.AddressLine1)
+	code, err := a.Client.CreateUser(ctx, authenticate.CreateUserRequest{
+		FirstName: cand.FirstName, LastName: cand.LastName, Email: cand.Email,
+		DOB: dob.Format(authenticate.DOBLayout), HouseNumber: house, StreetName: street,
+		City: cand.City, State: cand.State, ZipCode: cand.PostalCode, Country: cand.Country,
+	})
+	if err != nil {
+		return "", authenticateError("create user", err)
+	}
+	err = a.Store.SetProviderClient(ctx, in.CheckID, ProviderAuthenticate, code, authenticate.SubjectFor(code), in.WorkflowID)
+	if err != nil {
+		return "", err
+	}
+	return code, nil
+}
+
+// splitStreetAddress splits "221B Baker Street" into the house number and street name
+// Authenticate asks for separately. A line that does not start with a number is all street.
+func splitStreetAddress(line string) (house, street string) {
+	line = strings.TrimSpace(line)
+	first, rest, found := strings.Cut(line, " ")
+	if found && first != "" && first[0] >= '0' && first[0] <= '9' {
+		return first, strings.TrimSpace(rest)
+	}
+	return "", line
+}
+
+// AuthenticateOrderInput names an Authenticate user and what to order for it.
+type AuthenticateOrderInput struct {
+	CheckID        string
+	UserAccessCode string
+	SexOffender    bool
+}
+
+// RecordAuthenticateConsent records the candidate's consent; recording it twice is a success.
+func (a *Authenticate) RecordAuthenticateConsent(ctx context.Context, in AuthenticateOrderInput) error {
+	cand, err := a.Store.CandidateForCheck(ctx, in.CheckID)
+	if err != nil {
+		return err
+	}
+	err = a.Client.Consent(ctx, authenticate.ConsentRequest{
+		UserAccessCode: in.UserAccessCode, IsBackgroundDisclosureAccepted: true,
+		GLBPurposeAndDPPAPurpose: 1, FCRAPurpose: 1, FullName: cand.FirstName + " " + cand.LastName,
+	})
+	return authenticateError("consent", err)
+}
+
+// OrderAuthenticateSearches orders the criminal searches, and the sex offender check when asked,
+// each once per check: a retried activity does not order (and pay) again.
+func (a *Authenticate) OrderAuthenticateSearches(ctx context.Context, in AuthenticateOrderInput) error {
+	ordered, err := a.Store.Ordered(ctx, in.CheckID, store.OrderCriminal)
+	if err != nil {
+		return err
+	}
+	if !ordered {
+		searches, err := a.Client.OrderCriminalSearches(ctx, in.UserAccessCode)
+		if err != nil {
+			return authenticateError("order criminal searches", err)
+		}
+		if err := a.Store.MarkOrdered(ctx, in.CheckID, store.OrderCriminal); err != nil {
+			return err
+		}
+		if err := a.saveSearches(ctx, in.CheckID, searches, time.Time{}); err != nil {
+			return err
+		}
+	}
+	if !in.SexOffender {
+		return nil
+	}
+	if ordered, err = a.Store.Ordered(ctx, in.CheckID, store.OrderSexOffender); err != nil || ordered {
+		return err
+	}
+	if err := a.Client.OrderSexOffenderCheck(ctx, in.UserAccessCode); err != nil {
+		return authenticateError("order sex offender check", err)
+	}
+	return a.Store.MarkOrdered(ctx, in.CheckID, store.OrderSexOffender)
+}
+
+// AuthenticateResult is the state of a check's searches as Authenticate's API reports it.
+type AuthenticateResult struct {
+	CriminalComplete    bool
+	SexOffenderComplete bool
+	// RecordsFound counts completed searches whose sub status is not CLEAR.
+	RecordsFound int
+	Searches     int
+}
+
+// ReadAuthenticateResult re-reads the searches from Authenticate's API and stores them. Webhooks
+// from Authenticate are unsigned, so the workflow acts on this, not on the event that prompted it.
+func (a *Authenticate) ReadAuthenticateResult(ctx context.Context, in AuthenticateOrderInput) (AuthenticateResult, error) {
+	tr, err := a.Client.GetTestResult(ctx, in.UserAccessCode)
+	if err != nil {
+		return AuthenticateResult{}, authenticateError("get test result", err)
+	}
+	var all []authenticate.Search
+	r := AuthenticateResult{SexOffenderComplete: !in.SexOffender}
+	if tr.Criminal != nil {
+		r.CriminalComplete = tr.Criminal.Status == authenticate.SearchComplete
+		all = append(all, tr.Criminal.Searches...)
+	}
+	if tr.SexOffender != nil && in.SexOffender {
+		r.SexOffenderComplete = tr.SexOffender.SearchStatus == authenticate.SearchComplete
+		all = append(all, *tr.SexOffender)
+	}
+	for _, s := range all {
+		r.Searches++
+		if s.SearchStatus == authenticate.SearchComplete && !strings.EqualFold(s.SearchSubStatus, authenticate.SubStatusClear) {
+			r.RecordsFound++
+		}
+	}
+	if err := a.saveSearches(ctx, in.CheckID, all, time.Now()); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// PollAuthenticateResult is ReadAuthenticateResult that fails with ErrTypeResultPending until
+// every search is complete, so that its retry policy polls.
+func (a *Authenticate) PollAuthenticateResult(ctx context.Context, in AuthenticateOrderInput) (AuthenticateResult, error) {
+	r, err := a.ReadAuthenticateResult(ctx, in)
+	if err != nil {
+		return r, err
+	}
+	if !r.CriminalComplete || !r.SexOffenderComplete {
+		return r, temporal.NewApplicationError("searches are not all complete", ErrTypeResultPending)
+	}
+	return r, nil
+}
+
+// SearchUpdateInput is one search's status as an event reported it.
+type SearchUpdateInput struct {
+	ScreeningID string
+	CheckID     string
+	EventID     string
+	Search      authenticate.Search
+	OccurredAt  time.Time
+}
+
+// RecordSearchUpdate stores a search's status unless a newer one is already stored, and adds the
+// event to the timeline either way.
+func (a *Authenticate) RecordSearchUpdate(ctx context.Context, in SearchUpdateInput) error {
+	applied, err := a.Store.SaveSearch(ctx, store.Search{CheckID: in.CheckID,
+		UniqueIdentifier: in.Search.UniqueIdentifier, SearchType: in.Search.SearchType,
+		SearchStatus: in.Search.SearchStatus, SearchSubStatus: in.Search.SearchSubStatus,
+		ProviderUpdatedAt: in.OccurredAt})
+	if err != nil {
+		return err
+	}
+	detail := fmt.Sprintf("%s %s: %s", in.Search.SearchType, in.Search.UniqueIdentifier, in.Search.SearchStatus)
+	if in.Search.SearchSubStatus != "" {
+		detail += " (" + in.Search.SearchSubStatus + ")"
+	}
+	if !applied {
+		detail += " (ignored: older than the status already stored)"
+	}
+	return a.Store.AppendTimeline(ctx, store.TimelineEntry{ScreeningID: in.ScreeningID, CheckID: &in.CheckID,
+		DedupeKey: "authenticate:" + in.EventID, Kind: "provider.event", Detail: detail, OccurredAt: in.OccurredAt})
+}
+
+func (a *Authenticate) saveSearches(ctx context.Context, checkID string, searches []authenticate.Search, at time.Time) error {
+	if at.IsZero() {
+		// Orders come with no provider time: any event about the search is newer.
+		at = time.Unix(0, 0)
+	}
+	for _, s := range searches {
+		if _, err := a.Store.SaveSearch(ctx, store.Search{CheckID: checkID, UniqueIdentifier: s.UniqueIdentifier,
+			SearchType: s.SearchType, SearchStatus: s.SearchStatus, SearchSubStatus: s.SearchSubStatus,
+			ProviderUpdatedAt: at}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// InitiateAuthenticatePDF asks for a new PDF report and returns its reportUUID. Authenticate
+// allows one request per user per five minutes: a 429 is retried after the wait it asks for.
+func (a *Authenticate) InitiateAuthenticatePDF(ctx context.Context, in AuthenticateOrderInput) (string, error) {
+	report, err := a.Client.InitiatePDFReport(ctx, in.UserAccessCode)
+	var apiErr *authenticate.APIError
+	if errors.As(err, &apiErr) && apiErr.StatusCode == 429 {
+		wait := apiErr.RetryAfter
+		if wait <= 0 {
+			wait = 5 * time.Minute
+		}
+		return "", temporal.NewApplicationErrorWithOptions("one PDF report per user per five minutes", "RateLimited",
+			temporal.ApplicationErrorOptions{NextRetryDelay: wait})
+	}
+	if err != nil {
+		return "", authenticateError("initiate pdf report", err)
+	}
+	return report.ReportUUID, nil
+}
+
+// ReportRef names a PDF report of an Authenticate user.
+type ReportRef struct {
+	CheckID        string
+	UserAccessCode string
+	ReportUUID     string
+}
+
+// PollAuthenticatePDF returns the report's final status (COMPLETED or FAILED), failing with
+// ErrTypeReportPending until then, so that its retry policy polls.
+func (a *Authenticate) PollAuthenticatePDF(ctx context.Context, in ReportRef) (string, error) {
+	report, err := a.Client.RetrievePDFReport(ctx, in.UserAccessCode)
+	if err != nil {
+		return "", authenticateError("retrieve pdf report", err)
+	}
+	if report.ReportUUID != in.ReportUUID || (report.Status != authenticate.PDFCompleted && report.Status != authenticate.PDFFailed) {
+		return "", temporal.NewApplicationError("the report is still being generated", ErrTypeReportPending)
+	}
+	return report.Status, nil
+}
+
+// StoreAuthenticateReport downloads the report and stores it. The link comes from Authenticate's
+// API, never from the webhook: an unsigned event's link could point anywhere (a forged report, or
+// a request to an internal address), while the API's answer is authenticated. A link past its
+// expiry fails with ErrTypeReportLinkExpired: a new report must be requested.
+func (a *Authenticate) StoreAuthenticateReport(ctx context.Context, in ReportRef) (DocumentRef, error) {
+	report, err := a.Client.RetrievePDFReport(ctx, in.UserAccessCode)
+	if err != nil {
+		return DocumentRef{}, authenticateError("retrieve pdf report", err)
+	}
+	if report.ReportUUID != in.ReportUUID || report.Status != authenticate.PDFCompleted || report.ReportLink == "" {
+		return DocumentRef{}, temporal.NewNonRetryableApplicationError(
+			"Authenticate does not confirm the report as completed", ErrTypeReportLinkExpired, nil)
+	}
+	expired := !report.Expires.IsZero() && !time.Now().Before(report.Expires)
+	var pdf []byte
+	if !expired {
+		pdf, err = a.Client.DownloadReport(ctx, report.ReportLink)
+		expired = errors.Is(err, authenticate.ErrLinkExpired)
+	}
+	if expired {
+		return DocumentRef{}, temporal.NewNonRetryableApplicationError("the report's link has expired", ErrTypeReportLinkExpired, nil)
+	}
+	if err != nil {
+		return DocumentRef{}, authenticateError("download report", err)
+	}
+	doc, err := a.Store.SaveDocument(ctx, in.CheckID, DocumentKindAuthenticateReport, "application/pdf", pdf)
+	if err != nil {
+		return DocumentRef{}, err
+	}
+	return DocumentRef{DocumentID: doc.ID, SHA256: doc.SHA256, Size: doc.Size}, nil
+}
+
+// authenticateError marks answers that will not change on retry as non-retryable.
+func authenticateError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var apiErr *authenticate.APIError
+	if errors.As(err, &apiErr) && !apiErr.Retryable() {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("authenticate: %s: %d %s", op, apiErr.StatusCode, apiErr.Message), "ProviderRejected", nil)
+	}
+	return fmt.Errorf("authenticate: %s: %w", op, err)
+}

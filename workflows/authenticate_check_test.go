@@ -1,0 +1,250 @@
+package workflows
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/providers/authenticate"
+	"github.com/screenflow/screenflow/store"
+)
+
+var ac *activities.Authenticate
+
+type authenticateCheckSuite struct {
+	suite.Suite
+	testsuite.WorkflowTestSuite
+	env *testsuite.TestWorkflowEnvironment
+
+	mu            sync.Mutex // the test suite runs activities on goroutines of their own
+	searchUpdates []activities.SearchUpdateInput
+	reads         int
+	readResults   []activities.AuthenticateResult // what successive reads of the API return
+	reportsAsked  int
+	stored        []activities.ReportRef
+	storeErrs     []error // what successive report downloads fail with (nil: success)
+	updates       []activities.CheckUpdateInput
+}
+
+func TestAuthenticateCheckWorkflow(t *testing.T) { suite.Run(t, new(authenticateCheckSuite)) }
+
+var complete = activities.AuthenticateResult{CriminalComplete: true, SexOffenderComplete: true, Searches: 3}
+
+func (s *authenticateCheckSuite) SetupTest() {
+	s.SetLogger(quietLogger)
+	s.env = s.NewTestWorkflowEnvironment()
+	s.env.RegisterWorkflow(AuthenticateCheckWorkflow)
+	s.env.RegisterActivity(ac)
+	s.env.RegisterActivity(sa)
+	s.searchUpdates, s.reads, s.readResults, s.reportsAsked, s.stored, s.storeErrs, s.updates =
+		nil, 0, []activities.AuthenticateResult{complete}, 0, nil, nil, nil
+
+	s.env.OnActivity(ac.CreateAuthenticateUser, mock.Anything, mock.Anything).Return("uac-1", nil).Once()
+	s.env.OnActivity(ac.RecordAuthenticateConsent, mock.Anything, mock.Anything).Return(nil).Once()
+	s.env.OnActivity(ac.OrderAuthenticateSearches, mock.Anything, mock.Anything).Return(nil).Once()
+	s.env.OnActivity(sa.RecordCheckEvent, mock.Anything, mock.Anything).Return(nil).Maybe()
+	s.env.OnActivity(sa.UpdateCheck, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CheckUpdateInput) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.updates = append(s.updates, in)
+			return nil
+		})
+	s.env.OnActivity(ac.RecordSearchUpdate, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.SearchUpdateInput) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.searchUpdates = append(s.searchUpdates, in)
+			return nil
+		}).Maybe()
+	s.env.OnActivity(ac.ReadAuthenticateResult, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.AuthenticateOrderInput) (activities.AuthenticateResult, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			r := s.readResults[min(s.reads, len(s.readResults)-1)]
+			s.reads++
+			return r, nil
+		}).Maybe()
+	s.env.OnActivity(ac.InitiateAuthenticatePDF, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.AuthenticateOrderInput) (string, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.reportsAsked++
+			return []string{"", "rep-1", "rep-2", "rep-3"}[s.reportsAsked], nil
+		}).Maybe()
+	s.env.OnActivity(ac.StoreAuthenticateReport, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ReportRef) (activities.DocumentRef, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.stored = append(s.stored, in)
+			if len(s.storeErrs) >= len(s.stored) && s.storeErrs[len(s.stored)-1] != nil {
+				return activities.DocumentRef{}, s.storeErrs[len(s.stored)-1]
+			}
+			return activities.DocumentRef{DocumentID: "doc-" + in.ReportUUID, SHA256: "sha", Size: 7}, nil
+		}).Maybe()
+}
+
+func (s *authenticateCheckSuite) signalAt(delay time.Duration, events ...AuthenticateEvent) {
+	s.env.RegisterDelayedCallback(func() {
+		for _, ev := range events {
+			s.env.SignalWorkflow(AuthenticateEventSignal, ev)
+		}
+	}, delay)
+}
+
+var t0 = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+
+func searchEvent(id, uid, status, sub string, at time.Duration) AuthenticateEvent {
+	return AuthenticateEvent{EventID: id, Type: authenticate.EventCriminalStatusUpdate, OccurredAt: t0.Add(at),
+		Search: &authenticate.Search{UniqueIdentifier: uid, SearchType: "COUNTY_CRIMINAL", SearchStatus: status, SearchSubStatus: sub}}
+}
+
+func allComplete(id string, at time.Duration) AuthenticateEvent {
+	return AuthenticateEvent{EventID: id, Type: authenticate.EventAllCriminalComplete, OccurredAt: t0.Add(at)}
+}
+
+func reportEvent(id, uuid, stage string, at time.Duration) AuthenticateEvent {
+	return AuthenticateEvent{EventID: id, Type: authenticate.EventPDFReportGeneration, OccurredAt: t0.Add(at),
+		ReportUUID: uuid, Status: stage}
+}
+
+func (s *authenticateCheckSuite) run(opts CheckOptions) CheckResult {
+	s.env.ExecuteWorkflow(AuthenticateCheckWorkflow, AuthenticateCheckInput{
+		ScreeningID: "scr-1", CheckID: "check-1", Options: opts, Timing: testTiming,
+	})
+	s.Require().True(s.env.IsWorkflowCompleted())
+	var r CheckResult
+	if err := s.env.GetWorkflowResult(&r); err != nil {
+		s.T().Logf("workflow error: %v", err)
+	}
+	return r
+}
+
+func (s *authenticateCheckSuite) TestSearchesUpdatingOutOfOrderThenReport() {
+	s.signalAt(time.Hour,
+		searchEvent("e3", "s2", authenticate.SearchComplete, "CLEAR", 30*time.Minute),
+		searchEvent("e2", "s1", authenticate.SearchInProgress, "", 20*time.Minute),
+		searchEvent("e4", "s1", authenticate.SearchComplete, "CLEAR", 40*time.Minute),
+		searchEvent("e1", "s1", authenticate.SearchPending, "", 10*time.Minute),
+		searchEvent("e5", "s3", authenticate.SearchComplete, "CLEAR", 50*time.Minute),
+		allComplete("e6", 55*time.Minute),
+	)
+	s.signalAt(2*time.Hour, reportEvent("p1", "rep-1", authenticate.PDFInitiated, 61*time.Minute),
+		reportEvent("p2", "rep-1", authenticate.PDFCompleted, 62*time.Minute))
+
+	r := s.run(CheckOptions{PDFReport: true})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal(OutcomeClear, r.Outcome)
+	s.Equal([]activities.DocumentRef{{DocumentID: "doc-rep-1", SHA256: "sha", Size: 7}}, r.Documents)
+	s.Len(s.searchUpdates, 5, "every update is handed to the store, which drops the stale one by provider time")
+	s.Equal(1, s.reads, "the API is read once, when all searches are said to be complete")
+	s.Require().Len(s.stored, 1)
+	s.Equal("rep-1", s.stored[0].ReportUUID)
+}
+
+func (s *authenticateCheckSuite) TestAllCompleteBeforeTheLastStatusUpdate() {
+	s.readResults = []activities.AuthenticateResult{
+		{CriminalComplete: false, SexOffenderComplete: true, Searches: 2},
+		{CriminalComplete: true, SexOffenderComplete: true, Searches: 2, RecordsFound: 1},
+	}
+	s.signalAt(time.Hour, searchEvent("e1", "s1", authenticate.SearchComplete, "CLEAR", 0), allComplete("e-all", 2*time.Minute))
+	s.signalAt(3*time.Hour, searchEvent("e2", "s2", authenticate.SearchComplete, "RECORD_FOUND", time.Minute))
+
+	r := s.run(CheckOptions{})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal(OutcomeRecordFound, r.Outcome)
+	s.Equal(2, s.reads, "the early all-complete is checked, found premature, and the last update prompts a new look")
+	s.Empty(s.stored, "no report was asked for")
+}
+
+func (s *authenticateCheckSuite) TestExpiredLinkRequestsANewReport() {
+	s.storeErrs = []error{temporal.NewNonRetryableApplicationError("the report's link has expired", activities.ErrTypeReportLinkExpired, nil)}
+	s.signalAt(time.Hour, allComplete("e-all", 0))
+	s.signalAt(2*time.Hour, reportEvent("p1", "rep-1", authenticate.PDFCompleted, time.Hour))
+	s.signalAt(3*time.Hour, reportEvent("p2", "rep-2", authenticate.PDFCompleted, 2*time.Hour))
+
+	r := s.run(CheckOptions{PDFReport: true})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal(2, s.reportsAsked)
+	s.Equal("doc-rep-2", r.Documents[0].DocumentID)
+}
+
+func (s *authenticateCheckSuite) TestFailedGenerationThenCompleted() {
+	s.signalAt(time.Hour, allComplete("e-all", 0))
+	s.signalAt(2*time.Hour, reportEvent("p1", "rep-1", authenticate.PDFInitiated, time.Hour),
+		reportEvent("p2", "rep-1", authenticate.PDFFailed, time.Hour+time.Minute))
+	s.signalAt(3*time.Hour, reportEvent("p3", "rep-2", authenticate.PDFCompleted, 2*time.Hour))
+
+	r := s.run(CheckOptions{PDFReport: true})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal(2, s.reportsAsked)
+	s.Equal("doc-rep-2", r.Documents[0].DocumentID)
+}
+
+func (s *authenticateCheckSuite) TestGenerationFailingEveryTimeFailsTheCheckWithTheReason() {
+	s.signalAt(time.Hour, allComplete("e-all", 0))
+	for i, uuid := range []string{"rep-1", "rep-2", "rep-3"} {
+		s.signalAt(time.Duration(2+i)*time.Hour, reportEvent("f-"+uuid, uuid, authenticate.PDFFailed, time.Duration(i)*time.Hour))
+	}
+
+	r := s.run(CheckOptions{PDFReport: true})
+	s.Equal(store.StatusFailed, r.Status)
+	s.Contains(r.FailureReason, "PDF report generation failed 3 times")
+	s.Equal(3, s.reportsAsked)
+}
+
+func (s *authenticateCheckSuite) TestDuplicateEventsHaveOneEffect() {
+	done := reportEvent("p2", "rep-1", authenticate.PDFCompleted, time.Hour)
+	update := searchEvent("e1", "s1", authenticate.SearchComplete, "CLEAR", 0)
+	s.signalAt(time.Hour, update, update, allComplete("e-all", time.Minute), allComplete("e-all", time.Minute))
+	s.signalAt(2*time.Hour, done, done)
+	s.signalAt(3*time.Hour, done)
+
+	r := s.run(CheckOptions{PDFReport: true})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Len(s.searchUpdates, 1)
+	s.Equal(1, s.reads)
+	s.Len(s.stored, 1)
+}
+
+func (s *authenticateCheckSuite) TestNoWebhooksPollsTheSearchesAndTheReport() {
+	polls := 0
+	s.env.OnActivity(ac.PollAuthenticateResult, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.AuthenticateOrderInput) (activities.AuthenticateResult, error) {
+			polls++
+			if polls < 3 {
+				return activities.AuthenticateResult{}, temporal.NewApplicationError("pending", activities.ErrTypeResultPending)
+			}
+			return complete, nil
+		})
+	s.env.OnActivity(ac.PollAuthenticatePDF, mock.Anything, mock.Anything).Return(authenticate.PDFCompleted, nil).Once()
+	start := s.env.Now()
+
+	r := s.run(CheckOptions{PDFReport: true, SexOffender: true})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal(3, polls)
+	s.Require().Len(s.stored, 1)
+	s.GreaterOrEqual(s.env.Now().Sub(start), 2*testTiming.WebhookDeadline, "both waits reached their deadline")
+}
+
+func (s *authenticateCheckSuite) TestSexOffenderCheckIsWaitedFor() {
+	s.readResults = []activities.AuthenticateResult{
+		{CriminalComplete: true, SexOffenderComplete: false, Searches: 3},
+		{CriminalComplete: true, SexOffenderComplete: true, Searches: 4},
+	}
+	s.signalAt(time.Hour, allComplete("e-all", 0))
+	s.signalAt(2*time.Hour, AuthenticateEvent{EventID: "soc", Type: authenticate.EventSexOffenderStatusUpdate,
+		OccurredAt: t0.Add(time.Hour), Search: &authenticate.Search{UniqueIdentifier: "soc-1", SearchType: "SEX_OFFENDER",
+			SearchStatus: authenticate.SearchComplete, SearchSubStatus: "CLEAR"}})
+
+	r := s.run(CheckOptions{SexOffender: true})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal(2, s.reads)
+}
