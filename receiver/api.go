@@ -38,8 +38,12 @@ const temporalTimeout = 5 * time.Second
 // checkTypes lists the providers the API accepts and the check types each can run. A new
 // provider adds itself here and to workflows.startCheck.
 var checkTypes = map[string][]string{
-	activities.ProviderComplyCube: complycube.CheckTypes,
+	activities.ProviderComplyCube:   complycube.CheckTypes,
+	activities.ProviderAuthenticate: {"criminal"},
 }
+
+// providersWithOptions are the providers whose checks take options.
+var providersWithOptions = map[string]bool{activities.ProviderAuthenticate: true}
 
 // createScreeningRequest is the body of POST /v1/screenings. Its JSON encoding is also what the
 // Idempotency-Key's request hash is computed over, so it must not carry anything but the order.
@@ -65,7 +69,32 @@ type candidateRequest struct {
 type checkRequest struct {
 	Provider string `json:"provider" binding:"required,check_provider"`
 	// Type is checked by validateCheckType: which types are valid depends on the provider.
-	Type string `json:"type"`
+	Type    string               `json:"type"`
+	Options *checkOptionsRequest `json:"options"`
+}
+
+// checkOptionsRequest are an Authenticate check's options; absent ones take their defaults.
+type checkOptionsRequest struct {
+	SexOffender *bool `json:"sex_offender"`
+	PDFReport   *bool `json:"pdf_report"`
+}
+
+// storedOptions is the JSON kept with the check: every option explicit, defaults applied (the PDF
+// report is on unless turned off).
+func (ch checkRequest) storedOptions() []byte {
+	if !providersWithOptions[ch.Provider] {
+		return nil
+	}
+	opts := workflows.CheckOptions{PDFReport: true}
+	if ch.Options != nil && ch.Options.SexOffender != nil {
+		opts.SexOffender = *ch.Options.SexOffender
+	}
+	if ch.Options != nil && ch.Options.PDFReport != nil {
+		opts.PDFReport = *ch.Options.PDFReport
+	}
+	// json.Marshal cannot fail on a struct of bools.
+	raw, _ := json.Marshal(opts)
+	return raw
 }
 
 // init teaches gin's validator our rules and to name fields by their JSON names, so that a
@@ -110,6 +139,9 @@ func validateCheckType(sl validator.StructLevel) {
 	case !slices.Contains(types, ch.Type):
 		sl.ReportError(ch.Type, "type", "Type", "check_type", ch.Provider)
 	}
+	if ok && ch.Options != nil && !providersWithOptions[ch.Provider] {
+		sl.ReportError(ch.Options, "options", "Options", "no_options", ch.Provider)
+	}
 }
 
 // fieldErrors keys each validation error by the JSON path of its field, e.g. "checks[0].type".
@@ -148,6 +180,8 @@ func fieldMessage(fe validator.FieldError) string {
 		return "must be one of: " + strings.Join(slices.Sorted(maps.Keys(checkTypes)), ", ")
 	case "check_type":
 		return "must be one of: " + strings.Join(checkTypes[fe.Param()], ", ")
+	case "no_options":
+		return fe.Param() + " checks take no options"
 	default:
 		return "is not valid"
 	}
@@ -177,7 +211,7 @@ func (s *Server) createScreening(c *gin.Context) {
 		},
 	}
 	for _, ch := range req.Checks {
-		n.Checks = append(n.Checks, store.NewCheck{Provider: ch.Provider, Type: ch.Type})
+		n.Checks = append(n.Checks, store.NewCheck{Provider: ch.Provider, Type: ch.Type, Options: ch.storedOptions()})
 	}
 
 	ctx, cancel := context.WithTimeout(c.Request.Context(), storeTimeout)
@@ -428,14 +462,26 @@ type candidateResponse struct {
 }
 
 type checkResponse struct {
-	ID            string     `json:"id"`
-	Provider      string     `json:"provider"`
-	Type          string     `json:"type"`
-	Status        string     `json:"status"`
-	Outcome       *string    `json:"outcome"`
-	FailureReason *string    `json:"failure_reason"`
-	CreatedAt     time.Time  `json:"created_at"`
-	CompletedAt   *time.Time `json:"completed_at"`
+	ID            string           `json:"id"`
+	Provider      string           `json:"provider"`
+	Type          string           `json:"type"`
+	Options       json.RawMessage  `json:"options"`
+	Status        string           `json:"status"`
+	Searches      []searchResponse `json:"searches"`
+	Outcome       *string          `json:"outcome"`
+	FailureReason *string          `json:"failure_reason"`
+	CreatedAt     time.Time        `json:"created_at"`
+	CompletedAt   *time.Time       `json:"completed_at"`
+}
+
+// searchResponse is one of a check's searches at the provider (Authenticate's county and federal
+// searches, the sex offender check).
+type searchResponse struct {
+	UniqueIdentifier string    `json:"unique_identifier"`
+	SearchType       string    `json:"search_type"`
+	SearchStatus     string    `json:"search_status"`
+	SearchSubStatus  string    `json:"search_sub_status"`
+	UpdatedAt        time.Time `json:"updated_at"`
 }
 
 type documentResponse struct {
@@ -466,10 +512,19 @@ func newScreeningResponse(d store.ScreeningDetail) screeningResponse {
 		Timeline:  make([]timelineResponse, 0, len(d.Timeline)),
 	}
 	for _, ch := range d.Checks {
-		r.Checks = append(r.Checks, checkResponse{
-			ID: ch.ID, Provider: ch.Provider, Type: ch.Type, Status: ch.Status, Outcome: ch.Outcome,
-			FailureReason: ch.FailureReason, CreatedAt: ch.CreatedAt.UTC(), CompletedAt: utc(ch.CompletedAt),
-		})
+		cr := checkResponse{
+			ID: ch.ID, Provider: ch.Provider, Type: ch.Type, Options: ch.Options, Status: ch.Status,
+			Searches: []searchResponse{}, Outcome: ch.Outcome, FailureReason: ch.FailureReason,
+			CreatedAt: ch.CreatedAt.UTC(), CompletedAt: utc(ch.CompletedAt),
+		}
+		for _, sr := range d.Searches {
+			if sr.CheckID == ch.ID {
+				cr.Searches = append(cr.Searches, searchResponse{UniqueIdentifier: sr.UniqueIdentifier,
+					SearchType: sr.SearchType, SearchStatus: sr.SearchStatus, SearchSubStatus: sr.SearchSubStatus,
+					UpdatedAt: sr.ProviderUpdatedAt.UTC()})
+			}
+		}
+		r.Checks = append(r.Checks, cr)
 	}
 	for _, doc := range d.Documents {
 		r.Documents = append(r.Documents, documentResponse{

@@ -295,6 +295,12 @@ func TestAPICreateScreeningReportsEveryInvalidField(t *testing.T) {
 		"unknown provider":   {func(r map[string]any) { apiCheck(r, 0)["provider"] = "acme" }, []string{"checks[0].provider"}},
 		"missing check type": {func(r map[string]any) { delete(apiCheck(r, 0), "type") }, []string{"checks[0].type"}},
 		"unknown check type": {func(r map[string]any) { apiCheck(r, 0)["type"] = "face_authentication_check" }, []string{"checks[0].type"}},
+		"options on a complycube check": {func(r map[string]any) {
+			apiCheck(r, 0)["options"] = map[string]any{"sex_offender": true}
+		}, []string{"checks[0].options"}},
+		"unknown authenticate type": {func(r map[string]any) {
+			r["checks"] = []any{map[string]any{"provider": "authenticate", "type": "credit"}}
+		}, []string{"checks[0].type"}},
 		"too many checks": {func(r map[string]any) {
 			r["checks"] = slices.Repeat([]any{apiCheck(r, 0)}, 11)
 		}, []string{"checks"}},
@@ -478,7 +484,7 @@ func TestAPIGetScreeningShowsChecksDocumentsAndTimeline(t *testing.T) {
 
 	require.Equal(t, []any{map[string]any{
 		"id": checkID, "provider": "complycube", "type": "standard_screening_check", "status": "in_progress",
-		"outcome": nil, "failure_reason": nil, "created_at": a.body["checks"].([]any)[0].(map[string]any)["created_at"],
+		"options": map[string]any{}, "searches": []any{}, "outcome": nil, "failure_reason": nil, "created_at": a.body["checks"].([]any)[0].(map[string]any)["created_at"],
 		"completed_at": nil,
 	}}, a.body["checks"])
 	require.Equal(t, []any{map[string]any{
@@ -641,4 +647,34 @@ func TestAPIHealth(t *testing.T) {
 
 	a = h.call(t, http.MethodGet, "/healthz", "", "")
 	require.Equal(t, http.StatusOK, a.status, "liveness does not depend on Postgres")
+}
+
+func TestAPIAuthenticateCheckKeepsItsOptionsAndShowsItsSearches(t *testing.T) {
+	t.Parallel()
+	h := newAPIHarness(t)
+	req := apiValidRequest()
+	req["checks"] = []any{
+		map[string]any{"provider": "authenticate", "type": "criminal", "options": map[string]any{"sex_offender": true}},
+		map[string]any{"provider": "authenticate", "type": "criminal"},
+	}
+
+	a := h.call(t, http.MethodPost, "/v1/screenings", h.keyA, apiJSON(t, req))
+	require.Equal(t, http.StatusCreated, a.status, string(a.raw))
+	checks := a.body["checks"].([]any)
+	require.Equal(t, map[string]any{"sex_offender": true, "pdf_report": true}, checks[0].(map[string]any)["options"])
+	require.Equal(t, map[string]any{"sex_offender": false, "pdf_report": true}, checks[1].(map[string]any)["options"],
+		"absent options take their defaults: the PDF report is on")
+
+	checkID := checks[0].(map[string]any)["id"].(string)
+	at := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	_, err := h.store.SaveSearch(t.Context(), store.Search{CheckID: checkID, UniqueIdentifier: "s-1",
+		SearchType: "COUNTY_CRIMINAL", SearchStatus: "COMPLETE", SearchSubStatus: "CLEAR", ProviderUpdatedAt: at})
+	require.NoError(t, err)
+
+	get := h.call(t, http.MethodGet, "/v1/screenings/"+a.body["id"].(string), h.keyA, "")
+	require.Equal(t, http.StatusOK, get.status)
+	require.Equal(t, []any{map[string]any{"unique_identifier": "s-1", "search_type": "COUNTY_CRIMINAL",
+		"search_status": "COMPLETE", "search_sub_status": "CLEAR", "updated_at": "2026-11-01T09:00:00Z"}},
+		get.body["checks"].([]any)[0].(map[string]any)["searches"])
+	require.Equal(t, []any{}, get.body["checks"].([]any)[1].(map[string]any)["searches"])
 }

@@ -29,8 +29,11 @@ type Relay interface {
 // Config holds the receiver's settings.
 type Config struct {
 	ComplyCubeWebhookSecret string
-	MaxWebhookBytes         int64
-	Timing                  workflows.Timing
+	// AuthenticateWebhookToken is the secret path segment of the Authenticate webhook URL:
+	// Authenticate signs nothing, so the URL itself is the credential.
+	AuthenticateWebhookToken string
+	MaxWebhookBytes          int64
+	Timing                   workflows.Timing
 }
 
 // Server holds the receiver's dependencies.
@@ -54,6 +57,9 @@ func New(cfg Config, st *store.Store, tc client.Client, relay Relay, log *slog.L
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	r.POST("/webhooks/complycube", s.complyCubeWebhook)
+	// Without a token too, so that a missing token gets the same 401 as a wrong one, not a 404.
+	r.POST("/webhooks/authenticate", s.authenticateWebhook)
+	r.POST("/webhooks/authenticate/:token", s.authenticateWebhook)
 
 	api := r.Group("/v1", s.authenticate)
 	api.POST("/screenings", s.createScreening)

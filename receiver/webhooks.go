@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/providers/authenticate"
 	"github.com/screenflow/screenflow/providers/complycube"
 	"github.com/screenflow/screenflow/store"
 )
@@ -45,6 +46,29 @@ func (s *Server) complyCubeWebhook(c *gin.Context) {
 	}
 	s.storeWebhook(c, store.NewInboxEvent{
 		Provider: activities.ProviderComplyCube, EventID: ev.ID, EventType: ev.Type, Subject: ev.Subject(),
+		Headers: storedHeaders(c.Request.Header), Body: body,
+	})
+}
+
+// authenticateWebhook receives an Authenticate event. Authenticate documents no signature, so the
+// unguessable token in the URL is the check (constant time, fail closed); the workflow re-reads
+// state from Authenticate's API before it acts on anything terminal.
+func (s *Server) authenticateWebhook(c *gin.Context) {
+	if !authenticate.TokenMatches(s.cfg.AuthenticateWebhookToken, c.Param("token")) {
+		abortWithError(c, http.StatusUnauthorized, "invalid_token", "the webhook URL's token is missing or wrong")
+		return
+	}
+	body, ok := s.readWebhookBody(c)
+	if !ok {
+		return
+	}
+	ev, err := authenticate.ParseEvent(body)
+	if err != nil {
+		abortWithError(c, http.StatusBadRequest, "invalid_event", err.Error())
+		return
+	}
+	s.storeWebhook(c, store.NewInboxEvent{
+		Provider: activities.ProviderAuthenticate, EventID: ev.ID, EventType: ev.Event, Subject: ev.Subject(),
 		Headers: storedHeaders(c.Request.Header), Body: body,
 	})
 }

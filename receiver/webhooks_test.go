@@ -21,7 +21,10 @@ import (
 	"github.com/screenflow/screenflow/store"
 )
 
-const webhookSecret = "whsec-test-secret"
+const (
+	webhookSecret     = "whsec-test-secret"
+	authenticateToken = "4f9c2a7e1b3d5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4"
+)
 
 // webhookRelay records which stored events the receiver asked to deliver.
 type webhookRelay struct {
@@ -45,6 +48,7 @@ func (r *webhookRelay) notifications() []int64 {
 
 type webhookHarness struct {
 	url   string
+	base  string
 	db    *sqlx.DB
 	relay *webhookRelay
 }
@@ -55,10 +59,12 @@ func newWebhookHarness(t *testing.T, maxBytes int64) *webhookHarness {
 
 func newWebhookHarnessOn(t *testing.T, db *sqlx.DB, maxBytes int64) *webhookHarness {
 	h := &webhookHarness{db: db, relay: &webhookRelay{}}
-	engine := receiver.New(receiver.Config{ComplyCubeWebhookSecret: webhookSecret, MaxWebhookBytes: maxBytes},
+	engine := receiver.New(receiver.Config{ComplyCubeWebhookSecret: webhookSecret,
+		AuthenticateWebhookToken: authenticateToken, MaxWebhookBytes: maxBytes},
 		store.New(db), nil, h.relay, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(engine)
 	t.Cleanup(srv.Close)
+	h.base = srv.URL
 	h.url = srv.URL + "/webhooks/complycube"
 	return h
 }
@@ -235,4 +241,79 @@ func TestComplyCubeWebhookAsksForRetryWhenPostgresIsDown(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, a.status)
 	require.NotEmpty(t, a.header.Get("Retry-After"))
 	require.Empty(t, h.relay.notifications())
+}
+
+func (h *webhookHarness) postAuthenticate(t *testing.T, path string, body []byte) webhookAnswer {
+	t.Helper()
+	resp, err := http.Post(h.base+path, "application/json", bytes.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	a := webhookAnswer{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	_ = json.Unmarshal(raw, &a.body)
+	return a
+}
+
+const authenticateEventBody = `{"id":"auth-ev-1","event":"CRIMINAL_REQUEST_STATUS_UPDATE","eventDate":"2020-12-07T19:18:32.076Z",` +
+	`"order":{"userAccessCode":"uac-123","orderDetails":{"unique_identifier":"s-1","search_type":"COUNTY_CRIMINAL",` +
+	`"search_status":"COMPLETE","search_sub_status":"CLEAR"}}}`
+
+func TestAuthenticateWebhookStoresEventsSentToTheTokenURL(t *testing.T) {
+	h := newWebhookHarness(t, 0)
+
+	a := h.postAuthenticate(t, "/webhooks/authenticate/"+authenticateToken, []byte(authenticateEventBody))
+	require.Equal(t, http.StatusOK, a.status, a.raw)
+	require.Equal(t, "stored", a.body["status"])
+	again := h.postAuthenticate(t, "/webhooks/authenticate/"+authenticateToken, []byte(authenticateEventBody))
+	require.Equal(t, "duplicate", again.body["status"])
+
+	var row struct {
+		Subject   string `db:"subject"`
+		EventType string `db:"event_type"`
+	}
+	require.NoError(t, h.db.Get(&row, `SELECT subject, event_type FROM webhook_events
+		WHERE provider = 'authenticate' AND event_id = 'auth-ev-1'`))
+	require.Equal(t, "user:uac-123", row.Subject)
+	require.Equal(t, "CRIMINAL_REQUEST_STATUS_UPDATE", row.EventType)
+	require.Len(t, h.relay.notifications(), 1)
+}
+
+func TestAuthenticateWebhookRejectsAWrongOrMissingTokenAndStoresNothing(t *testing.T) {
+	h := newWebhookHarness(t, 0)
+	paths := []string{
+		"/webhooks/authenticate",
+		"/webhooks/authenticate/",
+		"/webhooks/authenticate/wrong-token",
+		"/webhooks/authenticate/" + authenticateToken[:len(authenticateToken)-1],
+		"/webhooks/authenticate/" + authenticateToken + "0",
+	}
+	var bodies []string
+	for _, p := range paths {
+		a := h.postAuthenticate(t, p, []byte(authenticateEventBody))
+		require.Equal(t, http.StatusUnauthorized, a.status, p)
+		bodies = append(bodies, a.raw)
+	}
+	for _, b := range bodies {
+		require.Equal(t, bodies[0], b, "the answer does not tell why the token failed")
+	}
+	require.Equal(t, 0, h.storedCount(t))
+}
+
+func TestAuthenticateWebhookRejectsInvalidEventsAndOversizedBodies(t *testing.T) {
+	h := newWebhookHarness(t, 1024)
+	path := "/webhooks/authenticate/" + authenticateToken
+	for body, want := range map[string]string{
+		`not json`: "JSON",
+		`{"event":"USER_PII_UPDATE","order":{"userAccessCode":"u"}}`: "id",
+		`{"id":"x","order":{"userAccessCode":"u"}}`:                  "event",
+		`{"id":"x","event":"USER_PII_UPDATE","order":{}}`:            "userAccessCode",
+	} {
+		a := h.postAuthenticate(t, path, []byte(body))
+		require.Equal(t, http.StatusBadRequest, a.status, body)
+		require.Contains(t, a.body["message"], want, body)
+	}
+	big := []byte(`{"id":"big","event":"USER_PII_UPDATE","order":{"userAccessCode":"` + strings.Repeat("u", 2000) + `"}}`)
+	require.Equal(t, http.StatusRequestEntityTooLarge, h.postAuthenticate(t, path, big).status)
+	require.Equal(t, 0, h.storedCount(t))
 }

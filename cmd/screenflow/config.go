@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/screenflow/screenflow/providers/authenticate"
 	"github.com/screenflow/screenflow/providers/complycube"
 	"github.com/screenflow/screenflow/relay"
 	"github.com/screenflow/screenflow/workflows"
@@ -21,6 +22,12 @@ type config struct {
 	ComplyCubeAPIKey        string
 	ComplyCubeBaseURL       string
 	ComplyCubeWebhookSecret string
+	AuthenticateBaseURL     string
+	AuthenticateAPIKey      string
+	AuthenticateCompanyCode string
+	AuthenticateWebhookTok  string
+	AuthenticatePaths       authenticate.Paths
+	PublicBaseURL           string
 	Timing                  workflows.Timing
 	UnroutableAfter         time.Duration
 	RelayMaxBackoff         time.Duration
@@ -38,8 +45,20 @@ func loadConfig() (config, error) {
 		ComplyCubeAPIKey:        os.Getenv("COMPLYCUBE_API_KEY"),
 		ComplyCubeBaseURL:       envOr("COMPLYCUBE_BASE_URL", complycube.DefaultBaseURL),
 		ComplyCubeWebhookSecret: os.Getenv("COMPLYCUBE_WEBHOOK_SECRET"),
-		LogLevel:                envOr("LOG_LEVEL", "info"),
-		LogFormat:               envOr("LOG_FORMAT", "json"),
+		AuthenticateBaseURL:     envOr("AUTHENTICATE_BASE_URL", authenticate.DefaultBaseURL),
+		AuthenticateAPIKey:      os.Getenv("AUTHENTICATE_API_KEY"),
+		AuthenticateCompanyCode: os.Getenv("AUTHENTICATE_COMPANY_ACCESS_CODE"),
+		AuthenticateWebhookTok:  os.Getenv("AUTHENTICATE_WEBHOOK_TOKEN"),
+		// The paths Authenticate's docs leave uncertain can be corrected without a release.
+		AuthenticatePaths: authenticate.Paths{
+			CriminalSearch: os.Getenv("AUTHENTICATE_PATH_CRIMINAL_SEARCH"),
+			TestResult:     os.Getenv("AUTHENTICATE_PATH_TEST_RESULT"),
+			InitiatePDF:    os.Getenv("AUTHENTICATE_PATH_INITIATE_PDF"),
+			RetrievePDF:    os.Getenv("AUTHENTICATE_PATH_RETRIEVE_PDF"),
+		},
+		PublicBaseURL: os.Getenv("PUBLIC_BASE_URL"),
+		LogLevel:      envOr("LOG_LEVEL", "info"),
+		LogFormat:     envOr("LOG_FORMAT", "json"),
 	}
 	var err error
 	if c.Timing.WebhookDeadline, err = envDuration("CHECK_WEBHOOK_DEADLINE", workflows.DefaultTiming.WebhookDeadline); err != nil {
@@ -100,4 +119,8 @@ func envInt(name string, fallback int64) (int64, error) {
 		return 0, fmt.Errorf("%s=%q is not a positive whole number", name, v)
 	}
 	return n, nil
+}
+
+func (c config) authenticateClient() *authenticate.Client {
+	return authenticate.NewClient(c.AuthenticateBaseURL, c.AuthenticateAPIKey, c.AuthenticatePaths, nil)
 }

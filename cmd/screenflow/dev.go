@@ -18,6 +18,7 @@ import (
 
 	"github.com/screenflow/screenflow/devenv"
 	"github.com/screenflow/screenflow/migrations"
+	authfake "github.com/screenflow/screenflow/providers/authenticate/fake"
 	"github.com/screenflow/screenflow/providers/complycube/fake"
 	"github.com/screenflow/screenflow/store"
 	"github.com/screenflow/screenflow/workflows"
@@ -28,6 +29,7 @@ const (
 	devPostgresPort      = 55432
 	devTemporalUIPort    = 8233
 	devFakeComplyCube    = "127.0.0.1:8090"
+	devFakeAuthenticate  = "127.0.0.1:8091"
 	devCompletionDelay   = 5 * time.Second
 	devWebhookDeadline   = 2 * time.Minute
 	devPollInterval      = 15 * time.Second
@@ -91,6 +93,16 @@ func runDev(ctx context.Context, cfg config, stdout io.Writer) error {
 		defer stopFake()
 		fakeURL = cfg.ComplyCubeBaseURL
 	}
+	fakeAuthURL := ""
+	if os.Getenv("AUTHENTICATE_BASE_URL") == "" {
+		stopFake, err := startDevFakeAuthenticate(ctx, &cfg, apiURL, stdout, log)
+		if err != nil {
+			httpLn.Close()
+			return err
+		}
+		defer stopFake()
+		fakeAuthURL = cfg.AuthenticateBaseURL
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -98,7 +110,7 @@ func runDev(ctx context.Context, cfg config, stdout io.Writer) error {
 	go func() { errs <- serve(ctx, cfg, log.With("component", "serve"), httpLn) }()
 	go func() { errs <- runWorker(ctx, cfg, log.With("component", "worker")) }()
 
-	printDevBanner(stdout, cfg, apiURL, temporal, fakeURL, tenantKey)
+	printDevBanner(stdout, cfg, apiURL, temporal, fakeURL, fakeAuthURL, tenantKey)
 
 	var firstErr error
 	for range 2 {
@@ -201,13 +213,52 @@ func startDevFakeComplyCube(cfg *config, webhookURL string, log *slog.Logger) (s
 	}, nil
 }
 
+// startDevFakeAuthenticate runs the fake Authenticate, points cfg at it, and registers the webhook
+// URL the way an operator would, with `providers subscribe authenticate`.
+func startDevFakeAuthenticate(ctx context.Context, cfg *config, apiURL string, stdout io.Writer, log *slog.Logger) (stop func(), err error) {
+	if cfg.AuthenticateAPIKey == "" {
+		cfg.AuthenticateAPIKey = "dev-" + randomHex(16)
+	}
+	if cfg.AuthenticateCompanyCode == "" {
+		cfg.AuthenticateCompanyCode = "dev-company"
+	}
+	if cfg.AuthenticateWebhookTok == "" {
+		cfg.AuthenticateWebhookTok = randomHex(32)
+	}
+	if cfg.PublicBaseURL == "" {
+		cfg.PublicBaseURL = apiURL
+	}
+	f := authfake.New(authfake.Options{
+		APIKey: cfg.AuthenticateAPIKey, CompanyAccessCode: cfg.AuthenticateCompanyCode,
+		SearchDelay: devCompletionDelay / 2, Logger: log.With("component", "fake-authenticate"),
+	})
+	ln, err := net.Listen("tcp", devFakeAuthenticate)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("fake authenticate: listen on %s: %w", devFakeAuthenticate, err)
+	}
+	srv := &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	cfg.AuthenticateBaseURL = "http://" + devFakeAuthenticate
+	f.SetBaseURL(cfg.AuthenticateBaseURL)
+	stop = func() {
+		srv.Close()
+		f.Close()
+	}
+	if err := runSubscribeAuthenticate(ctx, *cfg, stdout); err != nil {
+		stop()
+		return nil, err
+	}
+	return stop, nil
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
 
-func printDevBanner(w io.Writer, cfg config, apiURL string, t *devenv.Temporal, fakeURL, key string) {
+func printDevBanner(w io.Writer, cfg config, apiURL string, t *devenv.Temporal, fakeURL, fakeAuthURL, key string) {
 	fmt.Fprintf(w, `
 screenflow dev is running. Ctrl-C stops everything it started.
 
@@ -219,6 +270,9 @@ screenflow dev is running. Ctrl-C stops everything it started.
 	if fakeURL != "" {
 		fmt.Fprintf(w, "  Fake ComplyCube      %s   (checks complete after %s)\n", fakeURL, devCompletionDelay)
 	}
+	if fakeAuthURL != "" {
+		fmt.Fprintf(w, "  Fake Authenticate    %s\n", fakeAuthURL)
+	}
 	fmt.Fprintf(w, `
   Dev tenant API key   %s
 
@@ -228,7 +282,7 @@ Start a screening:
     -H 'Authorization: Bearer %s' \
     -H 'Content-Type: application/json' \
     -H "Idempotency-Key: $(date +%%s)" \
-    -d '{"candidate":{"reference":"emp-42","first_name":"Ada","last_name":"Lovelace","email":"ada@example.com","dob":"1990-12-10"},"checks":[{"provider":"complycube","type":"standard_screening_check"}]}'
+    -d '{"candidate":{"reference":"emp-42","first_name":"Ada","last_name":"Lovelace","email":"ada@example.com","dob":"1990-12-10"},"checks":[{"provider":"complycube","type":"standard_screening_check"},{"provider":"authenticate","type":"criminal","options":{"sex_offender":true}}]}'
 
 Then read it (use the "id" from the answer):
 

@@ -24,6 +24,7 @@ import (
 
 	"github.com/screenflow/screenflow/devenv"
 	"github.com/screenflow/screenflow/devenv/testenv"
+	authfake "github.com/screenflow/screenflow/providers/authenticate/fake"
 	"github.com/screenflow/screenflow/providers/complycube/fake"
 	"github.com/screenflow/screenflow/store"
 	"github.com/screenflow/screenflow/workflows"
@@ -34,6 +35,9 @@ func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 const (
 	e2eComplyCubeKey    = "e2e-complycube-key"
 	e2eComplyCubeSecret = "e2e-webhook-secret"
+	e2eAuthKey          = "e2e-authenticate-key"
+	e2eAuthCompany      = "e2e-company"
+	e2eAuthToken        = "e2e0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4"
 	candidateEmail      = "ada.lovelace@example.com"
 	candidateLastName   = "Lovelace-Byron"
 	candidateDOB        = "1990-12-10"
@@ -46,6 +50,7 @@ type stack struct {
 	apiURL   string
 	apiKey   string
 	fake     *fake.Server
+	auth     *authfake.Server
 	temporal client.Client
 	db       *store.Store
 }
@@ -66,6 +71,10 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	f := fake.New(fake.Options{APIKey: e2eComplyCubeKey, WebhookSecret: e2eComplyCubeSecret,
 		WebhookURL: apiURL + "/webhooks/complycube", CompletionDelay: opts.completionDelay})
 	fakeSrv := httptest.NewServer(f)
+	af := authfake.New(authfake.Options{APIKey: e2eAuthKey, CompanyAccessCode: e2eAuthCompany,
+		SearchDelay: 150 * time.Millisecond, PDFDelay: 100 * time.Millisecond, RateLimit: 50 * time.Millisecond})
+	authSrv := httptest.NewServer(af)
+	af.SetBaseURL(authSrv.URL)
 
 	cfg := config{
 		DatabaseURL:             dbURL,
@@ -74,6 +83,10 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 		ComplyCubeAPIKey:        e2eComplyCubeKey,
 		ComplyCubeBaseURL:       fakeSrv.URL + "/v1",
 		ComplyCubeWebhookSecret: e2eComplyCubeSecret,
+		AuthenticateBaseURL:     authSrv.URL,
+		AuthenticateAPIKey:      e2eAuthKey,
+		AuthenticateCompanyCode: e2eAuthCompany,
+		AuthenticateWebhookTok:  e2eAuthToken,
 		Timing:                  opts.timing,
 		UnroutableAfter:         time.Hour,
 		RelayMaxBackoff:         time.Second,
@@ -93,6 +106,8 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 		tc.Close()
 		fakeSrv.Close()
 		f.Close()
+		authSrv.Close()
+		af.Close()
 	})
 
 	var out bytes.Buffer
@@ -100,7 +115,18 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	require.NoError(t, run(context.Background(), []string{"migrate"}, &out))
 	require.NoError(t, run(context.Background(), []string{"tenant", "create", "acme"}, &out))
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	return &stack{cfg: cfg, apiURL: apiURL, apiKey: lines[len(lines)-1], fake: f, temporal: tc, db: store.New(db)}
+	apiKey := lines[len(lines)-1]
+
+	// The Authenticate webhook is registered the way an operator does it.
+	for name, value := range map[string]string{"AUTHENTICATE_BASE_URL": authSrv.URL, "AUTHENTICATE_API_KEY": e2eAuthKey,
+		"AUTHENTICATE_COMPANY_ACCESS_CODE": e2eAuthCompany, "AUTHENTICATE_WEBHOOK_TOKEN": e2eAuthToken, "PUBLIC_BASE_URL": apiURL} {
+		t.Setenv(name, value)
+	}
+	out.Reset()
+	require.NoError(t, run(context.Background(), []string{"providers", "subscribe", "authenticate"}, &out))
+	require.Contains(t, out.String(), apiURL+"/webhooks/authenticate/")
+	require.NotContains(t, out.String(), e2eAuthToken, "the token is not printed")
+	return &stack{cfg: cfg, apiURL: apiURL, apiKey: apiKey, fake: f, auth: af, temporal: tc, db: store.New(db)}
 }
 
 type screeningJSON struct {
@@ -108,12 +134,17 @@ type screeningJSON struct {
 	Status string `json:"status"`
 	Result string `json:"result"`
 	Checks []struct {
-		ID      string `json:"id"`
-		Status  string `json:"status"`
-		Outcome string `json:"outcome"`
+		ID       string `json:"id"`
+		Provider string `json:"provider"`
+		Status   string `json:"status"`
+		Outcome  string `json:"outcome"`
+		Searches []struct {
+			SearchStatus string `json:"search_status"`
+		} `json:"searches"`
 	} `json:"checks"`
 	Documents []struct {
 		ID          string `json:"id"`
+		CheckID     string `json:"check_id"`
 		ContentType string `json:"content_type"`
 		Size        int64  `json:"size"`
 		SHA256      string `json:"sha256"`
@@ -145,12 +176,15 @@ func (s *stack) request(t *testing.T, method, path string, body any) (int, []byt
 	return resp.StatusCode, raw
 }
 
-func (s *stack) createScreening(t *testing.T) screeningJSON {
+func (s *stack) createScreening(t *testing.T, checks ...map[string]any) screeningJSON {
 	t.Helper()
+	if len(checks) == 0 {
+		checks = []map[string]any{{"provider": "complycube", "type": "standard_screening_check"}}
+	}
 	status, raw := s.request(t, http.MethodPost, "/v1/screenings", map[string]any{
 		"candidate": map[string]string{"reference": "emp-42", "first_name": "Ada", "last_name": candidateLastName,
-			"email": candidateEmail, "dob": candidateDOB},
-		"checks": []map[string]string{{"provider": "complycube", "type": "standard_screening_check"}},
+			"email": candidateEmail, "dob": candidateDOB, "address_line1": "12 Analytical Row", "country": "GBR"},
+		"checks": checks,
 	})
 	require.Equal(t, http.StatusCreated, status, string(raw))
 	var scr screeningJSON
@@ -210,10 +244,13 @@ func (s *stack) assertReportDownloads(t *testing.T, scr screeningJSON) {
 }
 
 // assertNoPIIInHistory reads the whole history of the screening's workflows.
-func (s *stack) assertNoPIIInHistory(t *testing.T, screeningID, checkID string) {
+func (s *stack) assertNoPIIInHistory(t *testing.T, scr screeningJSON) {
 	t.Helper()
-	for _, wfID := range []string{workflows.ScreeningWorkflowID(screeningID),
-		workflows.CheckWorkflowID(screeningID, "complycube", checkID)} {
+	ids := []string{workflows.ScreeningWorkflowID(scr.ID)}
+	for _, c := range scr.Checks {
+		ids = append(ids, workflows.CheckWorkflowID(scr.ID, c.Provider, c.ID))
+	}
+	for _, wfID := range ids {
 		iter := s.temporal.GetWorkflowHistory(context.Background(), wfID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		var history strings.Builder
 		for iter.HasNext() {
@@ -259,7 +296,7 @@ func TestEndToEndScreeningCompletesByWebhook(t *testing.T) {
 		return err == nil && len(resp.Executions) == 1 &&
 			resp.Executions[0].Execution.WorkflowId == workflows.ScreeningWorkflowID(created.ID)
 	}, 30*time.Second, 250*time.Millisecond, "the Temporal UI finds the screening by its search attributes")
-	s.assertNoPIIInHistory(t, created.ID, done.Checks[0].ID)
+	s.assertNoPIIInHistory(t, done)
 }
 
 func TestEndToEndLostWebhookIsReplacedByPolling(t *testing.T) {
@@ -369,4 +406,47 @@ func TestEndToEndCancelStopsTheCheck(t *testing.T) {
 		desc, err := s.temporal.DescribeWorkflowExecution(context.Background(), workflows.ScreeningWorkflowID(created.ID), "")
 		return err == nil && desc.WorkflowExecutionInfo.Status == enums.WORKFLOW_EXECUTION_STATUS_CANCELED
 	}, 30*time.Second, 200*time.Millisecond)
+}
+
+func TestEndToEndComplyCubeAndAuthenticateChecksCompleteWithBothReports(t *testing.T) {
+	tmp := testenv.Temporal(t)
+	s := startStack(t, stackOptions{temporalAddress: tmp.Address, completionDelay: 300 * time.Millisecond,
+		timing: workflows.Timing{WebhookDeadline: time.Hour, PollInterval: time.Hour}})
+	s.auth.DuplicateWebhooks(true)
+	s.auth.ReorderWebhooks(true)
+
+	created := s.createScreening(t,
+		map[string]any{"provider": "complycube", "type": "standard_screening_check"},
+		map[string]any{"provider": "authenticate", "type": "criminal", "options": map[string]any{"sex_offender": true}})
+	done := s.waitForStatus(t, created.ID, store.StatusCompleted, 2*time.Minute)
+
+	require.Equal(t, "clear", done.Result)
+	require.Len(t, done.Documents, 2)
+	auth := done.Checks[1]
+	require.Equal(t, "authenticate", auth.Provider)
+	require.Equal(t, store.StatusCompleted, auth.Status)
+	require.Equal(t, "clear", auth.Outcome)
+	require.Len(t, auth.Searches, 4, "three criminal searches and the sex offender check")
+	for _, sr := range auth.Searches {
+		require.Equal(t, "COMPLETE", sr.SearchStatus)
+	}
+
+	served := map[string][]byte{}
+	ccPDF, ok := s.fake.ReportPDF(s.providerCheckID(t, done.Checks[0].ID))
+	require.True(t, ok)
+	served[done.Checks[0].ID] = ccPDF
+	res, err := s.temporal.QueryWorkflow(context.Background(),
+		workflows.CheckWorkflowID(created.ID, "authenticate", auth.ID), "", workflows.QueryStatus)
+	require.NoError(t, err)
+	var st workflows.AuthenticateCheckStatus
+	require.NoError(t, res.Get(&st))
+	authPDF, ok := s.auth.ReportPDF(st.ReportUUID)
+	require.True(t, ok)
+	served[auth.ID] = authPDF
+	for _, doc := range done.Documents {
+		status, pdf := s.request(t, http.MethodGet, doc.URL, nil)
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, served[doc.CheckID], pdf, "the %s report is byte-identical to what the fake served", doc.CheckID)
+	}
+	s.assertNoPIIInHistory(t, done)
 }

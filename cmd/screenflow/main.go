@@ -22,6 +22,8 @@ commands:
   worker              run the Temporal worker
   migrate             apply database migrations
   tenant create NAME  create a tenant and print its API key (shown once)
+  providers subscribe authenticate
+                      register this deployment's webhook URL with Authenticate (once)
 
 configuration comes from environment variables; see README.md
 `
@@ -59,6 +61,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return errors.New("usage: screenflow tenant create NAME")
 		}
 		return runTenantCreate(ctx, cfg, args[2], stdout)
+	case "providers":
+		if len(args) != 3 || args[1] != "subscribe" || args[2] != "authenticate" {
+			return errors.New("usage: screenflow providers subscribe authenticate")
+		}
+		return runSubscribeAuthenticate(ctx, cfg, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -36,6 +36,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) e
 	if cfg.ComplyCubeWebhookSecret == "" {
 		log.Warn("COMPLYCUBE_WEBHOOK_SECRET is not set: every ComplyCube webhook will be refused with 401")
 	}
+	if cfg.AuthenticateWebhookTok == "" {
+		log.Warn("AUTHENTICATE_WEBHOOK_TOKEN is not set: every Authenticate webhook will be refused with 401")
+	}
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -59,9 +62,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) e
 	gin.SetMode(gin.ReleaseMode)
 	srv := &http.Server{
 		Handler: receiver.New(receiver.Config{
-			ComplyCubeWebhookSecret: cfg.ComplyCubeWebhookSecret,
-			MaxWebhookBytes:         cfg.MaxWebhookBytes,
-			Timing:                  cfg.Timing,
+			ComplyCubeWebhookSecret:  cfg.ComplyCubeWebhookSecret,
+			AuthenticateWebhookToken: cfg.AuthenticateWebhookTok,
+			MaxWebhookBytes:          cfg.MaxWebhookBytes,
+			Timing:                   cfg.Timing,
 		}, st, tc, rl, log),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,

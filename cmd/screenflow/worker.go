@@ -34,8 +34,9 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger) error {
 	defer tc.Close()
 
 	w := worker.New(tc, worker.Deps{
-		Store:      store.New(db),
-		ComplyCube: complycube.NewClient(cfg.ComplyCubeBaseURL, cfg.ComplyCubeAPIKey, nil),
+		Store:        store.New(db),
+		ComplyCube:   complycube.NewClient(cfg.ComplyCubeBaseURL, cfg.ComplyCubeAPIKey, nil),
+		Authenticate: cfg.authenticateClient(),
 	})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
