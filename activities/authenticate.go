@@ -63,7 +63,7 @@ func (a *Authenticate) CreateAuthenticateUser(ctx context.Context, in Authentica
 		City: cand.City, State: cand.State, ZipCode: cand.PostalCode, Country: cand.Country,
 	})
 	if err != nil {
-		return "", authenticateError("create user", err)
+		return "", providerError("authenticate: create user", err)
 	}
 	err = a.Store.SetProviderClient(ctx, in.CheckID, ProviderAuthenticate, code, authenticate.SubjectFor(code), in.WorkflowID)
 	if err != nil {
@@ -100,7 +100,7 @@ func (a *Authenticate) RecordAuthenticateConsent(ctx context.Context, in Authent
 		UserAccessCode: in.UserAccessCode, IsBackgroundDisclosureAccepted: true,
 		GLBPurposeAndDPPAPurpose: 1, FCRAPurpose: 1, FullName: cand.FirstName + " " + cand.LastName,
 	})
-	return authenticateError("consent", err)
+	return providerError("authenticate: consent", err)
 }
 
 // OrderAuthenticateSearches orders the criminal searches, and the sex offender check when asked,
@@ -113,7 +113,7 @@ func (a *Authenticate) OrderAuthenticateSearches(ctx context.Context, in Authent
 	if !ordered {
 		searches, err := a.Client.OrderCriminalSearches(ctx, in.UserAccessCode)
 		if err != nil {
-			return authenticateError("order criminal searches", err)
+			return providerError("authenticate: order criminal searches", err)
 		}
 		if err := a.Store.MarkOrdered(ctx, in.CheckID, store.OrderCriminal); err != nil {
 			return err
@@ -129,7 +129,7 @@ func (a *Authenticate) OrderAuthenticateSearches(ctx context.Context, in Authent
 		return err
 	}
 	if err := a.Client.OrderSexOffenderCheck(ctx, in.UserAccessCode); err != nil {
-		return authenticateError("order sex offender check", err)
+		return providerError("authenticate: order sex offender check", err)
 	}
 	return a.Store.MarkOrdered(ctx, in.CheckID, store.OrderSexOffender)
 }
@@ -148,7 +148,7 @@ type AuthenticateResult struct {
 func (a *Authenticate) ReadAuthenticateResult(ctx context.Context, in AuthenticateOrderInput) (AuthenticateResult, error) {
 	tr, err := a.Client.GetTestResult(ctx, in.UserAccessCode)
 	if err != nil {
-		return AuthenticateResult{}, authenticateError("get test result", err)
+		return AuthenticateResult{}, providerError("authenticate: get test result", err)
 	}
 	var all []authenticate.Search
 	r := AuthenticateResult{SexOffenderComplete: !in.SexOffender}
@@ -244,7 +244,7 @@ func (a *Authenticate) InitiateAuthenticatePDF(ctx context.Context, in Authentic
 			temporal.ApplicationErrorOptions{NextRetryDelay: wait})
 	}
 	if err != nil {
-		return "", authenticateError("initiate pdf report", err)
+		return "", providerError("authenticate: initiate pdf report", err)
 	}
 	return report.ReportUUID, nil
 }
@@ -261,7 +261,7 @@ type ReportRef struct {
 func (a *Authenticate) PollAuthenticatePDF(ctx context.Context, in ReportRef) (string, error) {
 	report, err := a.Client.RetrievePDFReport(ctx, in.UserAccessCode)
 	if err != nil {
-		return "", authenticateError("retrieve pdf report", err)
+		return "", providerError("authenticate: retrieve pdf report", err)
 	}
 	if report.ReportUUID != in.ReportUUID || (report.Status != authenticate.PDFCompleted && report.Status != authenticate.PDFFailed) {
 		return "", temporal.NewApplicationError("the report is still being generated", ErrTypeReportPending)
@@ -276,7 +276,7 @@ func (a *Authenticate) PollAuthenticatePDF(ctx context.Context, in ReportRef) (s
 func (a *Authenticate) StoreAuthenticateReport(ctx context.Context, in ReportRef) (DocumentRef, error) {
 	report, err := a.Client.RetrievePDFReport(ctx, in.UserAccessCode)
 	if err != nil {
-		return DocumentRef{}, authenticateError("retrieve pdf report", err)
+		return DocumentRef{}, providerError("authenticate: retrieve pdf report", err)
 	}
 	if report.ReportUUID != in.ReportUUID || report.Status != authenticate.PDFCompleted || report.ReportLink == "" {
 		return DocumentRef{}, temporal.NewNonRetryableApplicationError(
@@ -292,24 +292,11 @@ func (a *Authenticate) StoreAuthenticateReport(ctx context.Context, in ReportRef
 		return DocumentRef{}, temporal.NewNonRetryableApplicationError("the report's link has expired", ErrTypeReportLinkExpired, nil)
 	}
 	if err != nil {
-		return DocumentRef{}, authenticateError("download report", err)
+		return DocumentRef{}, providerError("authenticate: download report", err)
 	}
 	doc, err := a.Store.SaveDocument(ctx, in.CheckID, DocumentKindAuthenticateReport, "application/pdf", pdf)
 	if err != nil {
 		return DocumentRef{}, err
 	}
 	return DocumentRef{DocumentID: doc.ID, SHA256: doc.SHA256, Size: doc.Size}, nil
-}
-
-// authenticateError marks answers that will not change on retry as non-retryable.
-func authenticateError(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var apiErr *authenticate.APIError
-	if errors.As(err, &apiErr) && !apiErr.Retryable() {
-		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("authenticate: %s: %d %s", op, apiErr.StatusCode, apiErr.Message), "ProviderRejected", nil)
-	}
-	return fmt.Errorf("authenticate: %s: %w", op, err)
 }

@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -57,7 +56,7 @@ func (a *ComplyCube) CreateClient(ctx context.Context, in CreateClientInput) (st
 		ExternalID: in.CheckID,
 	})
 	if err != nil {
-		return "", providerError("create client", err)
+		return "", providerError("complycube: create client", err)
 	}
 	subject := complycube.SubjectFor("client", cl.ID)
 	if err := a.Store.SetProviderClient(ctx, in.CheckID, ProviderComplyCube, cl.ID, subject, in.WorkflowID); err != nil {
@@ -95,7 +94,7 @@ func (a *ComplyCube) CreateCheck(ctx context.Context, in CreateCheckInput) (Prov
 	}
 	existing, err := a.Client.ListChecks(ctx, in.ClientID)
 	if err != nil {
-		return ProviderCheck{}, providerError("list checks", err)
+		return ProviderCheck{}, providerError("complycube: list checks", err)
 	}
 	var created *complycube.Check
 	for i := range existing {
@@ -107,7 +106,7 @@ func (a *ComplyCube) CreateCheck(ctx context.Context, in CreateCheckInput) (Prov
 	if created == nil {
 		c, err := a.Client.CreateCheck(ctx, complycube.CreateCheckRequest{ClientID: in.ClientID, Type: in.CheckType})
 		if err != nil {
-			return ProviderCheck{}, providerError("create check", err)
+			return ProviderCheck{}, providerError("complycube: create check", err)
 		}
 		created = &c
 	}
@@ -123,7 +122,7 @@ func (a *ComplyCube) CreateCheck(ctx context.Context, in CreateCheckInput) (Prov
 func (a *ComplyCube) PollComplyCubeCheck(ctx context.Context, providerCheckID string) (ProviderCheck, error) {
 	c, err := a.Client.GetCheck(ctx, providerCheckID)
 	if err != nil {
-		return ProviderCheck{}, providerError("get check", err)
+		return ProviderCheck{}, providerError("complycube: get check", err)
 	}
 	if c.Status != "complete" && c.Status != "failed" {
 		return ProviderCheck{}, temporal.NewApplicationError("check is still "+c.Status, ErrTypeCheckPending)
@@ -148,7 +147,7 @@ type DocumentRef struct {
 func (a *ComplyCube) StoreReport(ctx context.Context, in StoreReportInput) (DocumentRef, error) {
 	report, err := a.Client.GetReport(ctx, in.ProviderCheckID)
 	if err != nil {
-		return DocumentRef{}, providerError("get report", err)
+		return DocumentRef{}, providerError("complycube: get report", err)
 	}
 	if len(report.Data) == 0 {
 		return DocumentRef{}, errors.New("complycube: get report: empty report")
@@ -170,15 +169,4 @@ func toProviderCheck(c complycube.Check) ProviderCheck {
 		pc.Outcome = c.Result.Outcome
 	}
 	return pc
-}
-
-// providerError marks answers that will not change on retry (4xx other than 408/429) as
-// non-retryable, so that a bad request fails the check at once instead of retrying for a day.
-func providerError(op string, err error) error {
-	var apiErr *complycube.APIError
-	if errors.As(err, &apiErr) && !apiErr.Retryable() {
-		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("complycube: %s: %d %s", op, apiErr.StatusCode, apiErr.Message), "ProviderRejected", nil)
-	}
-	return fmt.Errorf("complycube: %s: %w", op, err)
 }
