@@ -1,0 +1,280 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Statuses of a Checkr account connected with OAuth.
+const (
+	CheckrAwaitingCredentialing = "awaiting_credentialing"
+	CheckrCredentialed          = "credentialed"
+	CheckrDeauthorized          = "deauthorized"
+)
+
+// StatusAwaitingCredentialing is a check status: the check waits for its Checkr account to be
+// credentialed before it can order anything.
+const StatusAwaitingCredentialing = "awaiting_credentialing"
+
+// ErrInvalidOAuthState means an OAuth state is unknown, expired or already used. Callers cannot
+// tell which, and need not: the tenant starts the connection again in every case.
+var ErrInvalidOAuthState = errors.New("invalid oauth state")
+
+// ErrAccountOwnedElsewhere means another tenant already connected the Checkr account.
+var ErrAccountOwnedElsewhere = errors.New("checkr account connected by another tenant")
+
+// CheckrAccount is one row of checkr_accounts.
+type CheckrAccount struct {
+	ID                     string     `db:"id"`
+	TenantID               string     `db:"tenant_id"`
+	Status                 string     `db:"status"`
+	AccessTokenSealed      []byte     `db:"access_token_sealed"`
+	AccessTokenFingerprint *string    `db:"access_token_fingerprint"`
+	CredentialedAt         *time.Time `db:"credentialed_at"`
+	DeauthorizedAt         *time.Time `db:"deauthorized_at"`
+	CreatedAt              time.Time  `db:"created_at"`
+	UpdatedAt              time.Time  `db:"updated_at"`
+}
+
+const checkrAccountColumns = `id, tenant_id, status, access_token_sealed, access_token_fingerprint,
+	credentialed_at, deauthorized_at, created_at, updated_at`
+
+// CheckCheckr is what a check holds about Checkr, for the HR API to show.
+type CheckCheckr struct {
+	CheckID         string  `db:"check_id"`
+	CheckrAccountID *string `db:"checkr_account_id"`
+	InvitationURL   *string `db:"invitation_url"`
+}
+
+// CreateOAuthState stores a new single-use OAuth state for tenantID, valid for ttl, and returns it.
+// Only its hash is stored.
+func (s *Store) CreateOAuthState(ctx context.Context, tenantID string, ttl time.Duration) (string, error) {
+	secret := make([]byte, 32)
+	rand.Read(secret) // never fails: it crashes the program instead
+	state := base64.RawURLEncoding.EncodeToString(secret)
+	// The database's clock sets the expiry, as it is the clock ConsumeOAuthState compares with.
+	_, err := s.db.ExecContext(ctx, `INSERT INTO checkr_oauth_states (state_hash, tenant_id, expires_at)
+		VALUES ($1, $2, now() + $3 * interval '1 microsecond')`, hashOAuthState(state), tenantID, ttl.Microseconds())
+	if err != nil {
+		return "", fmt.Errorf("store: create oauth state: %w", err)
+	}
+	return state, nil
+}
+
+// ConsumeOAuthState uses up state and returns the tenant it was made for. A single statement both
+// checks and marks it, so two callbacks racing with the same state cannot both succeed.
+func (s *Store) ConsumeOAuthState(ctx context.Context, state string) (string, error) {
+	var tenantID string
+	err := s.db.GetContext(ctx, &tenantID, `UPDATE checkr_oauth_states SET used_at = now()
+		WHERE state_hash = $1 AND used_at IS NULL AND expires_at > now()
+		RETURNING tenant_id`, hashOAuthState(state))
+	if notFound(err) == ErrNotFound {
+		return "", ErrInvalidOAuthState
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: consume oauth state: %w", err)
+	}
+	return tenantID, nil
+}
+
+// hashOAuthState is what is stored instead of the state. The state is 256 random bits, so a plain
+// SHA-256 is enough.
+func hashOAuthState(state string) []byte {
+	sum := sha256.Sum256([]byte(state))
+	return sum[:]
+}
+
+// lockCheckrAccount serialises the writers of one account's state until tx ends. Without it, a
+// connection and an account.credentialed arriving at the same moment could each miss the other's
+// uncommitted row, and the account would wait forever for an event already received.
+func lockCheckrAccount(ctx context.Context, tx *sqlx.Tx, accountID string) error {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('checkr_account/' || $1))`, accountID); err != nil {
+		return fmt.Errorf("store: lock checkr account: %w", err)
+	}
+	return nil
+}
+
+// ConnectCheckrAccount records a finished OAuth connection, a first one or a reconnection: it stores
+// the sealed token and its fingerprint and clears any deauthorization. The account is credentialed
+// when account.credentialed was already received for it, else awaiting_credentialing. An account
+// connected by another tenant is ErrAccountOwnedElsewhere.
+func (s *Store) ConnectCheckrAccount(ctx context.Context, tenantID, accountID string, sealedToken []byte, fingerprint string) (CheckrAccount, error) {
+	var a CheckrAccount
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := lockCheckrAccount(ctx, tx, accountID); err != nil {
+			return err
+		}
+		err := tx.GetContext(ctx, &a, `WITH known AS (
+				SELECT (SELECT credentialed_at FROM checkr_credentialed_accounts WHERE account_id = $1) AS credentialed_at
+			)
+			INSERT INTO checkr_accounts (id, tenant_id, access_token_sealed, access_token_fingerprint, status, credentialed_at)
+			SELECT $1, $2, $3, $4,
+			       CASE WHEN credentialed_at IS NULL THEN 'awaiting_credentialing' ELSE 'credentialed' END,
+			       credentialed_at
+			FROM known
+			ON CONFLICT (id) DO UPDATE
+			SET access_token_sealed = EXCLUDED.access_token_sealed,
+			    access_token_fingerprint = EXCLUDED.access_token_fingerprint,
+			    status = EXCLUDED.status, credentialed_at = EXCLUDED.credentialed_at,
+			    deauthorized_at = NULL, updated_at = now()
+			WHERE checkr_accounts.tenant_id = EXCLUDED.tenant_id
+			RETURNING `+checkrAccountColumns, accountID, tenantID, sealedToken, fingerprint)
+		if notFound(err) == ErrNotFound {
+			// The conflict's WHERE refused the update: the row is another tenant's.
+			return ErrAccountOwnedElsewhere
+		}
+		if err != nil {
+			return fmt.Errorf("store: connect checkr account: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return CheckrAccount{}, err
+	}
+	return a, nil
+}
+
+// MarkCheckrCredentialed records account.credentialed. The fact is always kept, so that an event
+// arriving before the account is connected is not lost; an existing account that is not
+// deauthorized becomes credentialed. Receiving the event again changes nothing. It reports whether
+// the account is connected.
+func (s *Store) MarkCheckrCredentialed(ctx context.Context, accountID string) (bool, error) {
+	var exists bool
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := lockCheckrAccount(ctx, tx, accountID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO checkr_credentialed_accounts (account_id, credentialed_at)
+			VALUES ($1, now()) ON CONFLICT (account_id) DO NOTHING`, accountID); err != nil {
+			return fmt.Errorf("store: record checkr credentialing: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE checkr_accounts
+			SET status = 'credentialed', updated_at = now(),
+			    credentialed_at = (SELECT credentialed_at FROM checkr_credentialed_accounts WHERE account_id = $1)
+			WHERE id = $1 AND status = 'awaiting_credentialing'`, accountID); err != nil {
+			return fmt.Errorf("store: mark checkr account credentialed: %w", err)
+		}
+		if err := tx.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM checkr_accounts WHERE id = $1)`, accountID); err != nil {
+			return fmt.Errorf("store: checkr account exists: %w", err)
+		}
+		return nil
+	})
+	return exists, err
+}
+
+// MarkCheckrDeauthorized records that the token with this fingerprint was revoked. Only the
+// account's current token counts: a late token.deauthorized for a token replaced by a
+// reconnection must not cut off the new one. It drops the sealed token, keeps the fingerprint,
+// and forgets the account's credentialing, so that a reconnection waits for a fresh
+// account.credentialed. It reports whether the account was deauthorized by this call or before.
+func (s *Store) MarkCheckrDeauthorized(ctx context.Context, accountID, fingerprint string) (bool, error) {
+	deauthorized := false
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := lockCheckrAccount(ctx, tx, accountID); err != nil {
+			return err
+		}
+		var status string
+		err := tx.GetContext(ctx, &status, `SELECT status FROM checkr_accounts
+			WHERE id = $1 AND access_token_fingerprint = $2`, accountID, fingerprint)
+		if notFound(err) == ErrNotFound {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("store: read checkr account: %w", err)
+		}
+		deauthorized = true
+		if status == CheckrDeauthorized {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE checkr_accounts
+			SET status = 'deauthorized', access_token_sealed = NULL, deauthorized_at = now(), updated_at = now()
+			WHERE id = $1`, accountID); err != nil {
+			return fmt.Errorf("store: mark checkr account deauthorized: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM checkr_credentialed_accounts WHERE account_id = $1`, accountID); err != nil {
+			return fmt.Errorf("store: forget checkr credentialing: %w", err)
+		}
+		return nil
+	})
+	return deauthorized, err
+}
+
+// CheckrAccount reads one Checkr account, whichever tenant connected it.
+func (s *Store) CheckrAccount(ctx context.Context, accountID string) (CheckrAccount, error) {
+	var a CheckrAccount
+	if err := s.db.GetContext(ctx, &a, `SELECT `+checkrAccountColumns+` FROM checkr_accounts WHERE id = $1`, accountID); err != nil {
+		return CheckrAccount{}, fmt.Errorf("store: checkr account: %w", notFound(err))
+	}
+	return a, nil
+}
+
+// TenantCheckrAccount reads a Checkr account of a tenant.
+func (s *Store) TenantCheckrAccount(ctx context.Context, tenantID, accountID string) (CheckrAccount, error) {
+	var a CheckrAccount
+	if err := s.db.GetContext(ctx, &a, `SELECT `+checkrAccountColumns+` FROM checkr_accounts
+		WHERE id = $1 AND tenant_id = $2`, accountID, tenantID); err != nil {
+		return CheckrAccount{}, fmt.Errorf("store: tenant checkr account: %w", notFound(err))
+	}
+	return a, nil
+}
+
+// CheckrAccountByFingerprint finds the account whose token, current or last, has this fingerprint.
+func (s *Store) CheckrAccountByFingerprint(ctx context.Context, fingerprint string) (CheckrAccount, error) {
+	var a CheckrAccount
+	if err := s.db.GetContext(ctx, &a, `SELECT `+checkrAccountColumns+` FROM checkr_accounts
+		WHERE access_token_fingerprint = $1`, fingerprint); err != nil {
+		return CheckrAccount{}, fmt.Errorf("store: checkr account by fingerprint: %w", notFound(err))
+	}
+	return a, nil
+}
+
+// SetCheckCheckrAccount records the Checkr account a check orders through.
+func (s *Store) SetCheckCheckrAccount(ctx context.Context, checkID, accountID string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE checks SET checkr_account_id = $2, updated_at = now() WHERE id = $1`,
+		checkID, accountID); err != nil {
+		return fmt.Errorf("store: set check checkr account: %w", err)
+	}
+	return nil
+}
+
+// SetInvitationURL records where the candidate fills in the check's Checkr invitation.
+func (s *Store) SetInvitationURL(ctx context.Context, checkID, url string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE checks SET invitation_url = $2, updated_at = now() WHERE id = $1`,
+		checkID, url); err != nil {
+		return fmt.Errorf("store: set invitation url: %w", err)
+	}
+	return nil
+}
+
+// SetCheckAwaitingCredentialing moves a check to awaiting_credentialing, or with awaiting false
+// back to pending. Only a check awaiting credentialing goes back, so that a late call cannot
+// rewind a check that has moved on; a terminal check is never touched.
+func (s *Store) SetCheckAwaitingCredentialing(ctx context.Context, checkID string, awaiting bool) error {
+	query := `UPDATE checks SET status = 'awaiting_credentialing', updated_at = now()
+		WHERE id = $1 AND status NOT IN ('awaiting_credentialing', 'completed', 'failed', 'canceled')`
+	if !awaiting {
+		query = `UPDATE checks SET status = 'pending', updated_at = now()
+			WHERE id = $1 AND status = 'awaiting_credentialing'`
+	}
+	if _, err := s.db.ExecContext(ctx, query, checkID); err != nil {
+		return fmt.Errorf("store: set check awaiting credentialing: %w", err)
+	}
+	return nil
+}
+
+// CheckrFields lists what a screening's checks hold about Checkr, in the order they were ordered.
+func (s *Store) CheckrFields(ctx context.Context, screeningID string) ([]CheckCheckr, error) {
+	var out []CheckCheckr
+	if err := s.db.SelectContext(ctx, &out, `SELECT id AS check_id, checkr_account_id, invitation_url
+		FROM checks WHERE screening_id = $1 ORDER BY position`, screeningID); err != nil {
+		return nil, fmt.Errorf("store: checkr fields: %w", err)
+	}
+	return out, nil
+}

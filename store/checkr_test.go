@@ -1,0 +1,314 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/screenflow/screenflow/devenv/testenv"
+	"github.com/screenflow/screenflow/store"
+)
+
+func TestOAuthStatesAreSingleUseAndStoredAsHashesOnly(t *testing.T) {
+	db := testenv.NewDB(t)
+	st := store.New(db)
+	ctx := context.Background()
+	tenant, _, err := st.CreateTenant(ctx, "acme")
+	require.NoError(t, err)
+
+	state, err := st.CreateOAuthState(ctx, tenant.ID, 10*time.Minute)
+	require.NoError(t, err)
+	var stored []byte
+	require.NoError(t, db.Get(&stored, `SELECT state_hash FROM checkr_oauth_states`))
+	require.NotContains(t, string(stored), state)
+
+	got, err := st.ConsumeOAuthState(ctx, state)
+	require.NoError(t, err)
+	require.Equal(t, tenant.ID, got)
+	_, err = st.ConsumeOAuthState(ctx, state)
+	require.ErrorIs(t, err, store.ErrInvalidOAuthState, "a state is used once")
+
+	_, err = st.ConsumeOAuthState(ctx, state+"x")
+	require.ErrorIs(t, err, store.ErrInvalidOAuthState, "unknown state")
+	_, err = st.ConsumeOAuthState(ctx, "")
+	require.ErrorIs(t, err, store.ErrInvalidOAuthState, "empty state")
+
+	other, err := st.CreateOAuthState(ctx, tenant.ID, 10*time.Minute)
+	require.NoError(t, err)
+	require.NotEqual(t, state, other)
+}
+
+func TestAnExpiredOAuthStateIsRefused(t *testing.T) {
+	db := testenv.NewDB(t)
+	st := store.New(db)
+	ctx := context.Background()
+	tenant, _, err := st.CreateTenant(ctx, "acme")
+	require.NoError(t, err)
+	state, err := st.CreateOAuthState(ctx, tenant.ID, 10*time.Minute)
+	require.NoError(t, err)
+
+	var ttl time.Duration
+	require.NoError(t, db.Get(&ttl, `SELECT (EXTRACT(EPOCH FROM expires_at - created_at) * 1e9)::bigint FROM checkr_oauth_states`))
+	require.Equal(t, 10*time.Minute, ttl)
+
+	_, err = db.Exec(`UPDATE checkr_oauth_states SET expires_at = now() - interval '1 second'`)
+	require.NoError(t, err)
+	_, err = st.ConsumeOAuthState(ctx, state)
+	require.ErrorIs(t, err, store.ErrInvalidOAuthState)
+}
+
+func TestAConnectedAccountAwaitsCredentialing(t *testing.T) {
+	st := store.New(testenv.NewDB(t))
+	ctx := context.Background()
+	tenant, _, err := st.CreateTenant(ctx, "acme")
+	require.NoError(t, err)
+
+	a, err := st.ConnectCheckrAccount(ctx, tenant.ID, "acct-1", []byte("sealed-1"), "fp-1")
+	require.NoError(t, err)
+	require.Equal(t, "acct-1", a.ID)
+	require.Equal(t, tenant.ID, a.TenantID)
+	require.Equal(t, store.CheckrAwaitingCredentialing, a.Status)
+	require.Equal(t, []byte("sealed-1"), a.AccessTokenSealed)
+	require.Equal(t, "fp-1", *a.AccessTokenFingerprint)
+	require.Nil(t, a.CredentialedAt)
+
+	exists, err := st.MarkCheckrCredentialed(ctx, "acct-1")
+	require.NoError(t, err)
+	require.True(t, exists)
+	a, err = st.CheckrAccount(ctx, "acct-1")
+	require.NoError(t, err)
+	require.Equal(t, store.CheckrCredentialed, a.Status)
+	require.NotNil(t, a.CredentialedAt)
+	first := *a.CredentialedAt
+
+	exists, err = st.MarkCheckrCredentialed(ctx, "acct-1")
+	require.NoError(t, err)
+	require.True(t, exists)
+	a, err = st.CheckrAccount(ctx, "acct-1")
+	require.NoError(t, err)
+	require.Equal(t, store.CheckrCredentialed, a.Status)
+	require.Equal(t, first, *a.CredentialedAt, "a redelivered event changes nothing")
+}
+
+func TestAnEarlyCredentialingIsKeptUntilTheAccountIsConnected(t *testing.T) {
+	st := store.New(testenv.NewDB(t))
+	ctx := context.Background()
+	tenant, _, err := st.CreateTenant(ctx, "acme")
+	require.NoError(t, err)
+
+	exists, err := st.MarkCheckrCredentialed(ctx, "acct-1")
+	require.NoError(t, err)
+	require.False(t, exists)
+	_, err = st.CheckrAccount(ctx, "acct-1")
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	a, err := st.ConnectCheckrAccount(ctx, tenant.ID, "acct-1", []byte("sealed-1"), "fp-1")
+	require.NoError(t, err)
+	require.Equal(t, store.CheckrCredentialed, a.Status)
+	require.NotNil(t, a.CredentialedAt)
+}
+
+func TestConnectingAndCredentialingAtOnceNeverLosesTheCredentialing(t *testing.T) {
+	st := store.New(testenv.NewDB(t))
+	ctx := context.Background()
+	tenant, _, err := st.CreateTenant(ctx, "acme")
+	require.NoError(t, err)
+
+	for i := range 20 {
+		id := fmt.Sprintf("acct-%d", i)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			_, err := st.ConnectCheckrAccount(ctx, tenant.ID, id, []byte("sealed"), "fp-"+id)
+			assert.NoError(t, err)
+		})
+		wg.Go(func() {
+			_, err := st.MarkCheckrCredentialed(ctx, id)
+			assert.NoError(t, err)
+		})
+		wg.Wait()
+		a, err := st.CheckrAccount(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, store.CheckrCredentialed, a.Status, id)
+	}
+}
+
+func TestADeauthorizedAccountDropsItsTokenAndAwaitsAFreshCredentialingWhenReconnected(t *testing.T) {
+	st := store.New(testenv.NewDB(t))
+	ctx := context.Background()
+	tenant, _, err := st.CreateTenant(ctx, "acme")
+	require.NoError(t, err)
+	_, err = st.ConnectCheckrAccount(ctx, tenant.ID, "acct-1", []byte("sealed-1"), "fp-1")
+	require.NoError(t, err)
+	_, err = st.MarkCheckrCredentialed(ctx, "acct-1")
+	require.NoError(t, err)
+
+	deauthorized, err := st.MarkCheckrDeauthorized(ctx, "acct-1", "fp-1")
+	require.NoError(t, err)
+	require.True(t, deauthorized)
+	a, err := st.CheckrAccount(ctx, "acct-1")
+	require.NoError(t, err)
+	require.Equal(t, store.CheckrDeauthorized, a.Status)
+	require.Nil(t, a.AccessTokenSealed, "a revoked token is not kept")
+	require.Equal(t, "fp-1", *a.AccessTokenFingerprint, "a redelivered token.deauthorized still finds the account")
+	require.NotNil(t, a.DeauthorizedAt)
+	deauthorizedAt := *a.DeauthorizedAt
+
+	deauthorized, err = st.MarkCheckrDeauthorized(ctx, "acct-1", "fp-1")
+	require.NoError(t, err)
+	require.True(t, deauthorized)
+	a, err = st.CheckrAccountByFingerprint(ctx, "fp-1")
+	require.NoError(t, err)
+	require.Equal(t, "acct-1", a.ID)
+	require.Equal(t, deauthorizedAt, *a.DeauthorizedAt, "a redelivered event changes nothing")
+	deauthorized, err = st.MarkCheckrDeauthorized(ctx, "acct-unknown", "fp-1")
+	require.NoError(t, err)
+	require.False(t, deauthorized)
+
+	a, err = st.ConnectCheckrAccount(ctx, tenant.ID, "acct-1", []byte("sealed-2"), "fp-2")
+	require.NoError(t, err)
+	require.Equal(t, store.CheckrAwaitingCredentialing, a.Status)
+	require.Equal(t, []byte("sealed-2"), a.AccessTokenSealed)
+	require.Equal(t, "fp-2", *a.AccessTokenFingerprint)
+	require.Nil(t, a.DeauthorizedAt)
+	require.Nil(t, a.CredentialedAt)
+	_, err = st.CheckrAccountByFingerprint(ctx, "fp-1")
+	require.ErrorIs(t, err, store.ErrNotFound, "the old token no longer routes to the account")
+
+	_, err = st.MarkCheckrCredentialed(ctx, "acct-1")
+	require.NoError(t, err)
+	a, err = st.CheckrAccount(ctx, "acct-1")
+	require.NoError(t, err)
+	require.Equal(t, store.CheckrCredentialed, a.Status)
+}
+
+func TestACredentialingReceivedWhileDeauthorizedAppliesOnReconnection(t *testing.T) {
+	st := store.New(testenv.NewDB(t))
+	ctx := context.Background()
+	tenant, _, err := st.CreateTenant(ctx, "acme")
+	require.NoError(t, err)
+	_, err = st.ConnectCheckrAccount(ctx, tenant.ID, "acct-1", []byte("sealed-1"), "fp-1")
+	require.NoError(t, err)
+	_, err = st.MarkCheckrDeauthorized(ctx, "acct-1", "fp-1")
+	require.NoError(t, err)
+
+	// Checkr sends account.credentialed as soon as it issues the new token, which may be before
+	// the token exchange is stored.
+	exists, err := st.MarkCheckrCredentialed(ctx, "acct-1")
+	require.NoError(t, err)
+	require.True(t, exists)
+	a, err := st.CheckrAccount(ctx, "acct-1")
+	require.NoError(t, err)
+	require.Equal(t, store.CheckrDeauthorized, a.Status, "no token, nothing to order with")
+
+	a, err = st.ConnectCheckrAccount(ctx, tenant.ID, "acct-1", []byte("sealed-2"), "fp-2")
+	require.NoError(t, err)
+	require.Equal(t, store.CheckrCredentialed, a.Status)
+}
+
+func TestACheckrAccountBelongsToOneTenant(t *testing.T) {
+	st := store.New(testenv.NewDB(t))
+	ctx := context.Background()
+	acme, _, err := st.CreateTenant(ctx, "acme")
+	require.NoError(t, err)
+	globex, _, err := st.CreateTenant(ctx, "globex")
+	require.NoError(t, err)
+	_, err = st.ConnectCheckrAccount(ctx, acme.ID, "acct-1", []byte("sealed-1"), "fp-1")
+	require.NoError(t, err)
+
+	_, err = st.ConnectCheckrAccount(ctx, globex.ID, "acct-1", []byte("sealed-2"), "fp-2")
+	require.ErrorIs(t, err, store.ErrAccountOwnedElsewhere)
+	a, err := st.CheckrAccount(ctx, "acct-1")
+	require.NoError(t, err)
+	require.Equal(t, acme.ID, a.TenantID)
+	require.Equal(t, []byte("sealed-1"), a.AccessTokenSealed, "the refused connection changed nothing")
+
+	_, err = st.TenantCheckrAccount(ctx, globex.ID, "acct-1")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	a, err = st.TenantCheckrAccount(ctx, acme.ID, "acct-1")
+	require.NoError(t, err)
+	require.Equal(t, "acct-1", a.ID)
+	_, err = st.TenantCheckrAccount(ctx, acme.ID, "acct-2")
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	a, err = st.ConnectCheckrAccount(ctx, acme.ID, "acct-1", []byte("sealed-3"), "fp-3")
+	require.NoError(t, err, "the owner reconnects")
+	require.Equal(t, []byte("sealed-3"), a.AccessTokenSealed)
+}
+
+func TestCheckrAccountByFingerprint(t *testing.T) {
+	st := store.New(testenv.NewDB(t))
+	ctx := context.Background()
+	tenant, _, err := st.CreateTenant(ctx, "acme")
+	require.NoError(t, err)
+	_, err = st.ConnectCheckrAccount(ctx, tenant.ID, "acct-1", []byte("sealed-1"), "fp-1")
+	require.NoError(t, err)
+	_, err = st.ConnectCheckrAccount(ctx, tenant.ID, "acct-2", []byte("sealed-2"), "fp-2")
+	require.NoError(t, err)
+
+	a, err := st.CheckrAccountByFingerprint(ctx, "fp-2")
+	require.NoError(t, err)
+	require.Equal(t, "acct-2", a.ID)
+	_, err = st.CheckrAccountByFingerprint(ctx, "fp-3")
+	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+func TestACheckAwaitsCredentialingAndGoesBackToPending(t *testing.T) {
+	st := store.New(testenv.NewDB(t))
+	ctx := context.Background()
+	_, scr, _ := newScreening(t, st, "", nil)
+	checks, err := st.ScreeningChecks(ctx, scr.ID)
+	require.NoError(t, err)
+	id := checks[0].ID
+	status := func() string {
+		t.Helper()
+		c, err := st.Check(ctx, id)
+		require.NoError(t, err)
+		return c.Status
+	}
+
+	require.NoError(t, st.SetCheckAwaitingCredentialing(ctx, id, true))
+	require.Equal(t, store.StatusAwaitingCredentialing, status())
+	require.NoError(t, st.SetCheckAwaitingCredentialing(ctx, id, true))
+	require.Equal(t, store.StatusAwaitingCredentialing, status())
+	require.NoError(t, st.SetCheckAwaitingCredentialing(ctx, id, false))
+	require.Equal(t, store.StatusPending, status())
+
+	require.NoError(t, st.UpdateCheck(ctx, store.CheckUpdate{CheckID: id, Status: store.StatusInProgress}))
+	require.NoError(t, st.SetCheckAwaitingCredentialing(ctx, id, false))
+	require.Equal(t, store.StatusInProgress, status(), "only a check awaiting credentialing goes back to pending")
+
+	require.NoError(t, st.UpdateCheck(ctx, store.CheckUpdate{CheckID: id, Status: store.StatusCanceled}))
+	require.NoError(t, st.SetCheckAwaitingCredentialing(ctx, id, true))
+	require.Equal(t, store.StatusCanceled, status(), "a terminal check is never touched")
+}
+
+func TestChecksRecordTheirCheckrAccountAndInvitation(t *testing.T) {
+	st := store.New(testenv.NewDB(t))
+	ctx := context.Background()
+	tenant, scr, _ := newScreening(t, st, "", nil)
+	checks, err := st.ScreeningChecks(ctx, scr.ID)
+	require.NoError(t, err)
+	id := checks[0].ID
+
+	fields, err := st.CheckrFields(ctx, scr.ID)
+	require.NoError(t, err)
+	require.Equal(t, []store.CheckCheckr{{CheckID: id}}, fields, "a direct account until told otherwise")
+
+	_, err = st.ConnectCheckrAccount(ctx, tenant.ID, "acct-1", []byte("sealed-1"), "fp-1")
+	require.NoError(t, err)
+	require.NoError(t, st.SetCheckCheckrAccount(ctx, id, "acct-1"))
+	require.NoError(t, st.SetInvitationURL(ctx, id, "https://apply.checkr.com/invite/abc"))
+	fields, err = st.CheckrFields(ctx, scr.ID)
+	require.NoError(t, err)
+	require.Len(t, fields, 1)
+	require.Equal(t, id, fields[0].CheckID)
+	require.Equal(t, "acct-1", *fields[0].CheckrAccountID)
+	require.Equal(t, "https://apply.checkr.com/invite/abc", *fields[0].InvitationURL)
+
+	require.Error(t, st.SetCheckCheckrAccount(ctx, id, "acct-unknown"), "a check orders through a connected account only")
+}
