@@ -46,13 +46,6 @@ type CheckrAccount struct {
 const checkrAccountColumns = `id, tenant_id, status, access_token_sealed, access_token_fingerprint,
 	credentialed_at, deauthorized_at, created_at, updated_at`
 
-// CheckCheckr is what a check holds about Checkr, for the HR API to show.
-type CheckCheckr struct {
-	CheckID         string  `db:"check_id"`
-	CheckrAccountID *string `db:"checkr_account_id"`
-	InvitationURL   *string `db:"invitation_url"`
-}
-
 // CreateOAuthState stores a new single-use OAuth state for tenantID, valid for ttl, and returns it.
 // Only its hash is stored.
 func (s *Store) CreateOAuthState(ctx context.Context, tenantID string, ttl time.Duration) (string, error) {
@@ -235,15 +228,6 @@ func (s *Store) CheckrAccountByFingerprint(ctx context.Context, fingerprint stri
 	return a, nil
 }
 
-// SetCheckCheckrAccount records the Checkr account a check orders through.
-func (s *Store) SetCheckCheckrAccount(ctx context.Context, checkID, accountID string) error {
-	if _, err := s.db.ExecContext(ctx, `UPDATE checks SET checkr_account_id = $2, updated_at = now() WHERE id = $1`,
-		checkID, accountID); err != nil {
-		return fmt.Errorf("store: set check checkr account: %w", err)
-	}
-	return nil
-}
-
 // SetInvitationURL records where the candidate fills in the check's Checkr invitation.
 func (s *Store) SetInvitationURL(ctx context.Context, checkID, url string) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE checks SET invitation_url = $2, updated_at = now() WHERE id = $1`,
@@ -267,14 +251,4 @@ func (s *Store) SetCheckAwaitingCredentialing(ctx context.Context, checkID strin
 		return fmt.Errorf("store: set check awaiting credentialing: %w", err)
 	}
 	return nil
-}
-
-// CheckrFields lists what a screening's checks hold about Checkr, in the order they were ordered.
-func (s *Store) CheckrFields(ctx context.Context, screeningID string) ([]CheckCheckr, error) {
-	var out []CheckCheckr
-	if err := s.db.SelectContext(ctx, &out, `SELECT id AS check_id, checkr_account_id, invitation_url
-		FROM checks WHERE screening_id = $1 ORDER BY position`, screeningID); err != nil {
-		return nil, fmt.Errorf("store: checkr fields: %w", err)
-	}
-	return out, nil
 }

@@ -290,25 +290,27 @@ func TestACheckAwaitsCredentialingAndGoesBackToPending(t *testing.T) {
 func TestChecksRecordTheirCheckrAccountAndInvitation(t *testing.T) {
 	st := store.New(testenv.NewDB(t))
 	ctx := context.Background()
-	tenant, scr, _ := newScreening(t, st, "", nil)
-	checks, err := st.ScreeningChecks(ctx, scr.ID)
+	tenant, _, err := st.CreateTenant(ctx, "acme")
 	require.NoError(t, err)
-	id := checks[0].ID
-
-	fields, err := st.CheckrFields(ctx, scr.ID)
-	require.NoError(t, err)
-	require.Equal(t, []store.CheckCheckr{{CheckID: id}}, fields, "a direct account until told otherwise")
-
 	_, err = st.ConnectCheckrAccount(ctx, tenant.ID, "acct-1", []byte("sealed-1"), "fp-1")
 	require.NoError(t, err)
-	require.NoError(t, st.SetCheckCheckrAccount(ctx, id, "acct-1"))
-	require.NoError(t, st.SetInvitationURL(ctx, id, "https://apply.checkr.com/invite/abc"))
-	fields, err = st.CheckrFields(ctx, scr.ID)
+	scr, _, err := st.CreateScreening(ctx, store.NewScreening{TenantID: tenant.ID,
+		Candidate: store.Candidate{Reference: "r", FirstName: "A", LastName: "B", Email: "a@b.c", DOB: "1990-01-01"},
+		Checks: []store.NewCheck{{Provider: "checkr", Type: "tasker_standard", CheckrAccountID: "acct-1"},
+			{Provider: "checkr", Type: "tasker_standard"}}})
 	require.NoError(t, err)
-	require.Len(t, fields, 1)
-	require.Equal(t, id, fields[0].CheckID)
-	require.Equal(t, "acct-1", *fields[0].CheckrAccountID)
-	require.Equal(t, "https://apply.checkr.com/invite/abc", *fields[0].InvitationURL)
+	checks, err := st.ScreeningChecks(ctx, scr.ID)
+	require.NoError(t, err)
+	require.Equal(t, "acct-1", *checks[0].CheckrAccountID)
+	require.Nil(t, checks[1].CheckrAccountID, "a direct-account check")
 
-	require.Error(t, st.SetCheckCheckrAccount(ctx, id, "acct-unknown"), "a check orders through a connected account only")
+	require.NoError(t, st.SetInvitationURL(ctx, checks[0].ID, "https://apply.checkr.com/invite/abc"))
+	check, err := st.Check(ctx, checks[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, "https://apply.checkr.com/invite/abc", *check.InvitationURL)
+
+	_, _, err = st.CreateScreening(ctx, store.NewScreening{TenantID: tenant.ID,
+		Candidate: store.Candidate{Reference: "r", FirstName: "A", LastName: "B", Email: "a@b.c", DOB: "1990-01-01"},
+		Checks:    []store.NewCheck{{Provider: "checkr", Type: "tasker_standard", CheckrAccountID: "acct-unknown"}}})
+	require.Error(t, err, "a check orders through a connected account only")
 }

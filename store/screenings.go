@@ -47,9 +47,10 @@ type Candidate struct {
 
 // NewCheck is one provider check ordered with a screening.
 type NewCheck struct {
-	Provider string
-	Type     string
-	Options  []byte // a JSON object; nil means {}
+	Provider        string
+	Type            string
+	Options         []byte // a JSON object; nil means {}
+	CheckrAccountID string // "" for every check but a Checkr one on an integrated account
 }
 
 // NewScreening is what the HR API stores before it starts the workflow.
@@ -87,6 +88,8 @@ type Check struct {
 	ProviderClientID *string    `db:"provider_client_id"`
 	ProviderCheckID  *string    `db:"provider_check_id"`
 	Options          []byte     `db:"options"`
+	CheckrAccountID  *string    `db:"checkr_account_id"`
+	InvitationURL    *string    `db:"invitation_url"` // Checkr invitation mode: where the candidate goes
 	CreatedAt        time.Time  `db:"created_at"`
 	UpdatedAt        time.Time  `db:"updated_at"`
 	CompletedAt      *time.Time `db:"completed_at"`
@@ -105,7 +108,7 @@ type ScreeningDetail struct {
 const screeningColumns = `id, tenant_id, candidate_id, status, result, workflow_started_at, created_at, updated_at, completed_at`
 
 const checkColumns = `id, screening_id, position, provider, check_type, status, outcome, failure_reason,
-	provider_client_id, provider_check_id, options, created_at, updated_at, completed_at`
+	provider_client_id, provider_check_id, options, checkr_account_id, invitation_url, created_at, updated_at, completed_at`
 
 // CreateScreening stores the candidate, the screening and its checks in one transaction. With an
 // idempotency key already used by this tenant it returns the earlier screening and created=false,
@@ -160,8 +163,12 @@ func (s *Store) CreateScreening(ctx context.Context, n NewScreening) (Screening,
 			if options == nil {
 				options = []byte("{}")
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO checks (id, screening_id, position, provider, check_type, options)
-				VALUES ($1, $2, $3, $4, $5, $6)`, uuid.NewString(), screeningID, i, ch.Provider, ch.Type, options); err != nil {
+			var account *string
+			if ch.CheckrAccountID != "" {
+				account = &ch.CheckrAccountID
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO checks (id, screening_id, position, provider, check_type, options, checkr_account_id)
+				VALUES ($1, $2, $3, $4, $5, $6, $7)`, uuid.NewString(), screeningID, i, ch.Provider, ch.Type, options, account); err != nil {
 				return fmt.Errorf("store: insert check: %w", err)
 			}
 		}
