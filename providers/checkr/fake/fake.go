@@ -1,0 +1,770 @@
+// Package fake is a local Checkr: a real HTTP server with the API calls screening uses (/v1/...),
+// the partner OAuth endpoints (/oauth/...) and document downloads. It moves reports and
+// invitations along by itself and sends signed webhooks with Checkr's retry behaviour (scaled
+// down). Test controls play the account holder (sign-up, credentialing) and the candidate, and make
+// the fake misbehave the ways the real one can (duplicate, reordered and lost webhooks, failing
+// API calls, expiring download links).
+package fake
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/screenflow/screenflow/providers/checkr"
+)
+
+// Account ids the fake makes up. Events of the partner application (account.credentialed in the
+// nested shape, token.deauthorized, and the reports of integrated accounts in the nested shape)
+// carry PartnerAccountID; a direct account's events carry DirectAccountID.
+const (
+	PartnerAccountID = "5d78dfa52ea938723b2f2ba3"
+	DirectAccountID  = "6a1f0c2d3e4b5a6978877665"
+)
+
+// Shapes of account.credentialed (Options.CredentialedShape).
+const (
+	// ShapeNested is the seed's: data.object.account.id is the integrated account, account_id the
+	// partner's. Integrated accounts' other events then carry the partner's account_id too.
+	ShapeNested = "nested"
+	// ShapeAccount is Checkr's reference integration's: data.object is the account object and
+	// account_id is the integrated account, as in its other events.
+	ShapeAccount = "account"
+)
+
+const (
+	defaultReportDelay     = 500 * time.Millisecond
+	defaultInvitationDelay = 500 * time.Millisecond
+	defaultDownloadTTL     = 15 * time.Minute // Checkr's download_uri lifetime
+	invitationLifetime     = 7 * 24 * time.Hour
+	codeLifetime           = 5 * time.Minute // Checkr's OAuth reference: a code expires in 5 minutes
+)
+
+// defaultRetryDelays stands in for Checkr's schedule, a retry every minute for 10 minutes then
+// every hour for 24 hours. Scaled to milliseconds that is still 24 × 3.6 s, too long for tests, so
+// it keeps the shape with fewer long steps: 10 × 20 ms, then 5 × 200 ms (16 tries in about 1.2 s).
+var defaultRetryDelays = func() []time.Duration {
+	var d []time.Duration
+	for range 10 {
+		d = append(d, 20*time.Millisecond)
+	}
+	for range 5 {
+		d = append(d, 200*time.Millisecond)
+	}
+	return d
+}()
+
+// Options configures a fake Checkr. Every event is signed with ClientSecret when it is set
+// (partner apps), else with APIKey (direct accounts).
+type Options struct {
+	// APIKey is a direct account's secret key (the Basic auth user name). "" → no direct account.
+	APIKey string
+	// ClientID and ClientSecret are the partner application's; the token exchange checks both.
+	// "" → no partner application: every token exchange answers 401.
+	ClientID, ClientSecret string
+	// WebhookURL is where signed webhooks go; "" → none sent. It may embed Basic auth
+	// (https://user:pass@host/path), which goes with every request.
+	WebhookURL string
+	// ReportDelay is how long a new report stays pending before it completes by itself.
+	// 0 → 500 ms; negative → only by CompleteReport.
+	ReportDelay time.Duration
+	// InvitationDelay is how long the "candidate" takes to complete a new invitation.
+	// 0 → 500 ms; negative → only by CompleteInvitation.
+	InvitationDelay time.Duration
+	// DownloadTTL is how long a download_uri works. 0 → 15 min; negative → links are expired when
+	// issued.
+	DownloadTTL time.Duration
+	// RetryDelays is the webhook retry schedule after a non-2xx answer or a transport error; after
+	// the last retry fails the event is given up. nil → Checkr's shape scaled down: 10 × 20 ms,
+	// then 5 × 200 ms. Empty → no retries.
+	RetryDelays []time.Duration
+	// CredentialedShape is ShapeNested or ShapeAccount; "" → ShapeNested. New panics on another.
+	CredentialedShape string
+	HTTPClient        *http.Client // for sending webhooks; nil → a client with a 10 s timeout
+	Logger            *slog.Logger // nil → discard
+}
+
+// Delivery is one attempt to deliver a webhook.
+type Delivery struct {
+	EventID    string
+	Type       string
+	Attempt    int // 1 for the first try of a delivery
+	StatusCode int // 0 when the request failed
+	Err        string
+	GaveUp     bool      // the last retry failed: the event is lost
+	At         time.Time // when the attempt started
+}
+
+// Server is a fake Checkr. Its methods are safe for concurrent use.
+type Server struct {
+	apiKey          string
+	clientID        string
+	clientSecret    string
+	signingKey      string
+	reportDelay     time.Duration
+	invitationDelay time.Duration
+	retryDelays     []time.Duration
+	shape           string
+	httpClient      *http.Client
+	log             *slog.Logger
+	mux             *http.ServeMux
+
+	// ctx bounds every webhook sender; Close cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// wg counts webhook senders and armed timers, which Close waits for.
+	wg sync.WaitGroup
+
+	mu                sync.Mutex
+	closed            bool
+	baseURL           string
+	webhookURL        string
+	downloadTTL       time.Duration
+	result            string
+	credentialOnToken bool
+	duplicate         bool
+	reorder           bool
+	drop              map[string]bool
+	failLeft          int
+	failStatus        int
+	accounts          map[string]*account
+	codes             map[string]*authCode // by TokenFingerprint of the code
+	tokens            map[string]*token    // by TokenFingerprint of the access token
+	candidates        map[string]*candidate
+	candidateOrder    []string
+	invitations       map[string]*invitation
+	invitationOrder   []string
+	reports           map[string]*report
+	reportOrder       []string
+	documents         map[string]*document
+	timers            map[string]*time.Timer
+	lastTried         <-chan struct{} // see sendLocked
+	deliveries        []Delivery
+}
+
+// account is a Checkr account: the direct one, or an integrated account of the partner app.
+type account struct {
+	id           string
+	direct       bool
+	credentialed bool
+	createdAt    time.Time
+	completedAt  *time.Time // when it was credentialed
+}
+
+type authCode struct {
+	accountID string
+	issued    time.Time
+	used      bool
+}
+
+// token is an issued access token. The fake keeps its fingerprint, not the token itself.
+type token struct {
+	accountID string
+	revoked   bool
+}
+
+type candidate struct {
+	account string
+	obj     candidateObject
+}
+
+type invitation struct {
+	account string
+	obj     invitationObject
+	held    []webhook // events ReorderWebhooks holds back until the invitation ends
+}
+
+type report struct {
+	account   string
+	obj       reportObject
+	deadline  time.Time     // when the progress timer completes it
+	remaining time.Duration // progress left while suspended
+	held      []webhook     // events ReorderWebhooks holds back until the report ends
+}
+
+type document struct {
+	account  string
+	id       string
+	reportID string
+	pdf      []byte
+	links    map[string]time.Time // token → expiry; every link issued works until its own expiry
+}
+
+// New returns a fake Checkr. Serve it with httptest.NewServer (or any http.Server), point the
+// client at its URL, and tell it that URL with SetBaseURL. Close it to stop its timers and
+// webhook senders.
+func New(opts Options) *Server {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		apiKey:          opts.APIKey,
+		clientID:        opts.ClientID,
+		clientSecret:    opts.ClientSecret,
+		signingKey:      opts.ClientSecret,
+		reportDelay:     opts.ReportDelay,
+		invitationDelay: opts.InvitationDelay,
+		retryDelays:     slices.Clone(opts.RetryDelays),
+		shape:           opts.CredentialedShape,
+		httpClient:      opts.HTTPClient,
+		log:             opts.Logger,
+		ctx:             ctx,
+		cancel:          cancel,
+		webhookURL:      opts.WebhookURL,
+		downloadTTL:     opts.DownloadTTL,
+		result:          checkr.ResultClear,
+		drop:            make(map[string]bool),
+		accounts:        make(map[string]*account),
+		codes:           make(map[string]*authCode),
+		tokens:          make(map[string]*token),
+		candidates:      make(map[string]*candidate),
+		invitations:     make(map[string]*invitation),
+		reports:         make(map[string]*report),
+		documents:       make(map[string]*document),
+		timers:          make(map[string]*time.Timer),
+		lastTried:       notSent,
+	}
+	if s.signingKey == "" {
+		s.signingKey = opts.APIKey
+	}
+	if s.reportDelay == 0 {
+		s.reportDelay = defaultReportDelay
+	}
+	if s.invitationDelay == 0 {
+		s.invitationDelay = defaultInvitationDelay
+	}
+	if s.downloadTTL == 0 {
+		s.downloadTTL = defaultDownloadTTL
+	}
+	if opts.RetryDelays == nil {
+		s.retryDelays = defaultRetryDelays
+	}
+	switch s.shape {
+	case "":
+		s.shape = ShapeNested
+	case ShapeNested, ShapeAccount:
+	default:
+		panic(fmt.Sprintf("fake checkr: CredentialedShape %q is neither %q nor %q", s.shape, ShapeNested, ShapeAccount))
+	}
+	if s.httpClient == nil {
+		s.httpClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.apiKey != "" {
+		// A direct account has production keys only once Checkr credentialed it.
+		t := now()
+		s.accounts[DirectAccountID] = &account{id: DirectAccountID, direct: true, credentialed: true, createdAt: t, completedAt: &t}
+	}
+	s.mux = s.routes()
+	return s
+}
+
+// Close stops the timers, cancels webhook deliveries and their pending retries, and waits for
+// their goroutines.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	for key, t := range s.timers {
+		s.stopTimerLocked(key, t)
+	}
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+}
+
+// SetBaseURL sets the fake's own public URL, which download URIs and invitation URLs start with.
+// Unset, they start with the URL the request was sent to.
+func (s *Server) SetBaseURL(url string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.baseURL = url
+}
+
+// SetWebhookURL points webhooks at url ("" stops them). Events already being delivered keep the
+// URL they were sent to.
+func (s *Server) SetWebhookURL(url string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.webhookURL = url
+}
+
+// SetDownloadTTL sets how long download URIs issued from now on work. 0 → 15 min; negative →
+// links are expired when issued.
+func (s *Server) SetDownloadTTL(d time.Duration) {
+	if d == 0 {
+		d = defaultDownloadTTL
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.downloadTTL = d
+}
+
+// Authorize simulates the account holder completing Checkr's hosted sign-up for a new or existing
+// integrated account, and returns the authorization code Checkr would redirect back with (valid
+// once, for 5 minutes) and the account's id. accountID "" → a new account, not credentialed; an
+// id the fake does not know yet is created with that id.
+func (s *Server) Authorize(accountID string) (code, integratedAccountID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if accountID == "" {
+		accountID = newID()
+	}
+	if _, ok := s.accounts[accountID]; !ok {
+		s.accounts[accountID] = &account{id: accountID, createdAt: now()}
+	}
+	code = randomHex(20)
+	s.codes[checkr.TokenFingerprint(code)] = &authCode{accountID: accountID, issued: time.Now()}
+	s.log.Info("fake checkr: account authorized the partner application", "account_id", accountID)
+	return code, accountID
+}
+
+// Credential marks an integrated account credentialed, so that its token can order reports and
+// invitations, and sends account.credentialed (again, if it was credentialed already).
+func (s *Server) Credential(accountID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.accounts[accountID]
+	if !ok {
+		return fmt.Errorf("fake checkr: no account %q", accountID)
+	}
+	if a.direct {
+		return errors.New("fake checkr: the direct account is credentialed already and has no partner to tell")
+	}
+	s.credentialLocked(a)
+	return nil
+}
+
+// CredentialOnTokenExchange decides whether a token exchange for an account that is credentialed
+// already sends account.credentialed, as Checkr does for pre-credentialed accounts. When on, the
+// event's first delivery attempt is over BEFORE the token exchange answers, so that receivers see
+// it before they know the account; when off (the default) the exchange sends nothing.
+func (s *Server) CredentialOnTokenExchange(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.credentialOnToken = on
+}
+
+// SetResult sets the result of reports that complete from now on: "clear" (the default, with
+// assessment eligible) or "consider" (assessment review). "" → "clear".
+func (s *Server) SetResult(result string) {
+	if result == "" {
+		result = checkr.ResultClear
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.result = result
+}
+
+// CompleteInvitation plays the candidate finishing the apply flow now: the invitation completes
+// and names a new report (invitation.completed), then the report exists (report.created,
+// report.updated) and progresses like any other.
+func (s *Server) CompleteInvitation(invitationID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inv, err := s.pendingInvitationLocked(invitationID)
+	if err != nil {
+		return err
+	}
+	s.completeInvitationLocked(inv)
+	return nil
+}
+
+// ExpireInvitation expires a pending invitation now (invitation.expired).
+func (s *Server) ExpireInvitation(invitationID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inv, err := s.pendingInvitationLocked(invitationID)
+	if err != nil {
+		return err
+	}
+	s.stopTimerKeyLocked("invitation/" + inv.obj.ID)
+	inv.obj.Status = checkr.InvitationExpired
+	s.sendLocked(s.newEventLocked(checkr.EventInvitationExpired, inv.account, inv.obj))
+	s.releaseLocked(&inv.held)
+	s.log.Info("fake checkr: invitation expired", "invitation_id", inv.obj.ID)
+	return nil
+}
+
+// SuspendReport suspends a pending report (report.suspended): it stops progressing until
+// ResumeReport.
+func (s *Server) SuspendReport(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.reportInLocked(id, checkr.ReportPending)
+	if err != nil {
+		return err
+	}
+	if s.stopTimerKeyLocked("report/" + id) {
+		r.remaining = max(time.Until(r.deadline), 0)
+	}
+	r.obj.Status = checkr.ReportSuspended
+	s.sendLocked(s.newEventLocked(checkr.EventReportSuspended, r.account, r.obj))
+	s.log.Info("fake checkr: report suspended", "report_id", id)
+	return nil
+}
+
+// ResumeReport resumes a suspended report (report.resumed): it is pending again and completes
+// after the rest of its delay.
+func (s *Server) ResumeReport(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.reportInLocked(id, checkr.ReportSuspended)
+	if err != nil {
+		return err
+	}
+	r.obj.Status = checkr.ReportPending
+	s.sendLocked(s.newEventLocked(checkr.EventReportResumed, r.account, r.obj))
+	s.scheduleReportLocked(r, r.remaining)
+	s.log.Info("fake checkr: report resumed", "report_id", id)
+	return nil
+}
+
+// CancelReport cancels a pending or suspended report (report.canceled).
+func (s *Server) CancelReport(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.reportInLocked(id, checkr.ReportPending, checkr.ReportSuspended)
+	if err != nil {
+		return err
+	}
+	s.stopTimerKeyLocked("report/" + id)
+	r.obj.Status = checkr.ReportCanceled
+	s.sendLocked(s.newEventLocked(checkr.EventReportCanceled, r.account, r.obj))
+	s.releaseLocked(&r.held)
+	s.log.Info("fake checkr: report canceled", "report_id", id)
+	return nil
+}
+
+// CompleteReport completes a pending report now (report.completed) with the result SetResult
+// chose, its assessment (eligible for clear, review otherwise) and one pdf_report document.
+func (s *Server) CompleteReport(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.reportInLocked(id, checkr.ReportPending)
+	if err != nil {
+		return err
+	}
+	s.completeReportLocked(r)
+	return nil
+}
+
+// DuplicateWebhooks makes every webhook from now on be delivered twice, with the same event id.
+func (s *Server) DuplicateWebhooks(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.duplicate = on
+}
+
+// ReorderWebhooks makes reports and invitations created from now on send their opening events
+// (report.created and report.updated; invitation.created) only after the event that ends them
+// (report.completed or report.canceled; invitation.completed or invitation.expired).
+func (s *Server) ReorderWebhooks(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reorder = on
+}
+
+// DropWebhooks makes events of these types never be sent, as if the webhook were lost. Without
+// arguments it sends every type again.
+func (s *Server) DropWebhooks(types ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.drop = make(map[string]bool, len(types))
+	for _, t := range types {
+		s.drop[t] = true
+	}
+}
+
+// FailAPI makes the next n API and OAuth calls answer status with an error body, before doing
+// anything (authentication included). Downloads are not API calls and are not failed.
+func (s *Server) FailAPI(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failLeft, s.failStatus = n, status
+}
+
+// DocumentPDF returns the exact bytes a document's download_uri serves.
+func (s *Server) DocumentPDF(documentID string) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.documents[documentID]
+	if !ok {
+		return nil, false
+	}
+	return slices.Clone(d.pdf), true
+}
+
+// Deliveries returns every webhook delivery attempt so far, in the order they finished.
+func (s *Server) Deliveries() []Delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.deliveries)
+}
+
+// CandidatesCreated returns how many candidates POST /v1/candidates created.
+func (s *Server) CandidatesCreated() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.candidates)
+}
+
+// ReportsCreated returns how many reports exist: ordered by POST /v1/reports or by completed
+// invitations.
+func (s *Server) ReportsCreated() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.reports)
+}
+
+// credentialLocked credentials an account and sends account.credentialed in the configured shape,
+// returning the channel sendLocked returned.
+func (s *Server) credentialLocked(a *account) <-chan struct{} {
+	if !a.credentialed {
+		t := now()
+		a.credentialed, a.completedAt = true, &t
+	}
+	var ev webhook
+	if s.shape == ShapeAccount {
+		ev = newWebhook(checkr.EventAccountCredentialed, a.id, accountObject{
+			ID: a.id, Object: "account", URI: "/v1/accounts/" + a.id, CreatedAt: a.createdAt, CompletedAt: a.completedAt,
+		})
+	} else {
+		ev = newWebhook(checkr.EventAccountCredentialed, PartnerAccountID, map[string]any{"account": map[string]string{"id": a.id}})
+	}
+	s.log.Info("fake checkr: account credentialed", "account_id", a.id)
+	return s.sendLocked(ev)
+}
+
+// eventAccountLocked is the account_id of the events of objects in an account.
+func (s *Server) eventAccountLocked(accountID string) string {
+	if a := s.accounts[accountID]; a != nil && !a.direct && s.shape == ShapeNested {
+		return PartnerAccountID
+	}
+	return accountID
+}
+
+// newEventLocked builds an event about an object of an account.
+func (s *Server) newEventLocked(typ, accountID string, object any) webhook {
+	return newWebhook(typ, s.eventAccountLocked(accountID), object)
+}
+
+func (s *Server) pendingInvitationLocked(id string) (*invitation, error) {
+	inv, ok := s.invitations[id]
+	if !ok {
+		return nil, fmt.Errorf("fake checkr: no invitation %q", id)
+	}
+	if inv.obj.Status != checkr.InvitationPending {
+		return nil, fmt.Errorf("fake checkr: invitation %s is already %s", id, inv.obj.Status)
+	}
+	return inv, nil
+}
+
+// reportInLocked finds a report whose status is one of statuses.
+func (s *Server) reportInLocked(id string, statuses ...string) (*report, error) {
+	r, ok := s.reports[id]
+	if !ok {
+		return nil, fmt.Errorf("fake checkr: no report %q", id)
+	}
+	if !slices.Contains(statuses, r.obj.Status) {
+		return nil, fmt.Errorf("fake checkr: report %s is %s, not %v", id, r.obj.Status, statuses)
+	}
+	return r, nil
+}
+
+// addCandidateLocked stores a new candidate and sends candidate.created, which carries the whole
+// candidate, personal data included, as Checkr's "include related object" does.
+func (s *Server) addCandidateLocked(accountID string, obj candidateObject) {
+	s.candidates[obj.ID] = &candidate{account: accountID, obj: obj}
+	s.candidateOrder = append(s.candidateOrder, obj.ID)
+	s.sendLocked(s.newEventLocked(checkr.EventCandidateCreated, accountID, obj))
+}
+
+// addInvitationLocked stores a new pending invitation, announces it and arms its completion.
+func (s *Server) addInvitationLocked(accountID string, obj invitationObject) *invitation {
+	inv := &invitation{account: accountID, obj: obj}
+	s.invitations[obj.ID] = inv
+	s.invitationOrder = append(s.invitationOrder, obj.ID)
+	s.announceLocked(&inv.held, s.newEventLocked(checkr.EventInvitationCreated, accountID, obj))
+	if s.invitationDelay >= 0 {
+		s.armLocked("invitation/"+obj.ID, s.invitationDelay, func() {
+			if inv.obj.Status == checkr.InvitationPending {
+				s.completeInvitationLocked(inv)
+			}
+		})
+	}
+	return inv
+}
+
+func (s *Server) completeInvitationLocked(inv *invitation) {
+	s.stopTimerKeyLocked("invitation/" + inv.obj.ID)
+	r := s.newReportLocked(inv.account, inv.obj.CandidateID, inv.obj.Package, inv.obj.WorkLocations)
+	t := now()
+	inv.obj.Status = checkr.InvitationCompleted
+	inv.obj.ReportID = &r.obj.ID
+	inv.obj.CompletedAt = &t
+	s.sendLocked(s.newEventLocked(checkr.EventInvitationCompleted, inv.account, inv.obj))
+	s.releaseLocked(&inv.held)
+	s.log.Info("fake checkr: invitation completed", "invitation_id", inv.obj.ID, "report_id", r.obj.ID)
+	s.startReportLocked(r)
+}
+
+// newReportLocked stores a new pending report, not yet announced.
+func (s *Server) newReportLocked(accountID, candidateID, pkg string, locations []checkr.WorkLocation) *report {
+	id := newID()
+	r := &report{account: accountID, obj: reportObject{
+		ID:            id,
+		Object:        "report",
+		URI:           "/v1/reports/" + id,
+		Status:        checkr.ReportPending,
+		Package:       pkg,
+		CandidateID:   candidateID,
+		WorkLocations: locations,
+		Tags:          []string{},
+		DocumentIDs:   []string{},
+		CreatedAt:     now(),
+	}}
+	s.reports[id] = r
+	s.reportOrder = append(s.reportOrder, id)
+	if c := s.candidates[candidateID]; c != nil {
+		c.obj.ReportIDs = append(c.obj.ReportIDs, id)
+	}
+	return r
+}
+
+// startReportLocked announces a new report (report.created, then report.updated once its
+// estimated completion time is known) and arms its completion.
+func (s *Server) startReportLocked(r *report) {
+	s.announceLocked(&r.held, s.newEventLocked(checkr.EventReportCreated, r.account, r.obj))
+	if s.reportDelay >= 0 {
+		eta := r.obj.CreatedAt.Add(s.reportDelay)
+		r.obj.EstimatedCompletionTime = &eta
+	}
+	s.announceLocked(&r.held, s.newEventLocked(checkr.EventReportUpdated, r.account, r.obj))
+	s.scheduleReportLocked(r, s.reportDelay)
+	s.log.Info("fake checkr: report created", "report_id", r.obj.ID, "package", r.obj.Package)
+}
+
+// scheduleReportLocked arms the timer that completes a pending report after d; negative d arms
+// nothing (ReportDelay < 0: only CompleteReport completes it).
+func (s *Server) scheduleReportLocked(r *report, d time.Duration) {
+	if s.reportDelay < 0 || d < 0 {
+		return
+	}
+	r.deadline = time.Now().Add(d)
+	s.armLocked("report/"+r.obj.ID, d, func() {
+		if r.obj.Status == checkr.ReportPending {
+			s.completeReportLocked(r)
+		}
+	})
+}
+
+func (s *Server) completeReportLocked(r *report) {
+	s.stopTimerKeyLocked("report/" + r.obj.ID)
+	result, assessment := s.result, checkr.AssessmentReview
+	if result == checkr.ResultClear {
+		assessment = checkr.AssessmentEligible
+	}
+	t := now()
+	turnaround := int(t.Sub(r.obj.CreatedAt).Seconds())
+	doc := &document{
+		account:  r.account,
+		id:       newID(),
+		reportID: r.obj.ID,
+		links:    make(map[string]time.Time),
+	}
+	doc.pdf = reportPDF(r.obj.ID, r.obj.Package, result, assessment)
+	s.documents[doc.id] = doc
+
+	r.obj.Status = checkr.ReportComplete
+	r.obj.Result = &result
+	r.obj.Assessment = &assessment
+	r.obj.CompletedAt = &t
+	r.obj.TurnaroundTime = &turnaround
+	r.obj.DocumentIDs = []string{doc.id}
+	s.sendLocked(s.newEventLocked(checkr.EventReportCompleted, r.account, r.obj))
+	s.releaseLocked(&r.held)
+	s.log.Info("fake checkr: report completed", "report_id", r.obj.ID, "result", result, "document_id", doc.id)
+}
+
+// announceLocked sends an object's opening event, or holds it back under ReorderWebhooks.
+func (s *Server) announceLocked(held *[]webhook, wh webhook) {
+	if s.reorder {
+		*held = append(*held, wh)
+		return
+	}
+	s.sendLocked(wh)
+}
+
+// releaseLocked sends the events ReorderWebhooks held back, after the ones sent so far.
+func (s *Server) releaseLocked(held *[]webhook) {
+	for _, wh := range *held {
+		s.sendLocked(wh)
+	}
+	*held = nil
+}
+
+// armLocked runs fn under s.mu after d, unless the server is closed first.
+func (s *Server) armLocked(key string, d time.Duration, fn func()) {
+	// A call served after Close must not start what Close already waited for.
+	if s.closed {
+		return
+	}
+	s.stopTimerKeyLocked(key)
+	s.wg.Add(1)
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		defer s.wg.Done()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.timers[key] != t {
+			return // stopped or replaced while this callback waited for the lock
+		}
+		delete(s.timers, key)
+		if !s.closed {
+			fn()
+		}
+	})
+	s.timers[key] = t
+}
+
+// stopTimerKeyLocked disarms the timer of key, if any, and reports whether there was one.
+func (s *Server) stopTimerKeyLocked(key string) bool {
+	t, ok := s.timers[key]
+	if ok {
+		s.stopTimerLocked(key, t)
+	}
+	return ok
+}
+
+// stopTimerLocked disarms a timer. A timer that already fired has its callback running or
+// waiting for the lock; that callback sees it is no longer armed and releases the wait group
+// itself.
+func (s *Server) stopTimerLocked(key string, t *time.Timer) {
+	delete(s.timers, key)
+	if t.Stop() {
+		s.wg.Done()
+	}
+}
+
+// newID returns an id shaped like Checkr's: 24 hex digits.
+func newID() string {
+	return randomHex(12)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}
+
+// now is the current time at the second precision of Checkr's timestamps.
+func now() time.Time {
+	return time.Now().UTC().Truncate(time.Second)
+}
