@@ -1,0 +1,139 @@
+package activities_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/devenv/testenv"
+	"github.com/screenflow/screenflow/providers/checkr"
+	checkrfake "github.com/screenflow/screenflow/providers/checkr/fake"
+	"github.com/screenflow/screenflow/store"
+	"github.com/screenflow/screenflow/vault"
+)
+
+type checkrHarness struct {
+	st      *store.Store
+	fake    *checkrfake.Server
+	act     *activities.Checkr
+	checkID string
+	account string
+	order   activities.CheckrOrderInput
+}
+
+// newCheckrHarness connects an integrated account through the fake's OAuth, credentials it, and
+// stores a screening with one Checkr check on it.
+func newCheckrHarness(t *testing.T) *checkrHarness {
+	t.Helper()
+	ctx := context.Background()
+	f := checkrfake.New(checkrfake.Options{ClientID: "client", ClientSecret: "secret", ReportDelay: -1, InvitationDelay: -1})
+	srv := httptest.NewServer(f)
+	f.SetBaseURL(srv.URL)
+	t.Cleanup(func() { srv.Close(); f.Close() })
+	key, err := vault.ParseKey(vault.NewKey())
+	require.NoError(t, err)
+	v, err := vault.New(key)
+	require.NoError(t, err)
+	st := store.New(testenv.NewDB(t))
+	base := checkr.NewClient(srv.URL, "", nil)
+
+	code, account := f.Authorize("")
+	token, err := base.ExchangeToken(ctx, "client", "secret", code)
+	require.NoError(t, err)
+	require.NoError(t, f.Credential(account))
+	tenant, _, err := st.CreateTenant(ctx, "acme")
+	require.NoError(t, err)
+	_, err = st.ConnectCheckrAccount(ctx, tenant.ID, account, v.Seal([]byte(token.AccessToken), []byte(account)),
+		checkr.TokenFingerprint(token.AccessToken))
+	require.NoError(t, err)
+	scr, _, err := st.CreateScreening(ctx, store.NewScreening{TenantID: tenant.ID,
+		Candidate: store.Candidate{Reference: "emp-1", FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com",
+			DOB: "1990-12-10", PostalCode: "94107"},
+		Checks: []store.NewCheck{{Provider: activities.ProviderCheckr, Type: "tasker_standard", CheckrAccountID: account}}})
+	require.NoError(t, err)
+	checks, err := st.ScreeningChecks(ctx, scr.ID)
+	require.NoError(t, err)
+	h := &checkrHarness{st: st, fake: f, checkID: checks[0].ID, account: account,
+		act: &activities.Checkr{Store: st, Client: base, Vault: v}}
+	h.order = activities.CheckrOrderInput{CheckID: h.checkID, AccountID: account, Mode: activities.CheckrModeReport,
+		Package: "tasker_standard", WorkflowID: "wf-c"}
+	return h
+}
+
+func TestCheckrCandidateAndReportAreOrderedOnceWithTheAccountsToken(t *testing.T) {
+	h := newCheckrHarness(t)
+	ctx := context.Background()
+	cand, err := h.act.CreateCheckrCandidate(ctx, h.order)
+	require.NoError(t, err)
+	again, err := h.act.CreateCheckrCandidate(ctx, h.order)
+	require.NoError(t, err)
+	require.Equal(t, cand, again)
+	require.Equal(t, 1, h.fake.CandidatesCreated())
+
+	h.order.CandidateID = cand
+	report, err := h.act.CreateCheckrReport(ctx, h.order)
+	require.NoError(t, err)
+	again, err = h.act.CreateCheckrReport(ctx, h.order)
+	require.NoError(t, err)
+	require.Equal(t, report, again)
+	require.Equal(t, 1, h.fake.ReportsCreated())
+	route, err := h.st.Route(ctx, activities.ProviderCheckr, checkr.SubjectFor("report", report))
+	require.NoError(t, err)
+	require.Equal(t, "wf-c", route)
+}
+
+func TestCheckrDocumentsAreFetchedWithAFreshDownloadURI(t *testing.T) {
+	h := newCheckrHarness(t)
+	ctx := context.Background()
+	cand, err := h.act.CreateCheckrCandidate(ctx, h.order)
+	require.NoError(t, err)
+	h.order.CandidateID = cand
+	reportID, err := h.act.CreateCheckrReport(ctx, h.order)
+	require.NoError(t, err)
+	require.NoError(t, h.fake.CompleteReport(reportID))
+	ref := activities.CheckrReportRef{CheckID: h.checkID, AccountID: h.account, ReportID: reportID}
+	report, err := h.act.PollCheckrReport(ctx, ref)
+	require.NoError(t, err)
+	require.Equal(t, "complete", report.Status)
+	require.NotEmpty(t, report.DocumentIDs)
+	in := activities.CheckrDocumentInput{CheckID: h.checkID, AccountID: h.account, DocumentID: report.DocumentIDs[0]}
+
+	h.fake.SetDownloadTTL(-time.Second)
+	_, err = h.act.StoreCheckrDocument(ctx, in)
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.False(t, appErr.NonRetryable(), "the next attempt asks for a fresh download_uri")
+
+	h.fake.SetDownloadTTL(15 * time.Minute)
+	doc, err := h.act.StoreCheckrDocument(ctx, in)
+	require.NoError(t, err)
+	served, ok := h.fake.DocumentPDF(in.DocumentID)
+	require.True(t, ok)
+	var tenantID, screeningID string
+	require.NoError(t, h.st.DB().QueryRow(`SELECT s.tenant_id, s.id FROM checks c JOIN screenings s ON s.id = c.screening_id
+		WHERE c.id = $1`, h.checkID).Scan(&tenantID, &screeningID))
+	_, content, err := h.st.DocumentContent(ctx, tenantID, screeningID, doc.DocumentID)
+	require.NoError(t, err)
+	require.Equal(t, served, content)
+}
+
+func TestCheckrCallsStopOnceTheAccountIsDeauthorized(t *testing.T) {
+	h := newCheckrHarness(t)
+	ctx := context.Background()
+	acct, err := h.st.CheckrAccount(ctx, h.account)
+	require.NoError(t, err)
+	_, err = h.st.MarkCheckrDeauthorized(ctx, h.account, *acct.AccessTokenFingerprint)
+	require.NoError(t, err)
+
+	_, err = h.act.CreateCheckrCandidate(ctx, h.order)
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.Equal(t, activities.ErrTypeAccountDeauthorized, appErr.Type())
+	require.True(t, appErr.NonRetryable())
+	require.Equal(t, 0, h.fake.CandidatesCreated())
+}
