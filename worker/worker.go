@@ -8,8 +8,10 @@ import (
 
 	"github.com/screenflow/screenflow/activities"
 	"github.com/screenflow/screenflow/providers/authenticate"
+	"github.com/screenflow/screenflow/providers/checkr"
 	"github.com/screenflow/screenflow/providers/complycube"
 	"github.com/screenflow/screenflow/store"
+	"github.com/screenflow/screenflow/vault"
 	"github.com/screenflow/screenflow/workflows"
 )
 
@@ -18,6 +20,8 @@ type Deps struct {
 	Store        *store.Store
 	ComplyCube   *complycube.Client
 	Authenticate *authenticate.Client
+	Checkr       *checkr.Client // direct account; integrated accounts use their sealed tokens
+	Vault        *vault.Vault
 }
 
 // New builds a worker on workflows.TaskQueue with every workflow and activity registered.
@@ -38,7 +42,11 @@ func Register(r Registry, deps Deps) {
 	r.RegisterWorkflowWithOptions(workflows.ScreeningWorkflow, workflow.RegisterOptions{Name: "ScreeningWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.ComplyCubeCheckWorkflow, workflow.RegisterOptions{Name: "ComplyCubeCheckWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.AuthenticateCheckWorkflow, workflow.RegisterOptions{Name: "AuthenticateCheckWorkflow"})
+	r.RegisterWorkflowWithOptions(workflows.CheckrCheckWorkflow, workflow.RegisterOptions{Name: "CheckrCheckWorkflow"})
+	r.RegisterWorkflowWithOptions(workflows.CheckrAccountWorkflow, workflow.RegisterOptions{Name: "CheckrAccountWorkflow"})
 	r.RegisterActivity(&activities.Screenings{Store: deps.Store})
 	r.RegisterActivity(&activities.ComplyCube{Store: deps.Store, Client: deps.ComplyCube})
 	r.RegisterActivity(&activities.Authenticate{Store: deps.Store, Client: deps.Authenticate})
+	r.RegisterActivity(&activities.Checkr{Store: deps.Store, Client: deps.Checkr, Vault: deps.Vault})
+	r.RegisterActivity(&activities.CheckrAccounts{Store: deps.Store})
 }

@@ -77,6 +77,20 @@ func (b *checkBase) cancel(ctx workflow.Context) (CheckResult, error) {
 	return CheckResult{CheckID: b.checkID, Status: store.StatusCanceled}, temporal.NewCanceledError()
 }
 
+// endCanceled ends the check as canceled for a reason that is not a request to cancel the
+// screening (the provider canceled it, or access to the account was revoked).
+func (b *checkBase) endCanceled(ctx workflow.Context, reason string) (CheckResult, error) {
+	err := b.update(ctx, activities.CheckUpdateInput{
+		Status: store.StatusCanceled, FailureReason: reason,
+		Timeline: activities.TimelineInput{DedupeKey: "check.canceled:" + b.checkID, Kind: "check.canceled",
+			Detail: reason, OccurredAt: workflow.Now(ctx)},
+	})
+	if err != nil {
+		return CheckResult{}, err
+	}
+	return CheckResult{CheckID: b.checkID, Status: store.StatusCanceled, FailureReason: reason}, nil
+}
+
 // complete ends the check with its outcome and documents.
 func (b *checkBase) complete(ctx workflow.Context, outcome, detail string, docs []activities.DocumentRef) (CheckResult, error) {
 	err := b.update(ctx, activities.CheckUpdateInput{

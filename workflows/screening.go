@@ -135,6 +135,9 @@ func ScreeningWorkflow(ctx workflow.Context, in ScreeningInput) (ScreeningStatus
 func startCheck(ctx workflow.Context, in ScreeningInput, c CheckRef) (workflow.ChildWorkflowFuture, error) {
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: CheckWorkflowID(in.ScreeningID, c.Provider, c.CheckID),
+		// Operators find a tenant's checks too, e.g. those awaiting credentialing.
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			SearchAttrScreeningStatus.ValueSet(store.StatusInProgress), SearchAttrTenantID.ValueSet(in.TenantID)),
 		// A canceled screening waits for its checks to record their cancellation.
 		WaitForCancellation: true,
 		ParentClosePolicy:   enums.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
@@ -143,6 +146,11 @@ func startCheck(ctx workflow.Context, in ScreeningInput, c CheckRef) (workflow.C
 	case activities.ProviderComplyCube:
 		return workflow.ExecuteChildWorkflow(cctx, ComplyCubeCheckWorkflow, ComplyCubeCheckInput{
 			ScreeningID: in.ScreeningID, CheckID: c.CheckID, CheckType: c.Type, Timing: in.Timing,
+		}), nil
+	case activities.ProviderCheckr:
+		return workflow.ExecuteChildWorkflow(cctx, CheckrCheckWorkflow, CheckrCheckInput{
+			ScreeningID: in.ScreeningID, CheckID: c.CheckID, TenantID: in.TenantID, AccountID: c.Options.Account,
+			Package: c.Options.Package, Mode: c.Options.Mode, Timing: in.Timing,
 		}), nil
 	case activities.ProviderAuthenticate:
 		return workflow.ExecuteChildWorkflow(cctx, AuthenticateCheckWorkflow, AuthenticateCheckInput{
@@ -171,7 +179,11 @@ func conclude(checks []CheckStatus) (status, result, detail string) {
 		case store.StatusFailed:
 			return store.StatusFailed, "", fmt.Sprintf("%s check failed: %s", c.Provider, c.FailureReason)
 		case store.StatusCanceled:
-			return store.StatusCanceled, "", fmt.Sprintf("%s check canceled", c.Provider)
+			detail = c.Provider + " check canceled"
+			if c.FailureReason != "" {
+				detail += ": " + c.FailureReason
+			}
+			return store.StatusCanceled, "", detail
 		}
 		if c.Outcome != OutcomeClear {
 			result = ResultConsider

@@ -1,0 +1,101 @@
+package workflows
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/screenflow/screenflow/activities"
+)
+
+var cka *activities.CheckrAccounts
+
+// accountHarness runs a CheckrAccountWorkflow and records what its subscribers are told.
+type accountHarness struct {
+	env  *testsuite.TestWorkflowEnvironment
+	mu   sync.Mutex
+	told map[string][]string // subscriber → statuses, in order
+}
+
+func newAccountHarness(t *testing.T, connected bool) *accountHarness {
+	var ts testsuite.WorkflowTestSuite
+	ts.SetLogger(quietLogger)
+	h := &accountHarness{env: ts.NewTestWorkflowEnvironment(), told: map[string][]string{}}
+	h.env.RegisterWorkflow(CheckrAccountWorkflow)
+	h.env.RegisterActivity(cka)
+	credentialedStatus := ""
+	if connected {
+		credentialedStatus = CheckrCredentialed
+	}
+	h.env.OnActivity(cka.RecordCheckrCredentialed, mock.Anything, "acct-1").Return(credentialedStatus, nil)
+	h.env.OnActivity(cka.ReadCheckrAccountStatus, mock.Anything, "acct-1").Return("", nil).Maybe()
+	h.env.OnActivity(cka.RecordCheckrDeauthorized, mock.Anything, activities.DeauthorizationInput{
+		AccountID: "acct-1", TokenFingerprint: "fp-1"}).Return(true, nil)
+	h.env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", CheckrAccountStateSignal, mock.Anything).Return(
+		func(_, workflowID, _, _ string, arg any) error {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.told[workflowID] = append(h.told[workflowID], arg.(CheckrAccountState).Status)
+			return nil
+		})
+	return h
+}
+
+func (h *accountHarness) at(delay time.Duration, signal string, arg any) {
+	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(signal, arg) }, delay)
+}
+
+func (h *accountHarness) statusAt(t *testing.T, delay time.Duration, want string) {
+	h.env.RegisterDelayedCallback(func() {
+		res, err := h.env.QueryWorkflow(QueryStatus)
+		require.NoError(t, err)
+		var st CheckrAccountState
+		require.NoError(t, res.Get(&st))
+		require.Equal(t, want, st.Status, "at %s", delay)
+	}, delay)
+}
+
+func (h *accountHarness) run(t *testing.T, until time.Duration) {
+	h.env.RegisterDelayedCallback(h.env.CancelWorkflow, until)
+	h.env.ExecuteWorkflow(CheckrAccountWorkflow, CheckrAccountInput{AccountID: "acct-1"})
+	require.True(t, h.env.IsWorkflowCompleted())
+}
+
+func TestAnEarlyCredentialedEventIsKeptUntilTheAccountIsConnected(t *testing.T) {
+	h := newAccountHarness(t, false)
+	h.at(time.Minute, CheckrAccountEventSignal, CheckrAccountEvent{Kind: CheckrAccountCredentialed, EventID: "ev-cred"})
+	h.statusAt(t, 2*time.Minute, CheckrAwaitingCredentialing)
+	// The callback finishes: Postgres already knew the account is credentialed.
+	h.at(3*time.Minute, CheckrAccountEventSignal, CheckrAccountEvent{Kind: CheckrAccountConnected, EventID: "conn-1", Status: CheckrCredentialed})
+	h.statusAt(t, 4*time.Minute, CheckrCredentialed)
+	h.run(t, time.Hour)
+}
+
+func TestSubscribersAreToldNowAndOnEveryChange(t *testing.T) {
+	h := newAccountHarness(t, true)
+	h.at(time.Minute, CheckrAccountEventSignal, CheckrAccountEvent{Kind: CheckrAccountConnected, EventID: "conn-1", Status: CheckrAwaitingCredentialing})
+	h.at(2*time.Minute, CheckrSubscribeSignal, CheckrSubscription{WorkflowID: "check-a"})
+	h.at(3*time.Minute, CheckrAccountEventSignal, CheckrAccountEvent{Kind: CheckrAccountCredentialed, EventID: "ev-cred"})
+	h.at(4*time.Minute, CheckrAccountEventSignal, CheckrAccountEvent{Kind: CheckrAccountCredentialed, EventID: "ev-cred"})
+	h.at(5*time.Minute, CheckrSubscribeSignal, CheckrSubscription{WorkflowID: "check-b"})
+	h.at(6*time.Minute, CheckrAccountEventSignal, CheckrAccountEvent{Kind: CheckrAccountDeauthorized, EventID: "ev-deauth", TokenFingerprint: "fp-1"})
+	h.at(7*time.Minute, CheckrAccountEventSignal, CheckrAccountEvent{Kind: CheckrAccountConnected, EventID: "conn-2", Status: CheckrAwaitingCredentialing})
+	h.statusAt(t, 8*time.Minute, CheckrAwaitingCredentialing)
+	h.run(t, time.Hour)
+
+	require.Equal(t, []string{CheckrAwaitingCredentialing, CheckrCredentialed, CheckrDeauthorized}, h.told["check-a"],
+		"told at once, then on each change; the duplicate credentialed event changes nothing")
+	require.Equal(t, []string{CheckrCredentialed, CheckrDeauthorized}, h.told["check-b"])
+	h.env.AssertActivityNumberOfCalls(t, "RecordCheckrCredentialed", 1)
+}
+
+func TestAccountWorkflowContinuesAsNewWithItsState(t *testing.T) {
+	w := &checkrAccount{accountID: "acct-1", status: CheckrCredentialed,
+		subscribers: map[string]bool{"b": true, "a": true}, seen: map[string]bool{"e2": true, "e1": true}}
+	require.Equal(t, CheckrAccountInput{AccountID: "acct-1", Status: CheckrCredentialed,
+		Subscribers: []string{"a", "b"}, SeenEvents: []string{"e1", "e2"}}, w.input())
+}

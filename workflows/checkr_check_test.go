@@ -1,0 +1,263 @@
+package workflows
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/providers/checkr"
+	"github.com/screenflow/screenflow/store"
+)
+
+var ck *activities.Checkr
+
+type checkrCheckSuite struct {
+	suite.Suite
+	testsuite.WorkflowTestSuite
+	env *testsuite.TestWorkflowEnvironment
+
+	mu             sync.Mutex // the test suite runs activities on goroutines of their own
+	awaiting       []bool     // SetAwaitingCredentialing calls
+	candidateAfter []bool     // for each candidate creation: was the check still shown awaiting?
+	stored         []string
+	downloadErrs   int // how many downloads fail with an expired download_uri first
+	updates        []activities.CheckUpdateInput
+	report         activities.CheckrReportSummary
+}
+
+func TestCheckrCheckWorkflow(t *testing.T) { suite.Run(t, new(checkrCheckSuite)) }
+
+func (s *checkrCheckSuite) SetupTest() {
+	s.SetLogger(quietLogger)
+	s.env = s.NewTestWorkflowEnvironment()
+	s.env.RegisterWorkflow(CheckrCheckWorkflow)
+	s.env.RegisterActivity(ck)
+	s.env.RegisterActivity(sa)
+	s.awaiting, s.candidateAfter, s.stored, s.downloadErrs, s.updates = nil, nil, nil, 0, nil
+	s.report = activities.CheckrReportSummary{Status: "complete", Result: "clear", Assessment: "eligible",
+		DocumentIDs: []string{"doc-1", "doc-2"}}
+
+	s.env.OnActivity(sa.RecordCheckEvent, mock.Anything, mock.Anything).Return(nil).Maybe()
+	s.env.OnActivity(sa.UpdateCheck, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CheckUpdateInput) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.updates = append(s.updates, in)
+			return nil
+		})
+	s.env.OnActivity(ck.SetAwaitingCredentialing, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.AwaitingCredentialingInput) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.awaiting = append(s.awaiting, in.Awaiting)
+			return nil
+		}).Maybe()
+	s.env.OnActivity(ck.CreateCheckrCandidate, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.CheckrOrderInput) (string, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.candidateAfter = append(s.candidateAfter, len(s.awaiting) > 0 && s.awaiting[len(s.awaiting)-1])
+			return "cand-1", nil
+		}).Maybe()
+	s.env.OnActivity(ck.CreateCheckrReport, mock.Anything, mock.Anything).Return("rep-1", nil).Maybe()
+	s.env.OnActivity(ck.FetchCheckrReport, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.CheckrReportRef) (activities.CheckrReportSummary, error) {
+			return s.report, nil
+		}).Maybe()
+	s.env.OnActivity(ck.StoreCheckrDocument, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CheckrDocumentInput) (activities.DocumentRef, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.downloadErrs > 0 {
+				s.downloadErrs--
+				return activities.DocumentRef{}, temporal.NewApplicationError("the download_uri expired", "DownloadExpired")
+			}
+			s.stored = append(s.stored, in.DocumentID)
+			return activities.DocumentRef{DocumentID: "stored-" + in.DocumentID, SHA256: "sha", Size: 3}, nil
+		}).Maybe()
+}
+
+func reportEv(id, typ, status string, at time.Duration) CheckrEvent {
+	return CheckrEvent{EventID: id, Type: typ, CreatedAt: t0.Add(at), ObjectID: "rep-1", ObjectType: "report", Status: status}
+}
+
+func (s *checkrCheckSuite) signalAt(delay time.Duration, events ...CheckrEvent) {
+	s.env.RegisterDelayedCallback(func() {
+		for _, ev := range events {
+			s.env.SignalWorkflow(CheckrEventSignal, ev)
+		}
+	}, delay)
+}
+
+func (s *checkrCheckSuite) accountSaysAt(delay time.Duration, status string) {
+	s.env.RegisterDelayedCallback(func() {
+		s.env.SignalWorkflow(CheckrAccountStateSignal, CheckrAccountState{AccountID: "acct-1", Status: status})
+	}, delay)
+}
+
+// integrated sets up a check on integrated account acct-1 whose workflow answers subscriptions.
+func (s *checkrCheckSuite) integrated(status string) {
+	s.env.OnActivity(ck.CheckrAccountStatus, mock.Anything, "acct-1").Return(status, nil).Once()
+	s.env.OnSignalExternalWorkflow(mock.Anything, CheckrAccountWorkflowID("acct-1"), "", CheckrSubscribeSignal, mock.Anything).
+		Return(nil).Maybe()
+}
+
+func (s *checkrCheckSuite) run(in CheckrCheckInput) CheckResult {
+	in.ScreeningID, in.CheckID, in.TenantID, in.Timing = "scr-1", "check-1", "tenant-1", testTiming
+	if in.Mode == "" {
+		in.Mode = activities.CheckrModeReport
+	}
+	in.Package = "tasker_standard"
+	s.env.ExecuteWorkflow(CheckrCheckWorkflow, in)
+	s.Require().True(s.env.IsWorkflowCompleted())
+	var r CheckResult
+	if err := s.env.GetWorkflowResult(&r); err != nil {
+		s.T().Logf("workflow error: %v", err)
+	}
+	return r
+}
+
+func (s *checkrCheckSuite) TestDirectReportCompletesWithEveryDocument() {
+	s.signalAt(time.Hour, reportEv("e1", checkr.EventReportCreated, "pending", 0), reportEv("e2", checkr.EventReportCompleted, "complete", time.Hour))
+
+	r := s.run(CheckrCheckInput{})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal("clear", r.Outcome)
+	s.Equal([]string{"doc-1", "doc-2"}, s.stored)
+	s.Len(r.Documents, 2)
+}
+
+func (s *checkrCheckSuite) TestChecksWaitForTheAccountToBeCredentialed() {
+	s.integrated(CheckrAwaitingCredentialing)
+	s.accountSaysAt(time.Minute, CheckrAwaitingCredentialing)
+	s.env.RegisterDelayedCallback(func() {
+		res, err := s.env.QueryWorkflow(QueryStatus)
+		s.Require().NoError(err)
+		var st CheckrCheckStatus
+		s.Require().NoError(res.Get(&st))
+		s.Equal(stageAwaitingCredentialing, st.Stage)
+	}, time.Hour)
+	s.accountSaysAt(2*time.Hour, CheckrCredentialed)
+	s.signalAt(3*time.Hour, reportEv("e2", checkr.EventReportCompleted, "complete", time.Hour))
+
+	r := s.run(CheckrCheckInput{AccountID: "acct-1"})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal([]bool{true, false}, s.awaiting, "shown awaiting_credentialing, then not")
+	s.Equal([]bool{false}, s.candidateAfter, "nothing is created at Checkr before the account is credentialed")
+}
+
+func (s *checkrCheckSuite) TestADeauthorizedAccountIsRefused() {
+	s.integrated(CheckrDeauthorized)
+
+	r := s.run(CheckrCheckInput{AccountID: "acct-1"})
+	s.Equal(store.StatusCanceled, r.Status)
+	s.Contains(r.FailureReason, "reconnect")
+	s.Empty(s.candidateAfter, "nothing is ordered")
+}
+
+func (s *checkrCheckSuite) TestDeauthorizationMidFlightCancelsTheCheck() {
+	s.integrated(CheckrCredentialed)
+	s.accountSaysAt(time.Minute, CheckrCredentialed)
+	s.signalAt(time.Hour, reportEv("e1", checkr.EventReportCreated, "pending", 0))
+	s.accountSaysAt(2*time.Hour, CheckrDeauthorized)
+
+	r := s.run(CheckrCheckInput{AccountID: "acct-1"})
+	s.Equal(store.StatusCanceled, r.Status)
+	s.Contains(r.FailureReason, "deauthorized")
+	s.Empty(s.stored)
+	last := s.updates[len(s.updates)-1]
+	s.Equal(store.StatusCanceled, last.Status)
+	s.Contains(last.FailureReason, "deauthorized")
+}
+
+func (s *checkrCheckSuite) TestSuspendedThenResumed() {
+	s.signalAt(time.Hour, reportEv("e1", checkr.EventReportSuspended, "suspended", time.Hour))
+	s.env.RegisterDelayedCallback(func() {
+		res, err := s.env.QueryWorkflow(QueryStatus)
+		s.Require().NoError(err)
+		var st CheckrCheckStatus
+		s.Require().NoError(res.Get(&st))
+		s.True(st.Suspended)
+	}, 90*time.Minute)
+	s.signalAt(2*time.Hour, reportEv("e2", checkr.EventReportResumed, "pending", 2*time.Hour))
+	s.signalAt(3*time.Hour, reportEv("e3", checkr.EventReportCompleted, "complete", 3*time.Hour))
+
+	r := s.run(CheckrCheckInput{})
+	s.Equal(store.StatusCompleted, r.Status)
+}
+
+func (s *checkrCheckSuite) TestReportCanceledAtCheckr() {
+	s.report = activities.CheckrReportSummary{Status: "canceled"}
+	s.signalAt(time.Hour, reportEv("e1", checkr.EventReportCanceled, "canceled", time.Hour))
+
+	r := s.run(CheckrCheckInput{})
+	s.Equal(store.StatusCanceled, r.Status)
+	s.Contains(r.FailureReason, "canceled at Checkr")
+	s.Empty(s.stored)
+}
+
+func (s *checkrCheckSuite) TestAnExpiredDownloadURIIsFetchedAfresh() {
+	s.downloadErrs = 1
+	s.signalAt(time.Hour, reportEv("e1", checkr.EventReportCompleted, "complete", time.Hour))
+
+	r := s.run(CheckrCheckInput{})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal([]string{"doc-1", "doc-2"}, s.stored, "the retried download succeeded with a fresh uri")
+}
+
+func (s *checkrCheckSuite) TestDuplicatesAndReorderedEvents() {
+	done := reportEv("e3", checkr.EventReportCompleted, "complete", 2*time.Hour)
+	s.signalAt(time.Hour, done, reportEv("e1", checkr.EventReportCreated, "pending", 0), done,
+		reportEv("e2", checkr.EventReportUpdated, "pending", time.Hour), done)
+
+	r := s.run(CheckrCheckInput{})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal([]string{"doc-1", "doc-2"}, s.stored, "each document once")
+}
+
+func (s *checkrCheckSuite) TestInvitationCompletedThenReport() {
+	s.env.OnActivity(ck.CreateCheckrInvitation, mock.Anything, mock.Anything).Return("inv-1", nil).Once()
+	s.env.OnActivity(ck.TrackCheckrReport, mock.Anything, mock.MatchedBy(func(r activities.CheckrReportRef) bool {
+		return r.ReportID == "rep-1"
+	})).Return(nil).Once()
+	s.signalAt(time.Hour, CheckrEvent{EventID: "i1", Type: checkr.EventInvitationCompleted, CreatedAt: t0,
+		ObjectID: "inv-1", ObjectType: "invitation", Status: "completed", ReportID: "rep-1"})
+	s.signalAt(2*time.Hour, reportEv("e1", checkr.EventReportCompleted, "complete", time.Hour))
+
+	r := s.run(CheckrCheckInput{Mode: activities.CheckrModeInvitation})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.env.AssertActivityNotCalled(s.T(), "CreateCheckrReport", mock.Anything, mock.Anything)
+}
+
+func (s *checkrCheckSuite) TestExpiredInvitationFailsTheCheck() {
+	s.env.OnActivity(ck.CreateCheckrInvitation, mock.Anything, mock.Anything).Return("inv-1", nil).Once()
+	s.signalAt(time.Hour, CheckrEvent{EventID: "i1", Type: checkr.EventInvitationExpired, CreatedAt: t0,
+		ObjectID: "inv-1", ObjectType: "invitation", Status: "expired"})
+
+	r := s.run(CheckrCheckInput{Mode: activities.CheckrModeInvitation})
+	s.Equal(store.StatusFailed, r.Status)
+	s.Contains(r.FailureReason, "expired")
+}
+
+func (s *checkrCheckSuite) TestNoWebhookPollsTheReport() {
+	polls := 0
+	s.env.OnActivity(ck.PollCheckrReport, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.CheckrReportRef) (activities.CheckrReportSummary, error) {
+			polls++
+			if polls < 3 {
+				return activities.CheckrReportSummary{}, temporal.NewApplicationError("pending", activities.ErrTypeReportInProgress)
+			}
+			return s.report, nil
+		})
+
+	r := s.run(CheckrCheckInput{})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal(3, polls)
+}
