@@ -19,7 +19,19 @@ import (
 
 // Translator turns a stored webhook body into the signal its workflow expects. It must keep PII
 // out of the signal: whatever it returns is written to workflow history.
-type Translator func(body []byte) (signalName string, arg any, err error)
+type Translator func(body []byte) (Signal, error)
+
+// Signal is what a stored event becomes.
+type Signal struct {
+	Name string
+	Arg  any
+	// WorkflowID, when set, is the target instead of the workflow the subject routes to, and the
+	// workflow is started with StartWorkflow(StartInput) when it does not exist yet
+	// (signal-with-start): for events that may come before anything created their workflow.
+	WorkflowID    string
+	StartWorkflow any
+	StartInput    any
+}
 
 // Config tunes the relay. Zero values take the defaults.
 type Config struct {
@@ -128,7 +140,20 @@ func (r *Relay) deliver(ctx context.Context, eventID int64, limit int) (int, err
 
 func (r *Relay) handle(ctx context.Context, e store.InboxEvent) store.Disposition {
 	log := r.log.With("provider", e.Provider, "event_id", e.EventID, "event_type", e.EventType)
-	if e.WorkflowID == nil {
+	translate, ok := r.translators[e.Provider]
+	if !ok {
+		return store.Disposition{Status: store.InboxUnroutable, Error: "no translator for provider " + e.Provider}
+	}
+	sig, err := translate(e.Body)
+	if err != nil {
+		// The receiver parsed this body before storing it, so this is a bug, not bad input: keep it.
+		return store.Disposition{Status: store.InboxUnroutable, Error: "translate: " + err.Error()}
+	}
+	target := sig.WorkflowID
+	if target == "" && e.WorkflowID != nil {
+		target = *e.WorkflowID
+	}
+	if target == "" {
 		if time.Since(e.ReceivedAt) > r.cfg.UnroutableAfter {
 			log.Warn("relay: no route appeared for the event's subject; marked unroutable", "subject", e.Subject)
 			return store.Disposition{Status: store.InboxUnroutable,
@@ -137,26 +162,22 @@ func (r *Relay) handle(ctx context.Context, e store.InboxEvent) store.Dispositio
 		return store.Disposition{Status: store.InboxPending, RetryAt: r.retryAt(e.Attempts),
 			Error: fmt.Sprintf("no route for subject %q yet", e.Subject)}
 	}
-	translate, ok := r.translators[e.Provider]
-	if !ok {
-		return store.Disposition{Status: store.InboxUnroutable, Error: "no translator for provider " + e.Provider}
-	}
-	name, arg, err := translate(e.Body)
-	if err != nil {
-		// The receiver parsed this body before storing it, so this is a bug, not bad input: keep it.
-		return store.Disposition{Status: store.InboxUnroutable, Error: "translate: " + err.Error()}
-	}
 	sctx, cancel := context.WithTimeout(ctx, r.cfg.SignalTimeout)
 	defer cancel()
-	err = r.temporal.SignalWorkflow(sctx, *e.WorkflowID, "", name, arg)
+	if sig.StartWorkflow != nil {
+		_, err = r.temporal.SignalWithStartWorkflow(sctx, target, sig.Name, sig.Arg,
+			client.StartWorkflowOptions{ID: target, TaskQueue: workflows.TaskQueue}, sig.StartWorkflow, sig.StartInput)
+	} else {
+		err = r.temporal.SignalWorkflow(sctx, target, "", sig.Name, sig.Arg)
+	}
 	var notFound *serviceerror.NotFound
 	switch {
 	case err == nil:
 		return store.Disposition{Status: store.InboxDelivered}
 	case errors.As(err, &notFound):
 		// Routes are written by running workflows, so a missing one has closed: nobody waits any more.
-		log.Info("relay: the event's workflow has closed; discarded", "workflow_id", *e.WorkflowID)
-		return store.Disposition{Status: store.InboxDiscarded, Error: "workflow closed: " + *e.WorkflowID}
+		log.Info("relay: the event's workflow has closed; discarded", "workflow_id", target)
+		return store.Disposition{Status: store.InboxDiscarded, Error: "workflow closed: " + target}
 	default:
 		return store.Disposition{Status: store.InboxPending, RetryAt: r.retryAt(e.Attempts),
 			Error: "signal: " + err.Error(), StopBatch: true}

@@ -36,7 +36,7 @@ func collectSignals(ctx workflow.Context, n int) ([]string, error) {
 }
 
 var testTranslators = map[string]relay.Translator{
-	"test": func(body []byte) (string, any, error) { return testSignal, string(body), nil },
+	"test": func(body []byte) (relay.Signal, error) { return relay.Signal{Name: testSignal, Arg: string(body)}, nil },
 }
 
 type relayHarness struct {
