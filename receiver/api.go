@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,7 +41,12 @@ const temporalTimeout = 5 * time.Second
 var checkTypes = map[string][]string{
 	activities.ProviderComplyCube:   complycube.CheckTypes,
 	activities.ProviderAuthenticate: {"criminal"},
+	// A Checkr check is named by its package and mode instead of a type.
+	activities.ProviderCheckr: nil,
 }
+
+// checkrPackage is the shape of a Checkr package slug, e.g. tasker_standard.
+var checkrPackage = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,99}$`)
 
 // providersWithOptions are the providers whose checks take options.
 var providersWithOptions = map[string]bool{activities.ProviderAuthenticate: true}
@@ -71,6 +77,10 @@ type checkRequest struct {
 	// Type is checked by validateCheckType: which types are valid depends on the provider.
 	Type    string               `json:"type"`
 	Options *checkOptionsRequest `json:"options"`
+	// Checkr: the package to order, through which account, and how.
+	Package string `json:"package"`
+	Account string `json:"account"`
+	Mode    string `json:"mode"`
 }
 
 // checkOptionsRequest are an Authenticate check's options; absent ones take their defaults.
@@ -82,17 +92,22 @@ type checkOptionsRequest struct {
 // storedOptions is the JSON kept with the check: every option explicit, defaults applied (the PDF
 // report is on unless turned off).
 func (ch checkRequest) storedOptions() []byte {
+	if ch.Provider == activities.ProviderCheckr {
+		// json.Marshal cannot fail on a map of strings.
+		raw, _ := json.Marshal(map[string]string{"package": ch.Package, "mode": ch.Mode, "account": ch.Account})
+		return raw
+	}
 	if !providersWithOptions[ch.Provider] {
 		return nil
 	}
-	opts := workflows.CheckOptions{PDFReport: true}
+	opts := map[string]bool{"sex_offender": false, "pdf_report": true}
 	if ch.Options != nil && ch.Options.SexOffender != nil {
-		opts.SexOffender = *ch.Options.SexOffender
+		opts["sex_offender"] = *ch.Options.SexOffender
 	}
 	if ch.Options != nil && ch.Options.PDFReport != nil {
-		opts.PDFReport = *ch.Options.PDFReport
+		opts["pdf_report"] = *ch.Options.PDFReport
 	}
-	// json.Marshal cannot fail on a struct of bools.
+	// json.Marshal cannot fail on a map of bools.
 	raw, _ := json.Marshal(opts)
 	return raw
 }
@@ -132,6 +147,10 @@ func isSupportedProvider(fl validator.FieldLevel) bool {
 func validateCheckType(sl validator.StructLevel) {
 	ch := sl.Current().Interface().(checkRequest)
 	types, ok := checkTypes[ch.Provider]
+	if ch.Provider == activities.ProviderCheckr {
+		validateCheckrCheck(sl, ch)
+		return
+	}
 	switch {
 	case !ok: // the provider's own error says enough
 	case ch.Type == "":
@@ -142,6 +161,53 @@ func validateCheckType(sl validator.StructLevel) {
 	if ok && ch.Options != nil && !providersWithOptions[ch.Provider] {
 		sl.ReportError(ch.Options, "options", "Options", "no_options", ch.Provider)
 	}
+}
+
+// validateCheckrCheck checks what a Checkr check needs; whether its account may be used is known
+// only to the database (see checkrAccountErrors).
+func validateCheckrCheck(sl validator.StructLevel, ch checkRequest) {
+	if ch.Package == "" {
+		sl.ReportError(ch.Package, "package", "Package", "required", "")
+	} else if !checkrPackage.MatchString(ch.Package) {
+		sl.ReportError(ch.Package, "package", "Package", "checkr_package", "")
+	}
+	if ch.Mode != activities.CheckrModeInvitation && ch.Mode != activities.CheckrModeReport {
+		sl.ReportError(ch.Mode, "mode", "Mode", "checkr_mode", "")
+	}
+	if ch.Type != "" && ch.Type != ch.Package {
+		sl.ReportError(ch.Type, "type", "Type", "checkr_type", "")
+	}
+	if ch.Options != nil {
+		sl.ReportError(ch.Options, "options", "Options", "no_options", ch.Provider)
+	}
+}
+
+// checkrAccountErrors reports the Checkr checks whose account cannot be used: not one of the
+// tenant's connected accounts, deauthorized, or no account where no direct key is configured.
+func (s *Server) checkrAccountErrors(ctx context.Context, tenantID string, checks []checkRequest) (map[string]string, error) {
+	fields := map[string]string{}
+	for i, ch := range checks {
+		if ch.Provider != activities.ProviderCheckr {
+			continue
+		}
+		field := fmt.Sprintf("checks[%d].account", i)
+		if ch.Account == "" {
+			if !s.cfg.Checkr.DirectKey {
+				fields[field] = "is required: no direct Checkr account is configured (CHECKR_API_KEY); connect one at /v1/integrations/checkr/connect"
+			}
+			continue
+		}
+		acct, err := s.store.TenantCheckrAccount(ctx, tenantID, ch.Account)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			fields[field] = "is not a Checkr account connected by this tenant"
+		case err != nil:
+			return nil, err
+		case acct.Status == store.CheckrDeauthorized:
+			fields[field] = "is deauthorized: reconnect it at /v1/integrations/checkr/connect before ordering checks"
+		}
+	}
+	return fields, nil
 }
 
 // fieldErrors keys each validation error by the JSON path of its field, e.g. "checks[0].type".
@@ -182,6 +248,12 @@ func fieldMessage(fe validator.FieldError) string {
 		return "must be one of: " + strings.Join(checkTypes[fe.Param()], ", ")
 	case "no_options":
 		return fe.Param() + " checks take no options"
+	case "checkr_package":
+		return "must be a Checkr package slug, e.g. tasker_standard"
+	case "checkr_mode":
+		return "must be invitation or report"
+	case "checkr_type":
+		return "must be empty or the package: a Checkr check is named by its package"
 	default:
 		return "is not valid"
 	}
@@ -211,11 +283,25 @@ func (s *Server) createScreening(c *gin.Context) {
 		},
 	}
 	for _, ch := range req.Checks {
-		n.Checks = append(n.Checks, store.NewCheck{Provider: ch.Provider, Type: ch.Type, Options: ch.storedOptions()})
+		nc := store.NewCheck{Provider: ch.Provider, Type: ch.Type, Options: ch.storedOptions()}
+		if ch.Provider == activities.ProviderCheckr {
+			nc.Type, nc.CheckrAccountID = ch.Package, ch.Account
+		}
+		n.Checks = append(n.Checks, nc)
 	}
 
 	ctx, cancel := context.WithTimeout(c.Request.Context(), storeTimeout)
 	defer cancel()
+	fields, err := s.checkrAccountErrors(ctx, tenant.ID, req.Checks)
+	if err != nil {
+		s.abortWithStoreError(c, err)
+		return
+	}
+	if len(fields) > 0 {
+		c.AbortWithStatusJSON(http.StatusUnprocessableEntity, errorBody{Error: "validation_failed",
+			Message: "the request has invalid fields", Fields: fields})
+		return
+	}
 	scr, created, err := s.store.CreateScreening(ctx, n)
 	switch {
 	case errors.Is(err, store.ErrIdempotencyConflict):
@@ -466,6 +552,7 @@ type checkResponse struct {
 	Provider      string           `json:"provider"`
 	Type          string           `json:"type"`
 	Options       json.RawMessage  `json:"options"`
+	InvitationURL *string          `json:"invitation_url,omitempty"`
 	Status        string           `json:"status"`
 	Searches      []searchResponse `json:"searches"`
 	Outcome       *string          `json:"outcome"`
@@ -513,7 +600,7 @@ func newScreeningResponse(d store.ScreeningDetail) screeningResponse {
 	}
 	for _, ch := range d.Checks {
 		cr := checkResponse{
-			ID: ch.ID, Provider: ch.Provider, Type: ch.Type, Options: ch.Options, Status: ch.Status,
+			ID: ch.ID, Provider: ch.Provider, Type: ch.Type, Options: ch.Options, InvitationURL: ch.InvitationURL, Status: ch.Status,
 			Searches: []searchResponse{}, Outcome: ch.Outcome, FailureReason: ch.FailureReason,
 			CreatedAt: ch.CreatedAt.UTC(), CompletedAt: utc(ch.CompletedAt),
 		}

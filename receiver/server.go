@@ -11,7 +11,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
+	"github.com/screenflow/screenflow/providers/checkr"
 	"github.com/screenflow/screenflow/store"
+	"github.com/screenflow/screenflow/vault"
 	"github.com/screenflow/screenflow/workflows"
 )
 
@@ -34,6 +36,21 @@ type Config struct {
 	AuthenticateWebhookToken string
 	MaxWebhookBytes          int64
 	Timing                   workflows.Timing
+	Checkr                   CheckrConfig
+}
+
+// CheckrConfig is what the Checkr endpoints need.
+type CheckrConfig struct {
+	// WebhookKeys verify X-Checkr-Signature: the direct account's API key and the partner app's
+	// OAuth client secret; a signature made with any of them is accepted.
+	WebhookKeys  []string
+	DirectKey    bool           // CHECKR_API_KEY is set: checks may use the direct account
+	ClientID     string         // partner app, for OAuth
+	ClientSecret string         // partner app, for OAuth
+	AuthorizeURL string         // e.g. https://partners.checkr.com/authorize
+	RedirectURL  string         // our /oauth/checkr/callback as registered with Checkr
+	Client       *checkr.Client // for token exchange and deauthorization
+	Vault        *vault.Vault   // seals access tokens at rest
 }
 
 // Server holds the receiver's dependencies.
@@ -60,12 +77,16 @@ func New(cfg Config, st *store.Store, tc client.Client, relay Relay, log *slog.L
 	// Without a token too, so that a missing token gets the same 401 as a wrong one, not a 404.
 	r.POST("/webhooks/authenticate", s.authenticateWebhook)
 	r.POST("/webhooks/authenticate/:token", s.authenticateWebhook)
+	r.POST("/webhooks/checkr", s.checkrWebhook)
+	r.GET("/oauth/checkr/callback", s.checkrCallback)
 
 	api := r.Group("/v1", s.authenticate)
 	api.POST("/screenings", s.createScreening)
 	api.GET("/screenings/:id", s.getScreening)
 	api.GET("/screenings/:id/documents/:document_id", s.getDocument)
 	api.POST("/screenings/:id/cancel", s.cancelScreening)
+	api.GET("/integrations/checkr/connect", s.checkrConnect)
+	api.POST("/integrations/checkr/:account/disconnect", s.checkrDisconnect)
 	return r
 }
 

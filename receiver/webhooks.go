@@ -13,6 +13,7 @@ import (
 
 	"github.com/screenflow/screenflow/activities"
 	"github.com/screenflow/screenflow/providers/authenticate"
+	"github.com/screenflow/screenflow/providers/checkr"
 	"github.com/screenflow/screenflow/providers/complycube"
 	"github.com/screenflow/screenflow/store"
 )
@@ -69,6 +70,28 @@ func (s *Server) authenticateWebhook(c *gin.Context) {
 	}
 	s.storeWebhook(c, store.NewInboxEvent{
 		Provider: activities.ProviderAuthenticate, EventID: ev.ID, EventType: ev.Event, Subject: ev.Subject(),
+		Headers: storedHeaders(c.Request.Header), Body: body,
+	})
+}
+
+// checkrWebhook receives a Checkr event, signed with the direct account's API key or the partner
+// app's client secret: either is accepted.
+func (s *Server) checkrWebhook(c *gin.Context) {
+	body, ok := s.readWebhookBody(c)
+	if !ok {
+		return
+	}
+	if !checkr.VerifyAny(s.cfg.Checkr.WebhookKeys, body, c.GetHeader(checkr.SignatureHeader)) {
+		abortWithError(c, http.StatusUnauthorized, "invalid_signature", "the webhook signature is missing or wrong")
+		return
+	}
+	ev, err := checkr.ParseEvent(body)
+	if err != nil {
+		abortWithError(c, http.StatusBadRequest, "invalid_event", err.Error())
+		return
+	}
+	s.storeWebhook(c, store.NewInboxEvent{
+		Provider: activities.ProviderCheckr, EventID: ev.ID, EventType: ev.Type, Subject: ev.Subject(),
 		Headers: storedHeaders(c.Request.Header), Body: body,
 	})
 }

@@ -22,8 +22,10 @@ import (
 )
 
 const (
-	webhookSecret     = "whsec-test-secret"
-	authenticateToken = "4f9c2a7e1b3d5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4"
+	webhookSecret      = "whsec-test-secret"
+	checkrDirectKey    = "checkr-direct-api-key"
+	checkrClientSecret = "checkr-partner-client-secret"
+	authenticateToken  = "4f9c2a7e1b3d5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4"
 )
 
 // webhookRelay records which stored events the receiver asked to deliver.
@@ -60,7 +62,8 @@ func newWebhookHarness(t *testing.T, maxBytes int64) *webhookHarness {
 func newWebhookHarnessOn(t *testing.T, db *sqlx.DB, maxBytes int64) *webhookHarness {
 	h := &webhookHarness{db: db, relay: &webhookRelay{}}
 	engine := receiver.New(receiver.Config{ComplyCubeWebhookSecret: webhookSecret,
-		AuthenticateWebhookToken: authenticateToken, MaxWebhookBytes: maxBytes},
+		AuthenticateWebhookToken: authenticateToken, MaxWebhookBytes: maxBytes,
+		Checkr: receiver.CheckrConfig{WebhookKeys: []string{checkrDirectKey, checkrClientSecret}}},
 		store.New(db), nil, h.relay, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(engine)
 	t.Cleanup(srv.Close)
