@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/screenflow/screenflow/providers/authenticate"
+	"github.com/screenflow/screenflow/providers/checkr"
 	"github.com/screenflow/screenflow/providers/complycube"
 	"github.com/screenflow/screenflow/relay"
+	"github.com/screenflow/screenflow/vault"
 	"github.com/screenflow/screenflow/workflows"
 )
 
@@ -28,6 +30,13 @@ type config struct {
 	AuthenticateWebhookTok  string
 	AuthenticatePaths       authenticate.Paths
 	PublicBaseURL           string
+	CheckrBaseURL           string
+	CheckrAPIKey            string
+	CheckrClientID          string
+	CheckrClientSecret      string
+	CheckrAuthorizeURL      string
+	CheckrRedirectURL       string
+	EncryptionKey           string
 	Timing                  workflows.Timing
 	UnroutableAfter         time.Duration
 	RelayMaxBackoff         time.Duration
@@ -56,9 +65,16 @@ func loadConfig() (config, error) {
 			InitiatePDF:    os.Getenv("AUTHENTICATE_PATH_INITIATE_PDF"),
 			RetrievePDF:    os.Getenv("AUTHENTICATE_PATH_RETRIEVE_PDF"),
 		},
-		PublicBaseURL: os.Getenv("PUBLIC_BASE_URL"),
-		LogLevel:      envOr("LOG_LEVEL", "info"),
-		LogFormat:     envOr("LOG_FORMAT", "json"),
+		PublicBaseURL:      os.Getenv("PUBLIC_BASE_URL"),
+		CheckrBaseURL:      envOr("CHECKR_BASE_URL", checkr.DefaultBaseURL),
+		CheckrAPIKey:       os.Getenv("CHECKR_API_KEY"),
+		CheckrClientID:     os.Getenv("CHECKR_OAUTH_CLIENT_ID"),
+		CheckrClientSecret: os.Getenv("CHECKR_OAUTH_CLIENT_SECRET"),
+		CheckrAuthorizeURL: envOr("CHECKR_AUTHORIZE_URL", checkr.DefaultAuthorizeURL),
+		CheckrRedirectURL:  os.Getenv("CHECKR_OAUTH_REDIRECT_URL"),
+		EncryptionKey:      os.Getenv("SCREENFLOW_ENCRYPTION_KEY"),
+		LogLevel:           envOr("LOG_LEVEL", "info"),
+		LogFormat:          envOr("LOG_FORMAT", "json"),
 	}
 	var err error
 	if c.Timing.WebhookDeadline, err = envDuration("CHECK_WEBHOOK_DEADLINE", workflows.DefaultTiming.WebhookDeadline); err != nil {
@@ -123,4 +139,21 @@ func envInt(name string, fallback int64) (int64, error) {
 
 func (c config) authenticateClient() *authenticate.Client {
 	return authenticate.NewClient(c.AuthenticateBaseURL, c.AuthenticateAPIKey, c.AuthenticatePaths, nil)
+}
+
+func (c config) checkrClient() *checkr.Client {
+	return checkr.NewClient(c.CheckrBaseURL, c.CheckrAPIKey, nil)
+}
+
+// vault opens the key that seals Checkr access tokens; nil when none is configured, which leaves
+// Checkr OAuth off.
+func (c config) vault() (*vault.Vault, error) {
+	if c.EncryptionKey == "" {
+		return nil, nil
+	}
+	key, err := vault.ParseKey(c.EncryptionKey)
+	if err != nil {
+		return nil, fmt.Errorf("SCREENFLOW_ENCRYPTION_KEY: %w", err)
+	}
+	return vault.New(key)
 }

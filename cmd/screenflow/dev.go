@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,8 +20,10 @@ import (
 	"github.com/screenflow/screenflow/devenv"
 	"github.com/screenflow/screenflow/migrations"
 	authfake "github.com/screenflow/screenflow/providers/authenticate/fake"
+	checkrfake "github.com/screenflow/screenflow/providers/checkr/fake"
 	"github.com/screenflow/screenflow/providers/complycube/fake"
 	"github.com/screenflow/screenflow/store"
+	"github.com/screenflow/screenflow/vault"
 	"github.com/screenflow/screenflow/workflows"
 )
 
@@ -30,6 +33,8 @@ const (
 	devTemporalUIPort    = 8233
 	devFakeComplyCube    = "127.0.0.1:8090"
 	devFakeAuthenticate  = "127.0.0.1:8091"
+	devFakeCheckr        = "127.0.0.1:8092"
+	devEncryptionKeyFile = "dev-encryption.key"
 	devCompletionDelay   = 5 * time.Second
 	devWebhookDeadline   = 2 * time.Minute
 	devPollInterval      = 15 * time.Second
@@ -64,6 +69,11 @@ func runDev(ctx context.Context, cfg config, stdout io.Writer) error {
 		}
 		defer pg.Stop()
 		cfg.DatabaseURL = pg.URL
+	}
+	if cfg.EncryptionKey == "" {
+		if cfg.EncryptionKey, err = devSecret(filepath.Join(dataDir, devEncryptionKeyFile), vault.NewKey); err != nil {
+			return err
+		}
 	}
 	tenantKey, err := prepareDatabase(ctx, cfg, dataDir)
 	if err != nil {
@@ -103,6 +113,16 @@ func runDev(ctx context.Context, cfg config, stdout io.Writer) error {
 		defer stopFake()
 		fakeAuthURL = cfg.AuthenticateBaseURL
 	}
+	fakeCheckrURL := ""
+	if os.Getenv("CHECKR_BASE_URL") == "" {
+		stopFake, err := startDevFakeCheckr(&cfg, apiURL, log)
+		if err != nil {
+			httpLn.Close()
+			return err
+		}
+		defer stopFake()
+		fakeCheckrURL = cfg.CheckrBaseURL
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -110,7 +130,7 @@ func runDev(ctx context.Context, cfg config, stdout io.Writer) error {
 	go func() { errs <- serve(ctx, cfg, log.With("component", "serve"), httpLn) }()
 	go func() { errs <- runWorker(ctx, cfg, log.With("component", "worker")) }()
 
-	printDevBanner(stdout, cfg, apiURL, temporal, fakeURL, fakeAuthURL, tenantKey)
+	printDevBanner(stdout, cfg, apiURL, temporal, devFakes{fakeURL, fakeAuthURL, fakeCheckrURL}, tenantKey)
 
 	var firstErr error
 	for range 2 {
@@ -252,13 +272,73 @@ func startDevFakeAuthenticate(ctx context.Context, cfg *config, apiURL string, s
 	return stop, nil
 }
 
+// startDevFakeCheckr runs the fake Checkr as a partner app's world: a direct account, an OAuth
+// client, and a stand-in for Checkr's hosted sign-up page that signs the account holder up at
+// once, redirects back with a code, and credentials the account a few seconds later.
+func startDevFakeCheckr(cfg *config, apiURL string, log *slog.Logger) (stop func(), err error) {
+	if cfg.CheckrAPIKey == "" {
+		cfg.CheckrAPIKey = "dev-" + randomHex(16)
+	}
+	if cfg.CheckrClientID == "" {
+		cfg.CheckrClientID = "dev-client"
+	}
+	if cfg.CheckrClientSecret == "" {
+		cfg.CheckrClientSecret = randomHex(32)
+	}
+	cfg.CheckrRedirectURL = apiURL + "/oauth/checkr/callback"
+	base := "http://" + devFakeCheckr
+	f := checkrfake.New(checkrfake.Options{
+		APIKey: cfg.CheckrAPIKey, ClientID: cfg.CheckrClientID, ClientSecret: cfg.CheckrClientSecret,
+		WebhookURL: apiURL + "/webhooks/checkr", ReportDelay: devCompletionDelay, InvitationDelay: devCompletionDelay,
+		Logger: log.With("component", "fake-checkr"),
+	})
+	f.SetBaseURL(base)
+	mux := http.NewServeMux()
+	mux.Handle("/", f)
+	mux.HandleFunc("GET /authorize/{client}/signup", func(w http.ResponseWriter, r *http.Request) {
+		code, account := f.Authorize("")
+		time.AfterFunc(devCompletionDelay, func() { _ = f.Credential(account) })
+		back := r.URL.Query().Get("redirect_uri") + "?" + url.Values{"code": {code}, "state": {r.URL.Query().Get("state")}}.Encode()
+		http.Redirect(w, r, back, http.StatusFound)
+	})
+	ln, err := net.Listen("tcp", devFakeCheckr)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("fake checkr: listen on %s: %w", devFakeCheckr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	cfg.CheckrBaseURL, cfg.CheckrAuthorizeURL = base, base+"/authorize"
+	return func() {
+		srv.Close()
+		f.Close()
+	}, nil
+}
+
+// devSecret reads a secret kept in .data (git-ignored, this machine only), making it once.
+func devSecret(path string, make func() string) (string, error) {
+	if raw, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(raw)), nil
+	}
+	secret := make()
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
 
-func printDevBanner(w io.Writer, cfg config, apiURL string, t *devenv.Temporal, fakeURL, fakeAuthURL, key string) {
+// devFakes are the base URLs of the fakes dev started; "" for a real provider.
+type devFakes struct {
+	complyCube, authenticate, checkr string
+}
+
+func printDevBanner(w io.Writer, cfg config, apiURL string, t *devenv.Temporal, fakes devFakes, key string) {
 	fmt.Fprintf(w, `
 screenflow dev is running. Ctrl-C stops everything it started.
 
@@ -267,11 +347,14 @@ screenflow dev is running. Ctrl-C stops everything it started.
   Temporal frontend    %s
   Postgres             %s
 `, apiURL, t.UIURL, t.Address, cfg.DatabaseURL)
-	if fakeURL != "" {
-		fmt.Fprintf(w, "  Fake ComplyCube      %s   (checks complete after %s)\n", fakeURL, devCompletionDelay)
+	if fakes.complyCube != "" {
+		fmt.Fprintf(w, "  Fake ComplyCube      %s   (checks complete after %s)\n", fakes.complyCube, devCompletionDelay)
 	}
-	if fakeAuthURL != "" {
-		fmt.Fprintf(w, "  Fake Authenticate    %s\n", fakeAuthURL)
+	if fakes.authenticate != "" {
+		fmt.Fprintf(w, "  Fake Authenticate    %s\n", fakes.authenticate)
+	}
+	if fakes.checkr != "" {
+		fmt.Fprintf(w, "  Fake Checkr          %s   (sign-up is instant; credentialed after %s)\n", fakes.checkr, devCompletionDelay)
 	}
 	fmt.Fprintf(w, `
   Dev tenant API key   %s
@@ -288,5 +371,10 @@ Then read it (use the "id" from the answer):
 
   curl -s %s/v1/screenings/<id> -H 'Authorization: Bearer %s'
 
-`, key, apiURL, key, apiURL, key)
+Connect a Checkr account through OAuth (follows Checkr's sign-up and the callback), then order a
+Checkr check on it with {"provider":"checkr","package":"tasker_standard","mode":"report","account":"<account>"}:
+
+  curl -sL %s/v1/integrations/checkr/connect -H 'Authorization: Bearer %s'
+
+`, key, apiURL, key, apiURL, key, apiURL, key)
 }

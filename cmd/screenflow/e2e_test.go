@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,8 +26,10 @@ import (
 	"github.com/screenflow/screenflow/devenv"
 	"github.com/screenflow/screenflow/devenv/testenv"
 	authfake "github.com/screenflow/screenflow/providers/authenticate/fake"
+	checkrfake "github.com/screenflow/screenflow/providers/checkr/fake"
 	"github.com/screenflow/screenflow/providers/complycube/fake"
 	"github.com/screenflow/screenflow/store"
+	"github.com/screenflow/screenflow/vault"
 	"github.com/screenflow/screenflow/workflows"
 )
 
@@ -38,6 +41,9 @@ const (
 	e2eAuthKey          = "e2e-authenticate-key"
 	e2eAuthCompany      = "e2e-company"
 	e2eAuthToken        = "e2e0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4"
+	e2eCheckrKey        = "e2e-checkr-direct-key"
+	e2eCheckrClientID   = "e2e-checkr-client"
+	e2eCheckrSecret     = "e2e-checkr-client-secret"
 	candidateEmail      = "ada.lovelace@example.com"
 	candidateLastName   = "Lovelace-Byron"
 	candidateDOB        = "1990-12-10"
@@ -51,14 +57,16 @@ type stack struct {
 	apiKey   string
 	fake     *fake.Server
 	auth     *authfake.Server
+	checkr   *checkrfake.Server
 	temporal client.Client
 	db       *store.Store
 }
 
 type stackOptions struct {
-	temporalAddress string
-	completionDelay time.Duration
-	timing          workflows.Timing
+	temporalAddress   string
+	completionDelay   time.Duration
+	checkrReportDelay time.Duration
+	timing            workflows.Timing
 }
 
 func startStack(t *testing.T, opts stackOptions) *stack {
@@ -75,6 +83,10 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 		SearchDelay: 150 * time.Millisecond, PDFDelay: 100 * time.Millisecond, RateLimit: 50 * time.Millisecond})
 	authSrv := httptest.NewServer(af)
 	af.SetBaseURL(authSrv.URL)
+	cf := checkrfake.New(checkrfake.Options{APIKey: e2eCheckrKey, ClientID: e2eCheckrClientID, ClientSecret: e2eCheckrSecret,
+		WebhookURL: apiURL + "/webhooks/checkr", ReportDelay: opts.checkrReportDelay, InvitationDelay: -1})
+	checkrSrv := httptest.NewServer(cf)
+	cf.SetBaseURL(checkrSrv.URL)
 
 	cfg := config{
 		DatabaseURL:             dbURL,
@@ -87,6 +99,13 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 		AuthenticateAPIKey:      e2eAuthKey,
 		AuthenticateCompanyCode: e2eAuthCompany,
 		AuthenticateWebhookTok:  e2eAuthToken,
+		CheckrBaseURL:           checkrSrv.URL,
+		CheckrAPIKey:            e2eCheckrKey,
+		CheckrClientID:          e2eCheckrClientID,
+		CheckrClientSecret:      e2eCheckrSecret,
+		CheckrAuthorizeURL:      checkrSrv.URL + "/authorize",
+		CheckrRedirectURL:       apiURL + "/oauth/checkr/callback",
+		EncryptionKey:           vault.NewKey(),
 		Timing:                  opts.timing,
 		UnroutableAfter:         time.Hour,
 		RelayMaxBackoff:         time.Second,
@@ -108,6 +127,8 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 		f.Close()
 		authSrv.Close()
 		af.Close()
+		checkrSrv.Close()
+		cf.Close()
 	})
 
 	var out bytes.Buffer
@@ -126,7 +147,7 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	require.NoError(t, run(context.Background(), []string{"providers", "subscribe", "authenticate"}, &out))
 	require.Contains(t, out.String(), apiURL+"/webhooks/authenticate/")
 	require.NotContains(t, out.String(), e2eAuthToken, "the token is not printed")
-	return &stack{cfg: cfg, apiURL: apiURL, apiKey: apiKey, fake: f, auth: af, temporal: tc, db: store.New(db)}
+	return &stack{cfg: cfg, apiURL: apiURL, apiKey: apiKey, fake: f, auth: af, checkr: cf, temporal: tc, db: store.New(db)}
 }
 
 type screeningJSON struct {
@@ -134,17 +155,19 @@ type screeningJSON struct {
 	Status string `json:"status"`
 	Result string `json:"result"`
 	Checks []struct {
-		ID       string `json:"id"`
-		Provider string `json:"provider"`
-		Status   string `json:"status"`
-		Outcome  string `json:"outcome"`
-		Searches []struct {
+		ID            string `json:"id"`
+		Provider      string `json:"provider"`
+		Status        string `json:"status"`
+		Outcome       string `json:"outcome"`
+		FailureReason string `json:"failure_reason"`
+		Searches      []struct {
 			SearchStatus string `json:"search_status"`
 		} `json:"searches"`
 	} `json:"checks"`
 	Documents []struct {
 		ID          string `json:"id"`
 		CheckID     string `json:"check_id"`
+		Kind        string `json:"kind"`
 		ContentType string `json:"content_type"`
 		Size        int64  `json:"size"`
 		SHA256      string `json:"sha256"`
@@ -449,4 +472,134 @@ func TestEndToEndComplyCubeAndAuthenticateChecksCompleteWithBothReports(t *testi
 		require.Equal(t, served[doc.CheckID], pdf, "the %s report is byte-identical to what the fake served", doc.CheckID)
 	}
 	s.assertNoPIIInHistory(t, done)
+}
+
+// connectCheckr goes through the OAuth connection as an HR platform and its customer would:
+// our connect endpoint, Checkr's sign-up (the fake's Authorize), Checkr's redirect to our callback.
+func (s *stack) connectCheckr(t *testing.T, beforeCallback func(accountID string)) (accountID, status string) {
+	t.Helper()
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, err := http.NewRequest(http.MethodGet, s.apiURL+"/v1/integrations/checkr/connect", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.apiKey)
+	resp, err := noRedirect.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	authorize, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	require.Equal(t, "/authorize/"+e2eCheckrClientID+"/signup", authorize.Path)
+	state := authorize.Query().Get("state")
+	require.NotEmpty(t, state)
+
+	code, accountID := s.checkr.Authorize("")
+	if beforeCallback != nil {
+		beforeCallback(accountID)
+	}
+	callback := s.apiURL + "/oauth/checkr/callback?" + url.Values{"code": {code}, "state": {state}}.Encode()
+	resp, err = http.Get(callback)
+	require.NoError(t, err)
+	var body map[string]string
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	require.Equal(t, accountID, body["account"])
+
+	replayed, err := http.Get(callback)
+	require.NoError(t, err)
+	replayed.Body.Close()
+	require.Equal(t, http.StatusBadRequest, replayed.StatusCode, "a state is good for one callback only")
+	return accountID, body["status"]
+}
+
+func (s *stack) checkStatus(t *testing.T, screeningID string, i int, want string) screeningJSON {
+	t.Helper()
+	var last screeningJSON
+	require.Eventually(t, func() bool {
+		last = s.screening(t, screeningID)
+		return last.Checks[i].Status == want
+	}, time.Minute, 200*time.Millisecond, "check %d never reached %s", i, want)
+	return last
+}
+
+func TestEndToEndCheckrConnectCredentialAndCompleteWithComplyCube(t *testing.T) {
+	tmp := testenv.Temporal(t)
+	s := startStack(t, stackOptions{temporalAddress: tmp.Address, completionDelay: 300 * time.Millisecond,
+		checkrReportDelay: 300 * time.Millisecond, timing: workflows.Timing{WebhookDeadline: time.Hour, PollInterval: time.Hour}})
+	s.checkr.DuplicateWebhooks(true)
+	account, status := s.connectCheckr(t, nil)
+	require.Equal(t, store.CheckrAwaitingCredentialing, status)
+
+	created := s.createScreening(t,
+		map[string]any{"provider": "checkr", "package": "tasker_standard", "mode": "report", "account": account},
+		map[string]any{"provider": "complycube", "type": "standard_screening_check"})
+	waiting := s.checkStatus(t, created.ID, 0, store.StatusAwaitingCredentialing)
+	tenant, err := s.db.TenantByAPIKey(context.Background(), s.apiKey)
+	require.NoError(t, err)
+	query := fmt.Sprintf("ScreeningStatus = 'awaiting_credentialing' AND TenantId = '%s'", tenant.ID)
+	require.Eventually(t, func() bool {
+		resp, err := s.temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: query})
+		return err == nil && len(resp.Executions) == 1 &&
+			resp.Executions[0].Execution.WorkflowId == workflows.CheckWorkflowID(created.ID, "checkr", waiting.Checks[0].ID)
+	}, 30*time.Second, 250*time.Millisecond, "operators find the waiting check in the Temporal UI")
+	require.Equal(t, int64(0), int64(s.checkr.ReportsCreated()), "nothing is ordered before credentialing")
+
+	require.NoError(t, s.checkr.Credential(account))
+	done := s.waitForStatus(t, created.ID, store.StatusCompleted, 2*time.Minute)
+	require.Equal(t, "clear", done.Result)
+	require.Equal(t, "clear", done.Checks[0].Outcome)
+	require.Len(t, done.Documents, 2)
+	for _, doc := range done.Documents {
+		_, pdf := s.request(t, http.MethodGet, doc.URL, nil)
+		if doc.CheckID == done.Checks[0].ID {
+			checkrDocID := doc.Kind[strings.LastIndex(doc.Kind, "_")+1:]
+			served, ok := s.checkr.DocumentPDF(checkrDocID)
+			require.True(t, ok, doc.Kind)
+			require.Equal(t, served, pdf, "the Checkr report is byte-identical to what the fake served")
+		} else {
+			served, ok := s.fake.ReportPDF(s.providerCheckID(t, doc.CheckID))
+			require.True(t, ok)
+			require.Equal(t, served, pdf)
+		}
+	}
+	s.assertNoPIIInHistory(t, done)
+}
+
+func TestEndToEndCheckrDeauthorizationWhileAReportIsPending(t *testing.T) {
+	tmp := testenv.Temporal(t)
+	s := startStack(t, stackOptions{temporalAddress: tmp.Address, completionDelay: 300 * time.Millisecond,
+		checkrReportDelay: -1, timing: workflows.Timing{WebhookDeadline: time.Hour, PollInterval: time.Hour}})
+	// Checkr credentials the account before our OAuth callback has run: the event is delivered
+	// to an account workflow started for it, and kept.
+	account, status := s.connectCheckr(t, func(accountID string) {
+		require.NoError(t, s.checkr.Credential(accountID))
+		require.Eventually(t, func() bool {
+			for _, d := range s.checkr.Deliveries() {
+				if d.Type == "account.credentialed" {
+					st, err := s.db.WebhookEventStatus(context.Background(), "checkr", d.EventID)
+					return err == nil && st.Status == store.InboxDelivered
+				}
+			}
+			return false
+		}, 30*time.Second, 50*time.Millisecond, "the early account.credentialed is delivered, not bounced")
+	})
+	require.Equal(t, store.CheckrCredentialed, status, "the early account.credentialed is not lost")
+
+	created := s.createScreening(t, map[string]any{"provider": "checkr", "package": "tasker_standard", "mode": "report", "account": account})
+	s.providerCheckID(t, s.checkStatus(t, created.ID, 0, store.StatusInProgress).Checks[0].ID)
+
+	code, raw := s.request(t, http.MethodPost, "/v1/integrations/checkr/"+account+"/disconnect", nil)
+	require.Equal(t, http.StatusOK, code, string(raw))
+
+	done := s.waitForStatus(t, created.ID, store.StatusCanceled, time.Minute)
+	require.Equal(t, store.StatusCanceled, done.Checks[0].Status)
+	require.Contains(t, done.Checks[0].FailureReason, "deauthorized")
+
+	code, raw = s.request(t, http.MethodPost, "/v1/screenings", map[string]any{
+		"candidate": map[string]string{"reference": "emp-43", "first_name": "Ada", "last_name": candidateLastName,
+			"email": candidateEmail, "dob": candidateDOB},
+		"checks": []map[string]string{{"provider": "checkr", "package": "tasker_standard", "mode": "report", "account": account}},
+	})
+	require.Equal(t, http.StatusUnprocessableEntity, code, string(raw))
+	require.Contains(t, string(raw), "deauthorized", "new checks on a deauthorized account are refused with a clear error")
 }

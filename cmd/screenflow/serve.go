@@ -39,6 +39,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) e
 	if cfg.AuthenticateWebhookTok == "" {
 		log.Warn("AUTHENTICATE_WEBHOOK_TOKEN is not set: every Authenticate webhook will be refused with 401")
 	}
+	v, err := cfg.vault()
+	if err != nil {
+		return err
+	}
+	if v == nil && cfg.CheckrClientID != "" {
+		log.Warn("SCREENFLOW_ENCRYPTION_KEY is not set: Checkr accounts cannot be connected")
+	}
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -64,8 +71,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) e
 		Handler: receiver.New(receiver.Config{
 			ComplyCubeWebhookSecret:  cfg.ComplyCubeWebhookSecret,
 			AuthenticateWebhookToken: cfg.AuthenticateWebhookTok,
-			MaxWebhookBytes:          cfg.MaxWebhookBytes,
-			Timing:                   cfg.Timing,
+			Checkr: receiver.CheckrConfig{
+				WebhookKeys: []string{cfg.CheckrAPIKey, cfg.CheckrClientSecret}, DirectKey: cfg.CheckrAPIKey != "",
+				ClientID: cfg.CheckrClientID, ClientSecret: cfg.CheckrClientSecret,
+				AuthorizeURL: cfg.CheckrAuthorizeURL, RedirectURL: cfg.CheckrRedirectURL,
+				Client: cfg.checkrClient(), Vault: v,
+			},
+			MaxWebhookBytes: cfg.MaxWebhookBytes,
+			Timing:          cfg.Timing,
 		}, st, tc, rl, log),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,

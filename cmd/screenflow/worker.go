@@ -21,6 +21,10 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger) error {
 	if cfg.ComplyCubeAPIKey == "" {
 		log.Warn("COMPLYCUBE_API_KEY is not set: ComplyCube will refuse every call")
 	}
+	v, err := cfg.vault()
+	if err != nil {
+		return err
+	}
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -37,6 +41,8 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger) error {
 		Store:        store.New(db),
 		ComplyCube:   complycube.NewClient(cfg.ComplyCubeBaseURL, cfg.ComplyCubeAPIKey, nil),
 		Authenticate: cfg.authenticateClient(),
+		Checkr:       cfg.checkrClient(),
+		Vault:        v,
 	})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
