@@ -20,6 +20,7 @@ bench: $(TEMPORAL_CLI)
 lint:
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
+	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 # Cached in .bin/: the first build takes about 13 minutes.
 $(TEMPORAL_CLI):
