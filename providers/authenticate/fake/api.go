@@ -264,7 +264,7 @@ func (s *Server) initiatePDF(w http.ResponseWriter, r *http.Request) {
 	s.sendLocked(newWebhook(authenticate.EventPDFReportGeneration, authenticate.Order{
 		UserAccessCode: u.code, Status: rep.status, ReportUUID: rep.uuid,
 	}))
-	s.armLocked("pdf/"+rep.uuid, s.pdfDelay, func() { s.finishReportLocked(rep) })
+	s.timers.ArmLocked("pdf/"+rep.uuid, s.pdfDelay, func() { s.finishReportLocked(rep) })
 	s.mu.Unlock()
 	s.log.Info("fake authenticate: report requested", "user_access_code", u.code, "report_uuid", rep.uuid)
 	writeJSON(w, http.StatusOK, authenticate.PDFReport{ReportUUID: rep.uuid, Status: authenticate.PDFInitiated})

@@ -5,7 +5,6 @@
 package fake
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/screenflow/screenflow/providers/authenticate"
+	"github.com/screenflow/screenflow/providers/internal/fakekit"
 )
 
 const (
@@ -62,16 +62,9 @@ type Options struct {
 	Logger      *slog.Logger // nil → discard
 }
 
-// Delivery is one attempt to deliver a webhook.
-type Delivery struct {
-	EventID    string
-	Type       string
-	Attempt    int // 1 for the first try of a delivery
-	StatusCode int // 0 when the request failed
-	Err        string
-	At         time.Time // when the attempt started
-	GaveUp     bool      // the last retry failed: the event is lost
-}
+// Delivery is one attempt to deliver a webhook. GaveUp means the last retry failed: the event is
+// lost.
+type Delivery = fakekit.Delivery
 
 // Server is a fake Authenticate. Its methods are safe for concurrent use.
 type Server struct {
@@ -80,36 +73,22 @@ type Server struct {
 	searchDelay       time.Duration
 	pdfDelay          time.Duration
 	rateLimit         time.Duration
-	retryDelays       []time.Duration
-	httpClient        *http.Client
 	log               *slog.Logger
 	mux               *http.ServeMux
-
-	// ctx bounds every webhook sender; Close cancels it.
-	ctx    context.Context
-	cancel context.CancelFunc
-	// wg counts webhook senders and armed timers, which Close waits for.
-	wg sync.WaitGroup
+	webhooks          *fakekit.Sender
+	timers            *fakekit.Timers // search steps and report generation
 
 	mu          sync.Mutex
-	closed      bool
 	baseURL     string
 	webhookURL  string
 	linkTTL     time.Duration
 	recordFound bool
-	duplicate   bool
 	reorder     bool
-	drop        map[string]bool
 	failLeft    int
 	failStatus  int
 	failPDFLeft int
 	users       map[string]*user
 	reports     map[string]*report
-	timers      map[string]*time.Timer
-	// lastTried closes once the first attempt of the webhook sent last is over: each webhook
-	// waits for it, so that webhooks go out in the order they were sent.
-	lastTried  <-chan struct{}
-	deliveries []Delivery
 }
 
 // user is what the fake keeps of an Authenticate user. It keeps no personal data: nothing reads it.
@@ -136,25 +115,17 @@ type report struct {
 // New returns a fake Authenticate. Serve it with httptest.NewServer (or any http.Server) and
 // point the client at its URL with DefaultPaths. Close it to stop its timers and webhook senders.
 func New(opts Options) *Server {
-	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		apiKey:            opts.APIKey,
 		companyAccessCode: opts.CompanyAccessCode,
 		searchDelay:       opts.SearchDelay,
 		pdfDelay:          opts.PDFDelay,
 		rateLimit:         opts.RateLimit,
-		retryDelays:       slices.Clone(opts.RetryDelays),
-		httpClient:        opts.HTTPClient,
 		log:               opts.Logger,
-		ctx:               ctx,
-		cancel:            cancel,
 		webhookURL:        opts.WebhookURL,
 		linkTTL:           opts.LinkTTL,
-		drop:              make(map[string]bool),
 		users:             make(map[string]*user),
 		reports:           make(map[string]*report),
-		timers:            make(map[string]*time.Timer),
-		lastTried:         notSent,
 	}
 	if s.searchDelay == 0 {
 		s.searchDelay = defaultSearchDelay
@@ -168,15 +139,29 @@ func New(opts Options) *Server {
 	if s.linkTTL == 0 {
 		s.linkTTL = defaultLinkTTL
 	}
+	retryDelays := slices.Clone(opts.RetryDelays)
 	if opts.RetryDelays == nil {
-		s.retryDelays = defaultRetryDelays
+		retryDelays = defaultRetryDelays
 	}
-	if s.httpClient == nil {
-		s.httpClient = &http.Client{Timeout: 10 * time.Second}
+	httpClient := opts.HTTPClient
+	if httpClient == nil {
+		httpClient = &http.Client{Timeout: 10 * time.Second}
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.webhooks = fakekit.NewSender(fakekit.SenderOptions{
+		Name:       "fake authenticate",
+		HTTPClient: httpClient,
+		Logger:     s.log,
+		// Authenticate documents no retry policy; RetryDelays stands in for it.
+		RetryDelays: retryDelays,
+		// Authenticate signs nothing: the receiver knows it by the token in the URL it registered,
+		// which Delivery.Err must therefore not quote.
+		RedactURL: true,
+		InOrder:   true,
+	})
+	s.timers = fakekit.NewTimers(&s.mu)
 	s.mux = s.routes()
 	return s
 }
@@ -184,14 +169,8 @@ func New(opts Options) *Server {
 // Close stops the timers, cancels webhook deliveries and their pending retries, and waits for
 // their goroutines.
 func (s *Server) Close() {
-	s.mu.Lock()
-	s.closed = true
-	for key, t := range s.timers {
-		s.stopTimerLocked(key, t)
-	}
-	s.mu.Unlock()
-	s.cancel()
-	s.wg.Wait()
+	s.timers.Close()
+	s.webhooks.Close()
 }
 
 // SetBaseURL sets the fake's own public URL, which report links start with. Unset, links start
@@ -229,9 +208,7 @@ func (s *Server) SetLinkTTL(d time.Duration) {
 
 // DuplicateWebhooks makes every webhook from now on be delivered twice, with the same event id.
 func (s *Server) DuplicateWebhooks(on bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.duplicate = on
+	s.webhooks.SetDuplicate(on)
 }
 
 // ReorderWebhooks makes search steps from now on send their status updates in reverse order, and
@@ -245,12 +222,7 @@ func (s *Server) ReorderWebhooks(on bool) {
 // DropWebhooks makes events of these types never be sent, as if the webhook were lost. Without
 // arguments it sends every type again.
 func (s *Server) DropWebhooks(types ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.drop = make(map[string]bool, len(types))
-	for _, t := range types {
-		s.drop[t] = true
-	}
+	s.webhooks.Drop(types...)
 }
 
 // FailAPI makes the next n API calls answer status with an error body, before doing anything.
@@ -294,9 +266,7 @@ func (s *Server) ReportPDF(reportUUID string) ([]byte, bool) {
 
 // Deliveries returns every webhook delivery attempt so far, in the order they finished.
 func (s *Server) Deliveries() []Delivery {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.deliveries)
+	return s.webhooks.Deliveries()
 }
 
 // UsersCreated returns how many users POST /user/create created.
@@ -317,37 +287,6 @@ func (s *Server) PDFRequests(userAccessCode string) int {
 	return 0
 }
 
-// armLocked runs fn under s.mu after d, unless the server is closed first.
-func (s *Server) armLocked(key string, d time.Duration, fn func()) {
-	// A call served after Close must not start what Close already waited for.
-	if s.closed {
-		return
-	}
-	s.wg.Add(1)
-	var t *time.Timer
-	t = time.AfterFunc(d, func() {
-		defer s.wg.Done()
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.timers[key] == t {
-			delete(s.timers, key)
-		}
-		if !s.closed {
-			fn()
-		}
-	})
-	s.timers[key] = t
-}
-
-// stopTimerLocked disarms a timer. A timer that already fired has its callback running or done,
-// and that callback releases the wait group itself.
-func (s *Server) stopTimerLocked(key string, t *time.Timer) {
-	delete(s.timers, key)
-	if t.Stop() {
-		s.wg.Done()
-	}
-}
-
 // scheduleStepLocked arms the next step of the user's criminal searches or sex offender check;
 // each step re-arms the next until every search is complete.
 func (s *Server) scheduleStepLocked(u *user, criminal bool) {
@@ -358,7 +297,7 @@ func (s *Server) scheduleStepLocked(u *user, criminal bool) {
 	if criminal {
 		key, step = u.code+"/criminal", s.stepCriminalLocked
 	}
-	s.armLocked(key, s.searchDelay, func() {
+	s.timers.ArmLocked(key, s.searchDelay, func() {
 		if _, pending := step(u); pending {
 			s.scheduleStepLocked(u, criminal)
 		}
@@ -373,7 +312,7 @@ func (s *Server) stepCriminalLocked(u *user) (moved, pending bool) {
 	if len(steps) == 0 {
 		return false, false
 	}
-	hooks := make([]webhook, 0, len(steps)+1)
+	hooks := make([]fakekit.Webhook, 0, len(steps)+1)
 	for _, sr := range steps {
 		hooks = append(hooks, newWebhook(authenticate.EventCriminalStatusUpdate, authenticate.Order{UserAccessCode: u.code, OrderDetails: &sr}))
 	}

@@ -1,46 +1,19 @@
 package fake
 
 import (
-	"bytes"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
-const testReport = "3f1c2b9e-8d4a-4c1e-9b7f-2a6d5e4c3b21"
+// The PDF's structure is fakekit's to test; these test what the fake's report says.
 
-func TestReportPDFIsWellFormed(t *testing.T) {
-	pdf := reportPDF(testReport, "uac-1", "RECORD_FOUND", "CLEAR")
-
-	require.True(t, bytes.HasPrefix(pdf, []byte("%PDF-1.4\n")))
-	require.True(t, bytes.HasSuffix(pdf, []byte("%%EOF\n")))
-
-	m := regexp.MustCompile(`startxref\n(\d+)\n%%EOF\n$`).FindSubmatch(pdf)
-	require.NotNil(t, m)
-	xref, err := strconv.Atoi(string(m[1]))
-	require.NoError(t, err)
-	require.True(t, bytes.HasPrefix(pdf[xref:], []byte("xref\n0 6\n0000000000 65535 f \n")), "startxref points at the xref table")
-
-	entries := regexp.MustCompile(`(\d{10}) 00000 n \n`).FindAllSubmatch(pdf[xref:], -1)
-	require.Len(t, entries, 5)
-	for i, e := range entries {
-		off, err := strconv.Atoi(string(e[1]))
-		require.NoError(t, err)
-		assert.True(t, bytes.HasPrefix(pdf[off:], []byte(strconv.Itoa(i+1)+" 0 obj\n")), "xref entry %d points at its object", i+1)
-	}
-
-	sm := regexp.MustCompile(`(?s)<< /Length (\d+) >>\nstream\n(.*?)\nendstream`).FindSubmatch(pdf)
-	require.NotNil(t, sm)
-	assert.Equal(t, string(sm[1]), strconv.Itoa(len(sm[2])), "stream length")
-	assert.Contains(t, string(sm[2]), "(Authenticate report "+testReport+")")
-	assert.Contains(t, string(sm[2]), "(Criminal searches: RECORD_FOUND)")
-	assert.Contains(t, string(sm[2]), "(Sex offender check: CLEAR)")
+func TestReportPDFNamesReportAndOutcomes(t *testing.T) {
+	pdf := string(reportPDF("3f1c2b9e-8d4a-4c1e-9b7f-2a6d5e4c3b21", "uac-1", "RECORD_FOUND", "CLEAR"))
+	assert.Contains(t, pdf, "(Authenticate report 3f1c2b9e-8d4a-4c1e-9b7f-2a6d5e4c3b21)")
+	assert.Contains(t, pdf, "(User uac-1)")
+	assert.Contains(t, pdf, "(Criminal searches: RECORD_FOUND)")
+	assert.Contains(t, pdf, "(Sex offender check: CLEAR)")
 }
 
 func TestReportPDFIsDeterministic(t *testing.T) {
@@ -48,27 +21,4 @@ func TestReportPDFIsDeterministic(t *testing.T) {
 	assert.NotEqual(t, reportPDF("r1", "u1", "CLEAR", "CLEAR"), reportPDF("r1", "u1", "RECORD_FOUND", "CLEAR"))
 	assert.NotEqual(t, reportPDF("r1", "u1", "CLEAR", "CLEAR"), reportPDF("r1", "u1", "CLEAR", "RECORD_FOUND"))
 	assert.NotEqual(t, reportPDF("r1", "u1", "CLEAR", "CLEAR"), reportPDF("r2", "u1", "CLEAR", "CLEAR"))
-}
-
-func TestReportPDFEscapesText(t *testing.T) {
-	pdf := reportPDF(`a(b)\c`, "u1", "CLEAR", "CLEAR")
-	assert.Contains(t, string(pdf), `(Authenticate report a\(b\)\\c)`)
-}
-
-// TestReportPDFOpens reads the PDF with a real PDF reader, poppler's pdftotext (Debian package
-// poppler-utils, which `make test` installs).
-func TestReportPDFOpens(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs pdftotext; run without -short")
-	}
-	bin, err := exec.LookPath("pdftotext")
-	require.NoError(t, err, "install poppler-utils (make test does) to read the PDF with a real reader")
-	path := filepath.Join(t.TempDir(), "report.pdf")
-	require.NoError(t, os.WriteFile(path, reportPDF(testReport, "uac-1", "CLEAR", "not ordered"), 0o600))
-	out, err := exec.Command(bin, path, "-").CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	assert.Contains(t, string(out), "Authenticate report "+testReport)
-	assert.Contains(t, string(out), "Criminal searches: CLEAR")
-	assert.Contains(t, string(out), "Sex offender check: not ordered")
-	assert.NotContains(t, string(out), "Syntax Error")
 }

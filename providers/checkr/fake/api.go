@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/screenflow/screenflow/providers/checkr"
+	"github.com/screenflow/screenflow/providers/internal/fakekit"
 )
 
 const maxRequestBody = 1 << 20
@@ -239,7 +240,7 @@ func (s *Server) createCandidate(w http.ResponseWriter, r *http.Request, account
 	}
 	s.mu.Lock()
 	s.addCandidateLocked(accountID, obj)
-	body := mustJSON(obj)
+	body := fakekit.MustJSON(obj)
 	s.mu.Unlock()
 	s.log.Info("fake checkr: candidate created", "candidate_id", id, "account_id", accountID)
 	writeRaw(w, http.StatusCreated, body)
@@ -250,7 +251,7 @@ func (s *Server) getCandidate(w http.ResponseWriter, r *http.Request, accountID 
 	c := s.candidates[r.PathValue("id")]
 	var body []byte
 	if c != nil && c.account == accountID {
-		body = mustJSON(c.obj)
+		body = fakekit.MustJSON(c.obj)
 	}
 	s.mu.Unlock()
 	if body == nil {
@@ -303,7 +304,7 @@ func (s *Server) createInvitation(w http.ResponseWriter, r *http.Request, accoun
 		CreatedAt:     t,
 		ExpiresAt:     t.Add(invitationLifetime),
 	})
-	body := mustJSON(inv.obj)
+	body := fakekit.MustJSON(inv.obj)
 	s.mu.Unlock()
 	s.log.Info("fake checkr: invitation created", "invitation_id", id, "account_id", accountID)
 	writeRaw(w, http.StatusCreated, body)
@@ -314,7 +315,7 @@ func (s *Server) getInvitation(w http.ResponseWriter, r *http.Request, accountID
 	inv := s.invitations[r.PathValue("id")]
 	var body []byte
 	if inv != nil && inv.account == accountID {
-		body = mustJSON(inv.obj)
+		body = fakekit.MustJSON(inv.obj)
 	}
 	s.mu.Unlock()
 	if body == nil {
@@ -354,7 +355,7 @@ func (s *Server) createReport(w http.ResponseWriter, r *http.Request, accountID 
 	}
 	rep := s.newReportLocked(accountID, req.CandidateID, req.Package, req.WorkLocations)
 	s.startReportLocked(rep)
-	body := mustJSON(rep.obj)
+	body := fakekit.MustJSON(rep.obj)
 	s.mu.Unlock()
 	writeRaw(w, http.StatusCreated, body)
 }
@@ -364,7 +365,7 @@ func (s *Server) getReport(w http.ResponseWriter, r *http.Request, accountID str
 	rep := s.reports[r.PathValue("id")]
 	var body []byte
 	if rep != nil && rep.account == accountID {
-		body = mustJSON(rep.obj)
+		body = fakekit.MustJSON(rep.obj)
 	}
 	s.mu.Unlock()
 	if body == nil {
@@ -402,7 +403,7 @@ func (s *Server) getDocument(w http.ResponseWriter, r *http.Request, accountID s
 	}
 	token := randomHex(20)
 	d.links[token] = time.Now().Add(s.downloadTTL)
-	body := mustJSON(documentObject{
+	body := fakekit.MustJSON(documentObject{
 		ID:          d.id,
 		Object:      "document",
 		Type:        checkr.DocumentPDFReport,
@@ -500,7 +501,7 @@ func (s *Server) exchangeToken(w http.ResponseWriter, r *http.Request) {
 	c.used = true
 	accessToken := randomHex(20)
 	s.tokens[checkr.TokenFingerprint(accessToken)] = &token{accountID: c.accountID}
-	sent := notSent
+	var sent <-chan struct{}
 	if a := s.accounts[c.accountID]; s.credentialOnToken && a.credentialed {
 		sent = s.credentialLocked(a)
 	}
@@ -509,11 +510,13 @@ func (s *Server) exchangeToken(w http.ResponseWriter, r *http.Request) {
 
 	// A pre-credentialed account's account.credentialed goes first, so that receivers see it before
 	// the exchange has told the partner which account the token is for.
-	select {
-	case <-sent:
-	case <-s.ctx.Done():
-	case <-r.Context().Done():
-		return
+	if sent != nil {
+		select {
+		case <-sent:
+		case <-s.webhooks.Closing():
+		case <-r.Context().Done():
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{
 		"access_token":      accessToken,
@@ -583,7 +586,7 @@ func (s *Server) writeListLocked(w http.ResponseWriter, r *http.Request, items [
 	if page > 1 {
 		out.PreviousHref = href(page - 1)
 	}
-	body := mustJSON(out)
+	body := fakekit.MustJSON(out)
 	s.mu.Unlock()
 	writeRaw(w, http.StatusOK, body)
 }
@@ -667,7 +670,7 @@ func writeS3Error(w http.ResponseWriter, status int, code, message string) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	writeRaw(w, status, mustJSON(v))
+	writeRaw(w, status, fakekit.MustJSON(v))
 }
 
 func writeRaw(w http.ResponseWriter, status int, body []byte) {

@@ -7,7 +7,6 @@
 package fake
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/screenflow/screenflow/providers/checkr"
+	"github.com/screenflow/screenflow/providers/internal/fakekit"
 )
 
 // Account ids the fake makes up. Events of the partner application (account.credentialed in the
@@ -91,16 +91,9 @@ type Options struct {
 	Logger            *slog.Logger // nil → discard
 }
 
-// Delivery is one attempt to deliver a webhook.
-type Delivery struct {
-	EventID    string
-	Type       string
-	Attempt    int // 1 for the first try of a delivery
-	StatusCode int // 0 when the request failed
-	Err        string
-	GaveUp     bool      // the last retry failed: the event is lost
-	At         time.Time // when the attempt started
-}
+// Delivery is one attempt to deliver a webhook. GaveUp means the last retry failed: the event is
+// lost.
+type Delivery = fakekit.Delivery
 
 // Server is a fake Checkr. Its methods are safe for concurrent use.
 type Server struct {
@@ -110,28 +103,19 @@ type Server struct {
 	signingKey      string
 	reportDelay     time.Duration
 	invitationDelay time.Duration
-	retryDelays     []time.Duration
 	shape           string
-	httpClient      *http.Client
 	log             *slog.Logger
 	mux             *http.ServeMux
-
-	// ctx bounds every webhook sender; Close cancels it.
-	ctx    context.Context
-	cancel context.CancelFunc
-	// wg counts webhook senders and armed timers, which Close waits for.
-	wg sync.WaitGroup
+	webhooks        *fakekit.Sender
+	timers          *fakekit.Timers // "invitation/<id>" and "report/<id>"
 
 	mu                sync.Mutex
-	closed            bool
 	baseURL           string
 	webhookURL        string
 	downloadTTL       time.Duration
 	result            string
 	credentialOnToken bool
-	duplicate         bool
 	reorder           bool
-	drop              map[string]bool
 	failLeft          int
 	failStatus        int
 	accounts          map[string]*account
@@ -144,9 +128,6 @@ type Server struct {
 	reports           map[string]*report
 	reportOrder       []string
 	documents         map[string]*document
-	timers            map[string]*time.Timer
-	lastTried         <-chan struct{} // see sendLocked
-	deliveries        []Delivery
 }
 
 // account is a Checkr account: the direct one, or an integrated account of the partner app.
@@ -201,7 +182,6 @@ type document struct {
 // client at its URL, and tell it that URL with SetBaseURL. Close it to stop its timers and
 // webhook senders.
 func New(opts Options) *Server {
-	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		apiKey:          opts.APIKey,
 		clientID:        opts.ClientID,
@@ -209,16 +189,11 @@ func New(opts Options) *Server {
 		signingKey:      opts.ClientSecret,
 		reportDelay:     opts.ReportDelay,
 		invitationDelay: opts.InvitationDelay,
-		retryDelays:     slices.Clone(opts.RetryDelays),
 		shape:           opts.CredentialedShape,
-		httpClient:      opts.HTTPClient,
 		log:             opts.Logger,
-		ctx:             ctx,
-		cancel:          cancel,
 		webhookURL:      opts.WebhookURL,
 		downloadTTL:     opts.DownloadTTL,
 		result:          checkr.ResultClear,
-		drop:            make(map[string]bool),
 		accounts:        make(map[string]*account),
 		codes:           make(map[string]*authCode),
 		tokens:          make(map[string]*token),
@@ -226,8 +201,6 @@ func New(opts Options) *Server {
 		invitations:     make(map[string]*invitation),
 		reports:         make(map[string]*report),
 		documents:       make(map[string]*document),
-		timers:          make(map[string]*time.Timer),
-		lastTried:       notSent,
 	}
 	if s.signingKey == "" {
 		s.signingKey = opts.APIKey
@@ -241,8 +214,9 @@ func New(opts Options) *Server {
 	if s.downloadTTL == 0 {
 		s.downloadTTL = defaultDownloadTTL
 	}
+	retryDelays := slices.Clone(opts.RetryDelays)
 	if opts.RetryDelays == nil {
-		s.retryDelays = defaultRetryDelays
+		retryDelays = defaultRetryDelays
 	}
 	switch s.shape {
 	case "":
@@ -251,12 +225,29 @@ func New(opts Options) *Server {
 	default:
 		panic(fmt.Sprintf("fake checkr: CredentialedShape %q is neither %q nor %q", s.shape, ShapeNested, ShapeAccount))
 	}
-	if s.httpClient == nil {
-		s.httpClient = &http.Client{Timeout: 10 * time.Second}
+	httpClient := opts.HTTPClient
+	if httpClient == nil {
+		httpClient = &http.Client{Timeout: 10 * time.Second}
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.webhooks = fakekit.NewSender(fakekit.SenderOptions{
+		Name:       "fake checkr",
+		HTTPClient: httpClient,
+		Logger:     s.log,
+		// Checkr keeps a webhook URL that fails (it removes one only after 60 days of failures), so
+		// an event given up does not stop later ones.
+		RetryDelays: retryDelays,
+		Header: func(h http.Header, body []byte) {
+			h.Set(checkr.SignatureHeader, checkr.Sign(s.signingKey, body))
+		},
+		// Basic auth embedded in the webhook URL goes with every request (net/http sends a URL's
+		// user info) and must not show in Delivery.Err.
+		RedactURL: true,
+		InOrder:   true,
+	})
+	s.timers = fakekit.NewTimers(&s.mu)
 	if s.apiKey != "" {
 		// A direct account has production keys only once Checkr credentialed it.
 		t := now()
@@ -269,14 +260,8 @@ func New(opts Options) *Server {
 // Close stops the timers, cancels webhook deliveries and their pending retries, and waits for
 // their goroutines.
 func (s *Server) Close() {
-	s.mu.Lock()
-	s.closed = true
-	for key, t := range s.timers {
-		s.stopTimerLocked(key, t)
-	}
-	s.mu.Unlock()
-	s.cancel()
-	s.wg.Wait()
+	s.timers.Close()
+	s.webhooks.Close()
 }
 
 // SetBaseURL sets the fake's own public URL, which download URIs and invitation URLs start with.
@@ -384,7 +369,7 @@ func (s *Server) ExpireInvitation(invitationID string) error {
 	if err != nil {
 		return err
 	}
-	s.stopTimerKeyLocked("invitation/" + inv.obj.ID)
+	s.timers.StopLocked("invitation/" + inv.obj.ID)
 	inv.obj.Status = checkr.InvitationExpired
 	s.sendLocked(s.newEventLocked(checkr.EventInvitationExpired, inv.account, inv.obj))
 	s.releaseLocked(&inv.held)
@@ -401,7 +386,7 @@ func (s *Server) SuspendReport(id string) error {
 	if err != nil {
 		return err
 	}
-	if s.stopTimerKeyLocked("report/" + id) {
+	if s.timers.StopLocked("report/" + id) {
 		r.remaining = max(time.Until(r.deadline), 0)
 	}
 	r.obj.Status = checkr.ReportSuspended
@@ -434,7 +419,7 @@ func (s *Server) CancelReport(id string) error {
 	if err != nil {
 		return err
 	}
-	s.stopTimerKeyLocked("report/" + id)
+	s.timers.StopLocked("report/" + id)
 	r.obj.Status = checkr.ReportCanceled
 	s.sendLocked(s.newEventLocked(checkr.EventReportCanceled, r.account, r.obj))
 	s.releaseLocked(&r.held)
@@ -457,9 +442,7 @@ func (s *Server) CompleteReport(id string) error {
 
 // DuplicateWebhooks makes every webhook from now on be delivered twice, with the same event id.
 func (s *Server) DuplicateWebhooks(on bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.duplicate = on
+	s.webhooks.SetDuplicate(on)
 }
 
 // ReorderWebhooks makes reports and invitations created from now on send their opening events
@@ -474,12 +457,7 @@ func (s *Server) ReorderWebhooks(on bool) {
 // DropWebhooks makes events of these types never be sent, as if the webhook were lost. Without
 // arguments it sends every type again.
 func (s *Server) DropWebhooks(types ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.drop = make(map[string]bool, len(types))
-	for _, t := range types {
-		s.drop[t] = true
-	}
+	s.webhooks.Drop(types...)
 }
 
 // FailAPI makes the next n API and OAuth calls answer status with an error body, before doing
@@ -503,9 +481,7 @@ func (s *Server) DocumentPDF(documentID string) ([]byte, bool) {
 
 // Deliveries returns every webhook delivery attempt so far, in the order they finished.
 func (s *Server) Deliveries() []Delivery {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.deliveries)
+	return s.webhooks.Deliveries()
 }
 
 // CandidatesCreated returns how many candidates POST /v1/candidates created.
@@ -593,7 +569,7 @@ func (s *Server) addInvitationLocked(accountID string, obj invitationObject) *in
 	s.invitationOrder = append(s.invitationOrder, obj.ID)
 	s.announceLocked(&inv.held, s.newEventLocked(checkr.EventInvitationCreated, accountID, obj))
 	if s.invitationDelay >= 0 {
-		s.armLocked("invitation/"+obj.ID, s.invitationDelay, func() {
+		s.timers.ArmLocked("invitation/"+obj.ID, s.invitationDelay, func() {
 			if inv.obj.Status == checkr.InvitationPending {
 				s.completeInvitationLocked(inv)
 			}
@@ -603,7 +579,7 @@ func (s *Server) addInvitationLocked(accountID string, obj invitationObject) *in
 }
 
 func (s *Server) completeInvitationLocked(inv *invitation) {
-	s.stopTimerKeyLocked("invitation/" + inv.obj.ID)
+	s.timers.StopLocked("invitation/" + inv.obj.ID)
 	r := s.newReportLocked(inv.account, inv.obj.CandidateID, inv.obj.Package, inv.obj.WorkLocations)
 	t := now()
 	inv.obj.Status = checkr.InvitationCompleted
@@ -658,7 +634,7 @@ func (s *Server) scheduleReportLocked(r *report, d time.Duration) {
 		return
 	}
 	r.deadline = time.Now().Add(d)
-	s.armLocked("report/"+r.obj.ID, d, func() {
+	s.timers.ArmLocked("report/"+r.obj.ID, d, func() {
 		if r.obj.Status == checkr.ReportPending {
 			s.completeReportLocked(r)
 		}
@@ -666,7 +642,7 @@ func (s *Server) scheduleReportLocked(r *report, d time.Duration) {
 }
 
 func (s *Server) completeReportLocked(r *report) {
-	s.stopTimerKeyLocked("report/" + r.obj.ID)
+	s.timers.StopLocked("report/" + r.obj.ID)
 	result, assessment := s.result, checkr.AssessmentReview
 	if result == checkr.ResultClear {
 		assessment = checkr.AssessmentEligible
@@ -708,49 +684,6 @@ func (s *Server) releaseLocked(held *[]webhook) {
 		s.sendLocked(wh)
 	}
 	*held = nil
-}
-
-// armLocked runs fn under s.mu after d, unless the server is closed first.
-func (s *Server) armLocked(key string, d time.Duration, fn func()) {
-	// A call served after Close must not start what Close already waited for.
-	if s.closed {
-		return
-	}
-	s.stopTimerKeyLocked(key)
-	s.wg.Add(1)
-	var t *time.Timer
-	t = time.AfterFunc(d, func() {
-		defer s.wg.Done()
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.timers[key] != t {
-			return // stopped or replaced while this callback waited for the lock
-		}
-		delete(s.timers, key)
-		if !s.closed {
-			fn()
-		}
-	})
-	s.timers[key] = t
-}
-
-// stopTimerKeyLocked disarms the timer of key, if any, and reports whether there was one.
-func (s *Server) stopTimerKeyLocked(key string) bool {
-	t, ok := s.timers[key]
-	if ok {
-		s.stopTimerLocked(key, t)
-	}
-	return ok
-}
-
-// stopTimerLocked disarms a timer. A timer that already fired has its callback running or
-// waiting for the lock; that callback sees it is no longer armed and releases the wait group
-// itself.
-func (s *Server) stopTimerLocked(key string, t *time.Timer) {
-	delete(s.timers, key)
-	if t.Stop() {
-		s.wg.Done()
-	}
 }
 
 // newID returns an id shaped like Checkr's: 24 hex digits.

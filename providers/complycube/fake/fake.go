@@ -5,7 +5,6 @@
 package fake
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/screenflow/screenflow/providers/complycube"
+	"github.com/screenflow/screenflow/providers/internal/fakekit"
 )
 
 const defaultCompletionDelay = 2 * time.Second
@@ -54,83 +54,59 @@ type Options struct {
 	Logger      *slog.Logger // nil → discard
 }
 
-// Delivery is one attempt to deliver a webhook.
-type Delivery struct {
-	EventID    string
-	Type       string
-	Attempt    int // 1 for the first try of a delivery
-	StatusCode int // 0 when the request failed
-	Err        string
-	At         time.Time // when the attempt started
-	GaveUp     bool      // the last retry failed: the webhook is now disabled
-}
+// Delivery is one attempt to deliver a webhook. GaveUp means the last retry failed: the webhook
+// is now disabled.
+type Delivery = fakekit.Delivery
 
 // Server is a fake ComplyCube. Its methods are safe for concurrent use.
 type Server struct {
 	apiKey          string
 	secret          string
 	completionDelay time.Duration
-	retryDelays     []time.Duration
-	httpClient      *http.Client
 	log             *slog.Logger
 	mux             *http.ServeMux
+	webhooks        *fakekit.Sender
+	timers          *fakekit.Timers // completion timers, by check id
 
-	// ctx bounds every webhook sender; Close cancels it.
-	ctx    context.Context
-	cancel context.CancelFunc
-	// wg counts webhook senders and armed completion timers, which Close waits for.
-	wg sync.WaitGroup
-
-	mu              sync.Mutex
-	closed          bool
-	webhookURL      string
-	webhookDisabled bool
-	outcome         string
-	duplicate       bool
-	reorder         bool
-	drop            map[string]bool
-	failLeft        int
-	failStatus      int
-	clients         map[string]clientObject
-	checks          map[string]complycube.Check
-	checkOrder      []string // check ids, oldest first
-	timers          map[string]*time.Timer
-	held            map[string]webhook // check.pending held back by ReorderWebhooks, by check id
-	reports         map[string][]byte
-	deliveries      []Delivery
+	mu         sync.Mutex
+	webhookURL string
+	outcome    string
+	reorder    bool
+	failLeft   int
+	failStatus int
+	clients    map[string]clientObject
+	checks     map[string]complycube.Check
+	checkOrder []string                   // check ids, oldest first
+	held       map[string]fakekit.Webhook // check.pending held back by ReorderWebhooks, by check id
+	reports    map[string][]byte
 }
 
 // New returns a fake ComplyCube. Serve it with httptest.NewServer (or any http.Server) and point
 // the client at <URL>/v1. Close it to stop its timers and webhook senders.
 func New(opts Options) *Server {
-	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		apiKey:          opts.APIKey,
 		secret:          opts.WebhookSecret,
 		completionDelay: opts.CompletionDelay,
-		retryDelays:     slices.Clone(opts.RetryDelays),
-		httpClient:      opts.HTTPClient,
 		log:             opts.Logger,
-		ctx:             ctx,
-		cancel:          cancel,
 		webhookURL:      opts.WebhookURL,
 		outcome:         opts.Outcome,
-		drop:            make(map[string]bool),
 		clients:         make(map[string]clientObject),
 		checks:          make(map[string]complycube.Check),
-		timers:          make(map[string]*time.Timer),
-		held:            make(map[string]webhook),
+		held:            make(map[string]fakekit.Webhook),
 		reports:         make(map[string][]byte),
 	}
 	if s.completionDelay == 0 {
 		s.completionDelay = defaultCompletionDelay
 	}
-	if s.retryDelays == nil {
-		s.retryDelays = defaultRetryDelays
+	retryDelays := slices.Clone(opts.RetryDelays)
+	if retryDelays == nil {
+		retryDelays = defaultRetryDelays
 	}
-	if s.httpClient == nil {
+	httpClient := opts.HTTPClient
+	if httpClient == nil {
 		// ComplyCube gives a receiver 15 s to acknowledge.
-		s.httpClient = &http.Client{Timeout: 15 * time.Second}
+		httpClient = &http.Client{Timeout: 15 * time.Second}
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -138,6 +114,18 @@ func New(opts Options) *Server {
 	if s.outcome == "" {
 		s.outcome = complycube.OutcomeClear
 	}
+	s.webhooks = fakekit.NewSender(fakekit.SenderOptions{
+		Name:        "fake complycube",
+		HTTPClient:  httpClient,
+		Logger:      s.log,
+		RetryDelays: retryDelays,
+		Header: func(h http.Header, body []byte) {
+			h.Set(complycube.SignatureHeader, complycube.Sign(s.secret, body))
+		},
+		// ComplyCube disables a webhook whose delivery failed every retry.
+		DisableOnGiveUp: true,
+	})
+	s.timers = fakekit.NewTimers(&s.mu)
 	s.mux = s.routes()
 	return s
 }
@@ -145,14 +133,8 @@ func New(opts Options) *Server {
 // Close stops the completion timers, cancels webhook deliveries and their pending retries, and
 // waits for their goroutines.
 func (s *Server) Close() {
-	s.mu.Lock()
-	s.closed = true
-	for id, t := range s.timers {
-		s.stopTimerLocked(id, t)
-	}
-	s.mu.Unlock()
-	s.cancel()
-	s.wg.Wait()
+	s.timers.Close()
+	s.webhooks.Close()
 }
 
 // SetWebhookURL points webhooks at url ("" stops them). Like registering a webhook anew, it
@@ -161,14 +143,12 @@ func (s *Server) SetWebhookURL(url string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.webhookURL = url
-	s.webhookDisabled = false
+	s.webhooks.Enable()
 }
 
 // WebhookDisabled reports whether the webhook was disabled because a delivery failed every retry.
 func (s *Server) WebhookDisabled() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.webhookDisabled
+	return s.webhooks.Disabled()
 }
 
 // SetOutcome sets the outcome of checks that complete by themselves from now on; "" → "clear".
@@ -183,9 +163,7 @@ func (s *Server) SetOutcome(outcome string) {
 
 // DuplicateWebhooks makes every webhook from now on be delivered twice, with the same event id.
 func (s *Server) DuplicateWebhooks(on bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.duplicate = on
+	s.webhooks.SetDuplicate(on)
 }
 
 // ReorderWebhooks makes checks created from now on send check.pending only after the events that
@@ -199,12 +177,7 @@ func (s *Server) ReorderWebhooks(on bool) {
 // DropWebhooks makes events of these types never be sent, as if the webhook were lost. Without
 // arguments it sends every type again.
 func (s *Server) DropWebhooks(types ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.drop = make(map[string]bool, len(types))
-	for _, t := range types {
-		s.drop[t] = true
-	}
+	s.webhooks.Drop(types...)
 }
 
 // FailAPI makes the next n API calls answer status with an error body, before doing anything.
@@ -251,9 +224,7 @@ func (s *Server) ReportPDF(checkID string) ([]byte, bool) {
 
 // Deliveries returns every webhook delivery attempt so far, in the order they finished.
 func (s *Server) Deliveries() []Delivery {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.deliveries)
+	return s.webhooks.Deliveries()
 }
 
 // ChecksCreated returns how many checks POST /checks created.
@@ -279,34 +250,15 @@ func (s *Server) scheduleCompletionLocked(checkID string) {
 	if s.completionDelay < 0 {
 		return
 	}
-	s.wg.Add(1)
-	s.timers[checkID] = time.AfterFunc(s.completionDelay, func() {
-		defer s.wg.Done()
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		delete(s.timers, checkID)
-		if s.closed {
-			return
-		}
+	s.timers.ArmLocked(checkID, s.completionDelay, func() {
 		if c, ok := s.checks[checkID]; ok && c.Status == complycube.StatusPending {
 			s.completeLocked(c, s.outcome)
 		}
 	})
 }
 
-// stopTimerLocked disarms a completion timer. A timer that already fired has its callback running
-// or done, and that callback releases the wait group itself.
-func (s *Server) stopTimerLocked(checkID string, t *time.Timer) {
-	delete(s.timers, checkID)
-	if t.Stop() {
-		s.wg.Done()
-	}
-}
-
 func (s *Server) completeLocked(c complycube.Check, outcome string) {
-	if t, ok := s.timers[c.ID]; ok {
-		s.stopTimerLocked(c.ID, t)
-	}
+	s.timers.StopLocked(c.ID)
 	c.Status = complycube.StatusComplete
 	c.Result = &complycube.CheckResult{Outcome: outcome}
 	c.UpdatedAt = now()
@@ -321,9 +273,7 @@ func (s *Server) completeLocked(c complycube.Check, outcome string) {
 }
 
 func (s *Server) failLocked(c complycube.Check) {
-	if t, ok := s.timers[c.ID]; ok {
-		s.stopTimerLocked(c.ID, t)
-	}
+	s.timers.StopLocked(c.ID)
 	c.Status = complycube.StatusFailed
 	c.UpdatedAt = now()
 	s.checks[c.ID] = c
