@@ -492,7 +492,7 @@ func TestReorderWebhooks(t *testing.T) {
 		got, err := c.GetInvitation(context.Background(), inv.ID)
 		require.NoError(t, err)
 		require.NoError(t, f.CompleteReport(got.ReportID))
-		require.Eventually(t, r.has(checkr.EventReportCreated), wait, tick)
+		require.Eventually(t, r.has(checkr.EventReportCreated, checkr.EventReportUpdated), wait, tick)
 		assert.Equal(t, []string{checkr.EventReportCompleted, checkr.EventReportCreated, checkr.EventReportUpdated}, r.typesOf("report:"+got.ReportID))
 	})
 	t.Run("objects created before are not reordered", func(t *testing.T) {
