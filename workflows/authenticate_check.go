@@ -214,8 +214,9 @@ func (w *authenticateCheck) awaitSearches(ctx workflow.Context) (activities.Auth
 	w.record(ctx, activities.TimelineInput{DedupeKey: "check.polling:" + w.in.CheckID, Kind: "check.polling",
 		Detail:     fmt.Sprintf("searches not complete within %s; polling Authenticate every %s", w.timing.WebhookDeadline, w.timing.PollInterval),
 		OccurredAt: workflow.Now(ctx)})
+	// The API is the truth for searches, so events do not cut this poll short.
 	var r activities.AuthenticateResult
-	err := workflow.ExecuteActivity(w.pollOptions(ctx), a.PollAuthenticateResult, w.order).Get(ctx, &r)
+	_, err := pollUntil(ctx, w.timing.PollInterval, nil, a.PollAuthenticateResult, w.order, &r)
 	return r, err
 }
 
@@ -271,33 +272,22 @@ func (w *authenticateCheck) obtainReport(ctx workflow.Context) (activities.Docum
 
 // awaitReport waits for the report's COMPLETED or FAILED event, polling past the deadline.
 func (w *authenticateCheck) awaitReport(ctx workflow.Context, uuid string) (reportState, error) {
-	finished := func() bool {
-		st := w.reports[uuid].status
-		return st == authenticate.PDFCompleted || st == authenticate.PDFFailed
-	}
-	arrived, err := workflow.AwaitWithTimeout(ctx, w.timing.WebhookDeadline, finished)
-	if err != nil || arrived {
-		return w.reports[uuid], err
-	}
 	var a *activities.Authenticate
 	var status string
-	err = workflow.ExecuteActivity(w.pollOptions(ctx), a.PollAuthenticatePDF, activities.ReportRef{
+	byEvent, err := awaitOrPoll(ctx, w.timing, func() bool {
+		st := w.reports[uuid].status
+		return st == authenticate.PDFCompleted || st == authenticate.PDFFailed
+	}, func() {
+		w.record(ctx, activities.TimelineInput{DedupeKey: "report.polling:" + uuid, Kind: "check.polling",
+			Detail:     fmt.Sprintf("report %s not finished within %s; polling Authenticate every %s", uuid, w.timing.WebhookDeadline, w.timing.PollInterval),
+			OccurredAt: workflow.Now(ctx)})
+	}, a.PollAuthenticatePDF, activities.ReportRef{
 		CheckID: w.in.CheckID, UserAccessCode: w.order.UserAccessCode, ReportUUID: uuid,
-	}).Get(ctx, &status)
-	if finished() {
+	}, &status)
+	if byEvent {
 		return w.reports[uuid], nil
 	}
 	return reportState{status: status}, err
-}
-
-// pollOptions make an activity's retry policy a poll every PollInterval.
-func (w *authenticateCheck) pollOptions(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    time.Minute,
-		ScheduleToCloseTimeout: 30 * 24 * time.Hour,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: w.timing.PollInterval, BackoffCoefficient: 1,
-			MaximumInterval: w.timing.PollInterval, NonRetryableErrorTypes: []string{"ProviderRejected"}},
-	})
 }
 
 func (w *authenticateCheck) receiveEvents(ctx workflow.Context) {

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -118,4 +119,46 @@ func runCheck(ctx workflow.Context, b *checkBase, body func(workflow.Context) (C
 		return b.cancel(ctx)
 	}
 	return result, nil
+}
+
+// maxPolling bounds how long a check polls a provider that neither answers nor fails: past it the
+// check fails with the reason instead of polling forever.
+const maxPolling = 60 * 24 * time.Hour
+
+// awaitOrPoll waits up to the webhook deadline for over() (a webhook said the provider finished).
+// Past the deadline it calls onPolling, to say so in the timeline, and polls with activity; see
+// pollUntil. byEvent reports that a webhook, not the poll, ended the wait.
+func awaitOrPoll(ctx workflow.Context, timing Timing, over func() bool, onPolling func(),
+	activity, input, result any) (byEvent bool, err error) {
+	arrived, err := workflow.AwaitWithTimeout(ctx, timing.WebhookDeadline, over)
+	if err != nil || arrived {
+		return arrived, err
+	}
+	onPolling()
+	return pollUntil(ctx, timing.PollInterval, over, activity, input, result)
+}
+
+// pollUntil runs a polling activity whose retry policy is the loop: while it fails with a
+// retryable error (the provider says "not yet") it runs again every interval, so a long wait adds
+// nothing to history. When over is not nil and becomes true meanwhile (a webhook came), the poll
+// is canceled and byEvent is true; result is then left alone.
+func pollUntil(ctx workflow.Context, interval time.Duration, over func() bool, activity, input, result any) (byEvent bool, err error) {
+	pollCtx, cancelPoll := workflow.WithCancel(ctx)
+	if over != nil {
+		workflow.Go(ctx, func(gctx workflow.Context) {
+			if workflow.Await(gctx, over) == nil {
+				cancelPoll()
+			}
+		})
+	}
+	pollCtx = workflow.WithActivityOptions(pollCtx, workflow.ActivityOptions{
+		StartToCloseTimeout:    time.Minute,
+		ScheduleToCloseTimeout: maxPolling,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: interval, BackoffCoefficient: 1, MaximumInterval: interval},
+	})
+	err = workflow.ExecuteActivity(pollCtx, activity, input).Get(pollCtx, result)
+	if over != nil && over() {
+		return true, nil
+	}
+	return false, err
 }

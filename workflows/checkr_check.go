@@ -261,37 +261,17 @@ func (w *checkrCheck) inviteCandidate(ctx workflow.Context, order activities.Che
 // awaitReport waits for an event saying the report finished, or for deauthorization; past the
 // deadline it polls GET /v1/reports/{id}.
 func (w *checkrCheck) awaitReport(ctx workflow.Context, ref activities.CheckrReportRef) error {
-	over := func() bool { return w.reportFinal != "" || w.deauthorized() }
-	arrived, err := workflow.AwaitWithTimeout(ctx, w.timing.WebhookDeadline, over)
-	if err != nil || arrived {
-		return err
-	}
-	w.record(ctx, activities.TimelineInput{DedupeKey: "check.polling:" + w.in.CheckID, Kind: "check.polling",
-		Detail:     fmt.Sprintf("report not finished within %s; polling Checkr every %s", w.timing.WebhookDeadline, w.timing.PollInterval),
-		OccurredAt: workflow.Now(ctx)})
-	pollCtx, cancelPoll := workflow.WithCancel(ctx)
-	workflow.Go(ctx, func(gctx workflow.Context) {
-		if workflow.Await(gctx, over) == nil {
-			cancelPoll()
-		}
-	})
-	pollCtx = workflow.WithActivityOptions(pollCtx, workflow.ActivityOptions{
-		StartToCloseTimeout:    time.Minute,
-		ScheduleToCloseTimeout: 60 * 24 * time.Hour,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: w.timing.PollInterval, BackoffCoefficient: 1,
-			MaximumInterval: w.timing.PollInterval, NonRetryableErrorTypes: []string{"ProviderRejected", activities.ErrTypeAccountDeauthorized}},
-	})
 	var a *activities.Checkr
 	var polled activities.CheckrReportSummary
-	err = workflow.ExecuteActivity(pollCtx, a.PollCheckrReport, ref).Get(pollCtx, &polled)
-	if over() {
-		return nil
+	byEvent, err := awaitOrPoll(ctx, w.timing, func() bool { return w.reportFinal != "" || w.deauthorized() }, func() {
+		w.record(ctx, activities.TimelineInput{DedupeKey: "check.polling:" + w.in.CheckID, Kind: "check.polling",
+			Detail:     fmt.Sprintf("report not finished within %s; polling Checkr every %s", w.timing.WebhookDeadline, w.timing.PollInterval),
+			OccurredAt: workflow.Now(ctx)})
+	}, a.PollCheckrReport, ref, &polled)
+	if err == nil && !byEvent {
+		w.reportFinal = polled.Status
 	}
-	if err != nil {
-		return err
-	}
-	w.reportFinal = polled.Status
-	return nil
+	return err
 }
 
 func (w *checkrCheck) receiveEvents(ctx workflow.Context) {

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/screenflow/screenflow/activities"
@@ -123,17 +122,21 @@ func (w *complyCubeCheck) run(ctx workflow.Context) (CheckResult, error) {
 	}
 
 	w.status.Stage = stageAwaitingResult
-	arrived, err := workflow.AwaitWithTimeout(ctx, w.timing.WebhookDeadline, w.done)
+	var polled activities.ProviderCheck
+	byEvent, err := awaitOrPoll(ctx, w.timing, w.done, func() {
+		w.status.Stage = stagePolling
+		w.record(ctx, activities.TimelineInput{DedupeKey: "check.polling:" + w.in.CheckID, Kind: "check.polling",
+			Detail:     fmt.Sprintf("no result webhook within %s; polling ComplyCube every %s", w.timing.WebhookDeadline, w.timing.PollInterval),
+			OccurredAt: workflow.Now(ctx)})
+	}, cc.PollComplyCubeCheck, w.status.ProviderCheckID, &polled)
 	if err != nil {
-		return CheckResult{}, err
-	}
-	if !arrived {
-		if err := w.poll(ctx); err != nil {
-			if errors.Is(ctx.Err(), workflow.ErrCanceled) {
-				return CheckResult{}, err
-			}
-			return w.fail(ctx, "no result from ComplyCube: "+failureReason(err))
+		if errors.Is(ctx.Err(), workflow.ErrCanceled) {
+			return CheckResult{}, err
 		}
+		return w.fail(ctx, "no result from ComplyCube: "+failureReason(err))
+	}
+	if !byEvent {
+		w.finish(polled.Status, polled.Outcome)
 	}
 	if w.failed {
 		return w.fail(ctx, "ComplyCube reported the check as failed")
@@ -151,43 +154,6 @@ func (w *complyCubeCheck) run(ctx workflow.Context) (CheckResult, error) {
 	return w.complete(ctx, w.status.Outcome,
 		fmt.Sprintf("outcome %s; report stored (%d bytes, sha256 %s)", w.status.Outcome, doc.Size, doc.SHA256),
 		[]activities.DocumentRef{doc})
-}
-
-// poll asks ComplyCube for the check every PollInterval until it is finished. The activity's retry
-// policy is the loop, so a long wait adds nothing to history; a webhook that arrives meanwhile
-// cancels the poll.
-func (w *complyCubeCheck) poll(ctx workflow.Context) error {
-	w.status.Stage = stagePolling
-	w.record(ctx, activities.TimelineInput{DedupeKey: "check.polling:" + w.in.CheckID, Kind: "check.polling",
-		Detail:     fmt.Sprintf("no result webhook within %s; polling ComplyCube every %s", w.timing.WebhookDeadline, w.timing.PollInterval),
-		OccurredAt: workflow.Now(ctx)})
-
-	pollCtx, cancelPoll := workflow.WithCancel(ctx)
-	workflow.Go(ctx, func(gctx workflow.Context) {
-		if workflow.Await(gctx, w.done) == nil {
-			cancelPoll()
-		}
-	})
-	pollCtx = workflow.WithActivityOptions(pollCtx, workflow.ActivityOptions{
-		StartToCloseTimeout:    time.Minute,
-		ScheduleToCloseTimeout: 30 * 24 * time.Hour,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    w.timing.PollInterval,
-			BackoffCoefficient: 1,
-			MaximumInterval:    w.timing.PollInterval,
-		},
-	})
-	var cc *activities.ComplyCube
-	var polled activities.ProviderCheck
-	err := workflow.ExecuteActivity(pollCtx, cc.PollComplyCubeCheck, w.status.ProviderCheckID).Get(pollCtx, &polled)
-	if w.finished {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	w.finish(polled.Status, polled.Outcome)
-	return nil
 }
 
 func (w *complyCubeCheck) receiveEvents(ctx workflow.Context) {
