@@ -73,11 +73,11 @@ func New(cfg Config, st *store.Store, tc client.Client, relay Relay, log *slog.L
 	r.Use(gin.Recovery(), s.accessLog)
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	r.POST("/webhooks/complycube", s.complyCubeWebhook)
+	r.POST("/webhooks/complycube", s.complyCubeWebhook())
 	// Without a token too, so that a missing token gets the same 401 as a wrong one, not a 404.
-	r.POST("/webhooks/authenticate", s.authenticateWebhook)
-	r.POST("/webhooks/authenticate/:token", s.authenticateWebhook)
-	r.POST("/webhooks/checkr", s.checkrWebhook)
+	r.POST("/webhooks/authenticate", s.authenticateWebhook())
+	r.POST("/webhooks/authenticate/:token", s.authenticateWebhook())
+	r.POST("/webhooks/checkr", s.checkrWebhook())
 	r.GET("/oauth/checkr/callback", s.checkrCallback)
 
 	api := r.Group("/v1", s.authenticate)

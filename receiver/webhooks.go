@@ -27,72 +27,67 @@ const retryAfterSeconds = "30"
 // headersNotStored are credentials a proxy or provider may send; the inbox keeps the rest.
 var headersNotStored = map[string]bool{"Authorization": true, "Cookie": true, "Proxy-Authorization": true}
 
-// complyCubeWebhook receives a ComplyCube event: read the raw body under the limit, verify its
-// signature, parse the envelope, store it once, answer 200, and let the relay signal the workflow.
-func (s *Server) complyCubeWebhook(c *gin.Context) {
-	body, ok := s.readWebhookBody(c)
-	if !ok {
-		return
+// envelope is what the inbox needs of a provider's event.
+type envelope struct {
+	ID, Type, Subject string
+}
+
+// webhook is the one handler every provider's endpoint is made of: read the raw body under the
+// limit, check that it comes from the provider, parse the envelope, store the event once and
+// answer 200; the relay then signals the workflow. A request that is not authentic gets 401 with
+// the same body whatever the reason, so a caller learns nothing about why.
+func (s *Server) webhook(provider string, authentic func(c *gin.Context, body []byte) bool,
+	parse func(body []byte) (envelope, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		body, ok := s.readWebhookBody(c)
+		if !ok {
+			return
+		}
+		if !authentic(c, body) {
+			abortWithError(c, http.StatusUnauthorized, "unauthorized", "the webhook's signature or token is missing or wrong")
+			return
+		}
+		ev, err := parse(body)
+		if err != nil {
+			abortWithError(c, http.StatusBadRequest, "invalid_event", err.Error())
+			return
+		}
+		s.storeWebhook(c, store.NewInboxEvent{Provider: provider, EventID: ev.ID, EventType: ev.Type,
+			Subject: ev.Subject, Headers: storedHeaders(c.Request.Header), Body: body})
 	}
-	// Fail closed: a missing secret verifies nothing. The answer is the same whatever the reason,
-	// so that a caller learns nothing about why.
-	if !complycube.VerifySignature(s.cfg.ComplyCubeWebhookSecret, body, c.GetHeader(complycube.SignatureHeader)) {
-		abortWithError(c, http.StatusUnauthorized, "invalid_signature", "the webhook signature is missing or wrong")
-		return
-	}
-	ev, err := complycube.ParseEvent(body)
-	if err != nil {
-		abortWithError(c, http.StatusBadRequest, "invalid_event", err.Error())
-		return
-	}
-	s.storeWebhook(c, store.NewInboxEvent{
-		Provider: activities.ProviderComplyCube, EventID: ev.ID, EventType: ev.Type, Subject: ev.Subject(),
-		Headers: storedHeaders(c.Request.Header), Body: body,
+}
+
+// complyCubeWebhook verifies ComplyCube-Signature with the webhook's secret. Fail closed: a
+// missing secret verifies nothing.
+func (s *Server) complyCubeWebhook() gin.HandlerFunc {
+	return s.webhook(activities.ProviderComplyCube, func(c *gin.Context, body []byte) bool {
+		return complycube.VerifySignature(s.cfg.ComplyCubeWebhookSecret, body, c.GetHeader(complycube.SignatureHeader))
+	}, func(body []byte) (envelope, error) {
+		ev, err := complycube.ParseEvent(body)
+		return envelope{ev.ID, ev.Type, ev.Subject()}, err
 	})
 }
 
-// authenticateWebhook receives an Authenticate event. Authenticate documents no signature, so the
-// unguessable token in the URL is the check (constant time, fail closed); the workflow re-reads
+// authenticateWebhook checks the URL's token. Authenticate documents no signature, so the
+// unguessable token is the credential (constant time, fail closed), and the workflow re-reads
 // state from Authenticate's API before it acts on anything terminal.
-func (s *Server) authenticateWebhook(c *gin.Context) {
-	if !authenticate.TokenMatches(s.cfg.AuthenticateWebhookToken, c.Param("token")) {
-		abortWithError(c, http.StatusUnauthorized, "invalid_token", "the webhook URL's token is missing or wrong")
-		return
-	}
-	body, ok := s.readWebhookBody(c)
-	if !ok {
-		return
-	}
-	ev, err := authenticate.ParseEvent(body)
-	if err != nil {
-		abortWithError(c, http.StatusBadRequest, "invalid_event", err.Error())
-		return
-	}
-	s.storeWebhook(c, store.NewInboxEvent{
-		Provider: activities.ProviderAuthenticate, EventID: ev.ID, EventType: ev.Event, Subject: ev.Subject(),
-		Headers: storedHeaders(c.Request.Header), Body: body,
+func (s *Server) authenticateWebhook() gin.HandlerFunc {
+	return s.webhook(activities.ProviderAuthenticate, func(c *gin.Context, _ []byte) bool {
+		return authenticate.TokenMatches(s.cfg.AuthenticateWebhookToken, c.Param("token"))
+	}, func(body []byte) (envelope, error) {
+		ev, err := authenticate.ParseEvent(body)
+		return envelope{ev.ID, ev.Event, ev.Subject()}, err
 	})
 }
 
-// checkrWebhook receives a Checkr event, signed with the direct account's API key or the partner
-// app's client secret: either is accepted.
-func (s *Server) checkrWebhook(c *gin.Context) {
-	body, ok := s.readWebhookBody(c)
-	if !ok {
-		return
-	}
-	if !checkr.VerifyAny(s.cfg.Checkr.WebhookKeys, body, c.GetHeader(checkr.SignatureHeader)) {
-		abortWithError(c, http.StatusUnauthorized, "invalid_signature", "the webhook signature is missing or wrong")
-		return
-	}
-	ev, err := checkr.ParseEvent(body)
-	if err != nil {
-		abortWithError(c, http.StatusBadRequest, "invalid_event", err.Error())
-		return
-	}
-	s.storeWebhook(c, store.NewInboxEvent{
-		Provider: activities.ProviderCheckr, EventID: ev.ID, EventType: ev.Type, Subject: ev.Subject(),
-		Headers: storedHeaders(c.Request.Header), Body: body,
+// checkrWebhook verifies X-Checkr-Signature made with the direct account's API key or the
+// partner app's client secret: either is accepted.
+func (s *Server) checkrWebhook() gin.HandlerFunc {
+	return s.webhook(activities.ProviderCheckr, func(c *gin.Context, body []byte) bool {
+		return checkr.VerifyAny(s.cfg.Checkr.WebhookKeys, body, c.GetHeader(checkr.SignatureHeader))
+	}, func(body []byte) (envelope, error) {
+		ev, err := checkr.ParseEvent(body)
+		return envelope{ev.ID, ev.Type, ev.Subject()}, err
 	})
 }
 
