@@ -30,18 +30,6 @@ type AuthenticateEvent struct {
 	Search             *authenticate.Search
 }
 
-// CheckOptions are what the HR platform chose for a check beyond its type, as stored with the
-// check: each provider's checks carry only their own fields.
-type CheckOptions struct {
-	// Authenticate
-	SexOffender bool `json:"sex_offender"`
-	PDFReport   bool `json:"pdf_report"`
-	// Checkr
-	Package string `json:"package"`
-	Mode    string `json:"mode"`
-	Account string `json:"account"`
-}
-
 // AuthenticateCheckInput starts the check workflow of one Authenticate criminal check.
 type AuthenticateCheckInput struct {
 	ScreeningID string

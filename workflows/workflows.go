@@ -85,6 +85,18 @@ func providerActivityOptions(ctx workflow.Context) workflow.Context {
 	})
 }
 
+// CheckOptions are what the HR platform chose for a check beyond its type, as stored with the
+// check: each provider's checks carry only their own fields.
+type CheckOptions struct {
+	// Authenticate
+	SexOffender bool `json:"sex_offender"`
+	PDFReport   bool `json:"pdf_report"`
+	// Checkr
+	Package string `json:"package"`
+	Mode    string `json:"mode"`
+	Account string `json:"account"`
+}
+
 // CheckResult is what every provider check workflow returns to its screening.
 type CheckResult struct {
 	CheckID       string

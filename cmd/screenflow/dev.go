@@ -219,18 +219,8 @@ func startDevFakeComplyCube(cfg *config, webhookURL string, log *slog.Logger) (s
 		APIKey: cfg.ComplyCubeAPIKey, WebhookURL: webhookURL, WebhookSecret: cfg.ComplyCubeWebhookSecret,
 		CompletionDelay: devCompletionDelay, Logger: log.With("component", "fake-complycube"),
 	})
-	ln, err := net.Listen("tcp", devFakeComplyCube)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("fake complycube: listen on %s: %w", devFakeComplyCube, err)
-	}
-	srv := &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
 	cfg.ComplyCubeBaseURL = "http://" + devFakeComplyCube + "/v1"
-	return func() {
-		srv.Close()
-		f.Close()
-	}, nil
+	return serveFake("complycube", devFakeComplyCube, f, f.Close)
 }
 
 // startDevFakeAuthenticate runs the fake Authenticate, points cfg at it, and registers the webhook
@@ -252,18 +242,10 @@ func startDevFakeAuthenticate(ctx context.Context, cfg *config, apiURL string, s
 		APIKey: cfg.AuthenticateAPIKey, CompanyAccessCode: cfg.AuthenticateCompanyCode,
 		SearchDelay: devCompletionDelay / 2, Logger: log.With("component", "fake-authenticate"),
 	})
-	ln, err := net.Listen("tcp", devFakeAuthenticate)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("fake authenticate: listen on %s: %w", devFakeAuthenticate, err)
-	}
-	srv := &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
 	cfg.AuthenticateBaseURL = "http://" + devFakeAuthenticate
 	f.SetBaseURL(cfg.AuthenticateBaseURL)
-	stop = func() {
-		srv.Close()
-		f.Close()
+	if stop, err = serveFake("authenticate", devFakeAuthenticate, f, f.Close); err != nil {
+		return nil, err
 	}
 	if err := runSubscribeAuthenticate(ctx, *cfg, stdout); err != nil {
 		stop()
@@ -301,17 +283,22 @@ func startDevFakeCheckr(cfg *config, apiURL string, log *slog.Logger) (stop func
 		back := r.URL.Query().Get("redirect_uri") + "?" + url.Values{"code": {code}, "state": {r.URL.Query().Get("state")}}.Encode()
 		http.Redirect(w, r, back, http.StatusFound)
 	})
-	ln, err := net.Listen("tcp", devFakeCheckr)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("fake checkr: listen on %s: %w", devFakeCheckr, err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
 	cfg.CheckrBaseURL, cfg.CheckrAuthorizeURL = base, base+"/authorize"
+	return serveFake("checkr", devFakeCheckr, mux, f.Close)
+}
+
+// serveFake serves a fake provider on addr until stop, which also closes the fake.
+func serveFake(name, addr string, handler http.Handler, closeFake func()) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		closeFake()
+		return nil, fmt.Errorf("fake %s: listen on %s: %w", name, addr, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
 	return func() {
 		srv.Close()
-		f.Close()
+		closeFake()
 	}, nil
 }
 
