@@ -17,47 +17,47 @@ import (
 // config is everything screenflow reads from its environment. The README's configuration table
 // lists the same variables with the same defaults.
 type config struct {
-	DatabaseURL             string
-	TemporalAddress         string
-	TemporalNamespace       string
-	HTTPAddr                string
-	ComplyCubeAPIKey        string
-	ComplyCubeBaseURL       string
-	ComplyCubeWebhookSecret string
-	AuthenticateBaseURL     string
-	AuthenticateAPIKey      string
-	AuthenticateCompanyCode string
-	AuthenticateWebhookTok  string
-	AuthenticatePaths       authenticate.Paths
-	PublicBaseURL           string
-	CheckrBaseURL           string
-	CheckrAPIKey            string
-	CheckrClientID          string
-	CheckrClientSecret      string
-	CheckrAuthorizeURL      string
-	CheckrRedirectURL       string
-	EncryptionKey           string
-	Timing                  workflows.Timing
-	UnroutableAfter         time.Duration
-	RelayMaxBackoff         time.Duration
-	MaxWebhookBytes         int64
-	LogLevel                string
-	LogFormat               string
+	DatabaseURL              string
+	TemporalAddress          string
+	TemporalNamespace        string
+	HTTPAddr                 string
+	ComplyCubeAPIKey         string
+	ComplyCubeBaseURL        string
+	ComplyCubeWebhookSecret  string
+	AuthenticateBaseURL      string
+	AuthenticateAPIKey       string
+	AuthenticateCompanyCode  string
+	AuthenticateWebhookToken string
+	AuthenticatePaths        authenticate.Paths
+	PublicBaseURL            string
+	CheckrBaseURL            string
+	CheckrAPIKey             string
+	CheckrClientID           string
+	CheckrClientSecret       string
+	CheckrAuthorizeURL       string
+	CheckrRedirectURL        string
+	EncryptionKey            string
+	Timing                   workflows.Timing
+	UnroutableAfter          time.Duration
+	RelayMaxBackoff          time.Duration
+	MaxWebhookBytes          int64
+	LogLevel                 string
+	LogFormat                string
 }
 
 func loadConfig() (config, error) {
 	c := config{
-		DatabaseURL:             os.Getenv("DATABASE_URL"),
-		TemporalAddress:         envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-		TemporalNamespace:       envOr("TEMPORAL_NAMESPACE", "default"),
-		HTTPAddr:                envOr("HTTP_ADDR", ":8080"),
-		ComplyCubeAPIKey:        os.Getenv("COMPLYCUBE_API_KEY"),
-		ComplyCubeBaseURL:       envOr("COMPLYCUBE_BASE_URL", complycube.DefaultBaseURL),
-		ComplyCubeWebhookSecret: os.Getenv("COMPLYCUBE_WEBHOOK_SECRET"),
-		AuthenticateBaseURL:     envOr("AUTHENTICATE_BASE_URL", authenticate.DefaultBaseURL),
-		AuthenticateAPIKey:      os.Getenv("AUTHENTICATE_API_KEY"),
-		AuthenticateCompanyCode: os.Getenv("AUTHENTICATE_COMPANY_ACCESS_CODE"),
-		AuthenticateWebhookTok:  os.Getenv("AUTHENTICATE_WEBHOOK_TOKEN"),
+		DatabaseURL:              os.Getenv("DATABASE_URL"),
+		TemporalAddress:          envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace:        envOr("TEMPORAL_NAMESPACE", "default"),
+		HTTPAddr:                 envOr("HTTP_ADDR", ":8080"),
+		ComplyCubeAPIKey:         os.Getenv("COMPLYCUBE_API_KEY"),
+		ComplyCubeBaseURL:        envOr("COMPLYCUBE_BASE_URL", complycube.DefaultBaseURL),
+		ComplyCubeWebhookSecret:  os.Getenv("COMPLYCUBE_WEBHOOK_SECRET"),
+		AuthenticateBaseURL:      envOr("AUTHENTICATE_BASE_URL", authenticate.DefaultBaseURL),
+		AuthenticateAPIKey:       os.Getenv("AUTHENTICATE_API_KEY"),
+		AuthenticateCompanyCode:  os.Getenv("AUTHENTICATE_COMPANY_ACCESS_CODE"),
+		AuthenticateWebhookToken: os.Getenv("AUTHENTICATE_WEBHOOK_TOKEN"),
 		// The paths Authenticate's docs leave uncertain can be corrected without a release.
 		AuthenticatePaths: authenticate.Paths{
 			CriminalSearch: os.Getenv("AUTHENTICATE_PATH_CRIMINAL_SEARCH"),

@@ -232,8 +232,8 @@ func startDevFakeAuthenticate(ctx context.Context, cfg *config, apiURL string, s
 	if cfg.AuthenticateCompanyCode == "" {
 		cfg.AuthenticateCompanyCode = "dev-company"
 	}
-	if cfg.AuthenticateWebhookTok == "" {
-		cfg.AuthenticateWebhookTok = randomHex(32)
+	if cfg.AuthenticateWebhookToken == "" {
+		cfg.AuthenticateWebhookToken = randomHex(32)
 	}
 	if cfg.PublicBaseURL == "" {
 		cfg.PublicBaseURL = apiURL

@@ -20,7 +20,7 @@ func runSubscribeAuthenticate(ctx context.Context, cfg config, stdout io.Writer)
 	var missing []string
 	for name, value := range map[string]string{
 		"AUTHENTICATE_API_KEY": cfg.AuthenticateAPIKey, "AUTHENTICATE_COMPANY_ACCESS_CODE": cfg.AuthenticateCompanyCode,
-		"AUTHENTICATE_WEBHOOK_TOKEN": cfg.AuthenticateWebhookTok, "PUBLIC_BASE_URL": cfg.PublicBaseURL,
+		"AUTHENTICATE_WEBHOOK_TOKEN": cfg.AuthenticateWebhookToken, "PUBLIC_BASE_URL": cfg.PublicBaseURL,
 	} {
 		if value == "" {
 			missing = append(missing, name)
@@ -32,12 +32,12 @@ func runSubscribeAuthenticate(ctx context.Context, cfg config, stdout io.Writer)
 	if !strings.HasPrefix(cfg.PublicBaseURL, "https://") && !strings.HasPrefix(cfg.PublicBaseURL, "http://") {
 		return errors.New("PUBLIC_BASE_URL must be an absolute http(s) URL, e.g. https://screenflow.example.com")
 	}
-	url := authenticateWebhookURL(cfg.PublicBaseURL, cfg.AuthenticateWebhookTok)
+	url := authenticateWebhookURL(cfg.PublicBaseURL, cfg.AuthenticateWebhookToken)
 	if err := cfg.authenticateClient().RegisterWebhook(ctx, cfg.AuthenticateCompanyCode, url); err != nil {
 		return fmt.Errorf("register the webhook with Authenticate: %w", err)
 	}
 	fmt.Fprintf(stdout, "registered with Authenticate for company %s:\n  %s\n",
-		cfg.AuthenticateCompanyCode, authenticateWebhookURL(cfg.PublicBaseURL, maskToken(cfg.AuthenticateWebhookTok)))
+		cfg.AuthenticateCompanyCode, authenticateWebhookURL(cfg.PublicBaseURL, maskToken(cfg.AuthenticateWebhookToken)))
 	return nil
 }
 

@@ -36,7 +36,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) e
 	if cfg.ComplyCubeWebhookSecret == "" {
 		log.Warn("COMPLYCUBE_WEBHOOK_SECRET is not set: every ComplyCube webhook will be refused with 401")
 	}
-	if cfg.AuthenticateWebhookTok == "" {
+	if cfg.AuthenticateWebhookToken == "" {
 		log.Warn("AUTHENTICATE_WEBHOOK_TOKEN is not set: every Authenticate webhook will be refused with 401")
 	}
 	v, err := cfg.vault()
@@ -70,7 +70,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) e
 	srv := &http.Server{
 		Handler: receiver.New(receiver.Config{
 			ComplyCubeWebhookSecret:  cfg.ComplyCubeWebhookSecret,
-			AuthenticateWebhookToken: cfg.AuthenticateWebhookTok,
+			AuthenticateWebhookToken: cfg.AuthenticateWebhookToken,
 			Checkr: receiver.CheckrConfig{
 				WebhookKeys: []string{cfg.CheckrAPIKey, cfg.CheckrClientSecret}, DirectKey: cfg.CheckrAPIKey != "",
 				ClientID: cfg.CheckrClientID, ClientSecret: cfg.CheckrClientSecret,
