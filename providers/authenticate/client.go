@@ -3,28 +3,20 @@
 package authenticate
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/screenflow/screenflow/providers/internal/apiclient"
 )
 
 // DefaultBaseURL is Authenticate's production API.
 const DefaultBaseURL = "https://api-v3.authenticating.com"
-
-const defaultTimeout = 30 * time.Second
-
-// maxDrain bounds what is read of an error answer, and of what a decoder left unread (read only so
-// that the connection can be reused).
-const maxDrain = 64 << 10
 
 // maxReportSize bounds a downloaded PDF report; a report is a few pages.
 const maxReportSize = 32 << 20
@@ -48,7 +40,7 @@ const (
 
 // ErrLinkExpired is returned by DownloadReport when a report link no longer works (403 or 410):
 // retrieve the report again for a fresh link.
-var ErrLinkExpired = errors.New("authenticate: report link expired")
+var ErrLinkExpired = apiclient.ErrLinkExpired
 
 // Paths are the API paths. Several are UNCERTAIN in the provider facts, so each is configurable.
 type Paths struct {
@@ -76,22 +68,18 @@ var DefaultPaths = Paths{
 
 // Client calls Authenticate's REST API. It is safe for concurrent use.
 type Client struct {
-	baseURL    string
-	apiKey     string
-	paths      Paths
-	httpClient *http.Client
+	api    *apiclient.Client
+	apiKey string
+	paths  Paths
 }
 
 // NewClient returns a client for the API at baseURL. Empty fields of paths take DefaultPaths'
 // values. A nil httpClient is replaced by one with a 30 s timeout.
 func NewClient(baseURL, apiKey string, paths Paths, httpClient *http.Client) *Client {
-	if httpClient == nil {
-		httpClient = &http.Client{Timeout: defaultTimeout}
-	}
 	d := DefaultPaths
 	return &Client{
-		baseURL: strings.TrimRight(baseURL, "/"),
-		apiKey:  apiKey,
+		api:    apiclient.New("authenticate", baseURL, httpClient, readError),
+		apiKey: apiKey,
 		paths: Paths{
 			CreateUser:     cmp.Or(paths.CreateUser, d.CreateUser),
 			Consent:        cmp.Or(paths.Consent, d.Consent),
@@ -102,7 +90,6 @@ func NewClient(baseURL, apiKey string, paths Paths, httpClient *http.Client) *Cl
 			RetrievePDF:    cmp.Or(paths.RetrievePDF, d.RetrievePDF),
 			CompanyWebhook: cmp.Or(paths.CompanyWebhook, d.CompanyWebhook),
 		},
-		httpClient: httpClient,
 	}
 }
 
@@ -159,27 +146,9 @@ type PDFReport struct {
 	Expires    time.Time `json:"expires,omitzero"`     // only when COMPLETED
 }
 
-// APIError is a non-2xx answer from Authenticate.
-type APIError struct {
-	StatusCode int
-	Message    string
-	RetryAfter time.Duration // from the Retry-After header, when present
-}
-
-func (e *APIError) Error() string {
-	s := fmt.Sprintf("HTTP %d: %s", e.StatusCode, e.Message)
-	if e.RetryAfter > 0 {
-		s += fmt.Sprintf(" (retry after %s)", e.RetryAfter)
-	}
-	return s
-}
-
-// Retryable reports whether trying the same call again may succeed: 408, 429 and 5xx.
-func (e *APIError) Retryable() bool {
-	return e.StatusCode == http.StatusRequestTimeout ||
-		e.StatusCode == http.StatusTooManyRequests ||
-		e.StatusCode >= 500
-}
+// APIError is a non-2xx answer from Authenticate. RetryAfter is set when the answer has a
+// Retry-After header (InitiatePDFReport's 429).
+type APIError = apiclient.Error
 
 // userRequest is the body of the calls that name only a user.
 type userRequest struct {
@@ -267,119 +236,29 @@ func (c *Client) RegisterWebhook(ctx context.Context, companyAccessCode, webhook
 // DownloadReport fetches the PDF at a reportLink. The link is itself the credential, so no API
 // key goes with it and no error quotes it. An expired link answers 403 or 410: ErrLinkExpired.
 func (c *Client) DownloadReport(ctx context.Context, link string) ([]byte, error) {
-	const op = "authenticate: download report"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, redactURL(err))
-	}
-	req.Header.Set("Accept", "application/pdf")
-	resp, err := c.httpClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, redactURL(err))
-	}
-	defer closeBody(resp)
-	switch {
-	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusGone:
-		return nil, fmt.Errorf("%s: HTTP %d: %w", op, resp.StatusCode, ErrLinkExpired)
-	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return nil, fmt.Errorf("%s: %w", op, readAPIError(resp))
-	}
-	pdf, err := io.ReadAll(io.LimitReader(resp.Body, maxReportSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: read body: %w", op, err)
-	}
-	if len(pdf) > maxReportSize {
-		return nil, fmt.Errorf("%s: report larger than %d bytes", op, maxReportSize)
-	}
-	return pdf, nil
-}
-
-// redactURL keeps only the scheme and host of the URL a *url.Error quotes (http.Client.Do and
-// url.Parse return one at the top): a report link's query is a bearer token.
-func redactURL(err error) error {
-	ue, ok := err.(*url.Error)
-	if !ok {
-		return err
-	}
-	redacted := *ue
-	redacted.URL = "[report link]"
-	if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
-		redacted.URL = u.Scheme + "://" + u.Host + "/[redacted]"
-	}
-	return &redacted
+	return c.api.Download(ctx, "download report", link, "application/pdf", maxReportSize)
 }
 
 // post sends one API call, a POST with a JSON body, and decodes a 2xx answer into out unless out
-// is nil. Request bodies carry personal data, so no error it returns quotes them.
+// is nil.
 func (c *Client) post(ctx context.Context, path string, in, out any) error {
-	op := "POST " + path
-	b, err := json.Marshal(in)
-	if err != nil {
-		return fmt.Errorf("authenticate: %s: encode request: %w", op, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+path, bytes.NewReader(b))
-	if err != nil {
-		return fmt.Errorf("authenticate: %s: %w", op, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.apiKey)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-
-	resp, err := c.httpClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("authenticate: %s: %w", op, err)
-	}
-	defer closeBody(resp)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("authenticate: %s: %w", op, readAPIError(resp))
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("authenticate: %s: decode response: %w", op, err)
-	}
-	return nil
+	return c.api.Do(ctx, apiclient.Request{Method: http.MethodPost, Path: path, Body: in, Auth: c.authorize}, out)
 }
 
-func closeBody(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
-	_ = resp.Body.Close()
-}
+func (c *Client) authorize(req *http.Request) { req.Header.Set("Authorization", "Bearer "+c.apiKey) }
 
-// readAPIError reads Authenticate's error body, {"errorMessage": "..."} (also "message" or
-// "error", which other Authenticate answers and proxies use). Anything else in the body is not
-// quoted: it could echo the request.
-func readAPIError(resp *http.Response) *APIError {
-	apiErr := &APIError{StatusCode: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+// readError reads Authenticate's error body, {"errorMessage": "..."} (also "message" or "error",
+// which other Authenticate answers and proxies use).
+func readError(body []byte) (typ, message string) {
 	var fields map[string]json.RawMessage
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxDrain))
-	if json.Unmarshal(b, &fields) == nil {
-		for _, key := range []string{"errorMessage", "message", "error"} {
-			var msg string
-			if json.Unmarshal(fields[key], &msg) == nil && msg != "" {
-				apiErr.Message = msg
-				break
-			}
+	if json.Unmarshal(body, &fields) != nil {
+		return "", ""
+	}
+	for _, key := range []string{"errorMessage", "message", "error"} {
+		var msg string
+		if json.Unmarshal(fields[key], &msg) == nil && msg != "" {
+			return "", msg
 		}
 	}
-	if apiErr.Message == "" {
-		apiErr.Message = http.StatusText(resp.StatusCode)
-	}
-	return apiErr
-}
-
-// retryAfter reads a Retry-After header: delay seconds, or an HTTP date. Anything else is 0.
-func retryAfter(h string) time.Duration {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(h); err == nil {
-		return max(time.Duration(secs)*time.Second, 0)
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
+	return "", ""
 }

@@ -3,18 +3,18 @@
 package checkr
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/screenflow/screenflow/providers/internal/apiclient"
 )
 
 // DefaultBaseURL is Checkr's production host. API calls go to <base>/v1/..., OAuth calls to
@@ -31,8 +31,6 @@ const DefaultAuthorizeURL = "https://partners.checkr.com/authorize"
 // StagingAuthorizeURL is DefaultAuthorizeURL's staging counterpart.
 const StagingAuthorizeURL = "https://partners.checkrhq-staging.net/authorize"
 
-const defaultTimeout = 30 * time.Second
-
 // defaultPageSize is the largest page Checkr's list calls serve; it is sent explicitly so that
 // paging does not depend on Checkr's default (25).
 const defaultPageSize = 100
@@ -41,10 +39,6 @@ const defaultPageSize = 100
 // candidate or one custom_id and hold a handful of items: running into the bound means the filter
 // was ignored, which must fail loudly rather than answer from a partial list.
 const maxPages = 50
-
-// maxDrain bounds what is read of an error answer, and of what a decoder left unread (read only so
-// that the connection can be reused).
-const maxDrain = 64 << 10
 
 // maxDocumentSize bounds a downloaded document; a report PDF is a few pages.
 const maxDocumentSize = 64 << 20
@@ -94,7 +88,7 @@ const (
 
 // ErrDownloadExpired is returned by Download when a download_uri no longer works (403 or 410):
 // call GetDocument again for a fresh one.
-var ErrDownloadExpired = errors.New("checkr: download_uri expired")
+var ErrDownloadExpired = apiclient.ErrLinkExpired
 
 // SignupURL returns the link that sends an account holder to Checkr's hosted sign-up for the
 // partner application clientID; Checkr redirects back with a code and state. authorizeURL is
@@ -109,10 +103,9 @@ func SignupURL(authorizeURL, clientID, state string) string {
 
 // Client calls Checkr's REST API as one account. It is safe for concurrent use.
 type Client struct {
-	baseURL    string
-	key        string
-	httpClient *http.Client
-	pageSize   int
+	api      *apiclient.Client
+	key      string
+	pageSize int
 }
 
 // NewClient returns a client for the Checkr host at baseURL (DefaultBaseURL, without /v1). Calls
@@ -120,14 +113,10 @@ type Client struct {
 // account's secret API key (direct accounts) or an integrated account's OAuth access token
 // (partner apps). A nil httpClient is replaced by one with a 30 s timeout.
 func NewClient(baseURL, key string, httpClient *http.Client) *Client {
-	if httpClient == nil {
-		httpClient = &http.Client{Timeout: defaultTimeout}
-	}
 	return &Client{
-		baseURL:    strings.TrimRight(baseURL, "/"),
-		key:        key,
-		httpClient: httpClient,
-		pageSize:   defaultPageSize,
+		api:      apiclient.New("checkr", baseURL, httpClient, readError),
+		key:      key,
+		pageSize: defaultPageSize,
 	}
 }
 
@@ -140,7 +129,7 @@ func (c *Client) WithKey(key string) *Client {
 }
 
 // String describes the client without its key, so that printing or logging one leaks nothing.
-func (c *Client) String() string { return "checkr.Client(" + c.baseURL + ")" }
+func (c *Client) String() string { return "checkr.Client(" + c.api.BaseURL() + ")" }
 
 // GoString is String, for %#v.
 func (c *Client) GoString() string { return c.String() }
@@ -261,23 +250,8 @@ func (t Token) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("checkr_account_id", t.CheckrAccountID))
 }
 
-// APIError is a non-2xx answer from Checkr. Its error bodies are {"error": "..."} (also
-// {"errors": ["...", ...]}).
-type APIError struct {
-	StatusCode int
-	Message    string
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("HTTP %d: %s", e.StatusCode, e.Message)
-}
-
-// Retryable reports whether trying the same call again may succeed: 408, 429 and 5xx.
-func (e *APIError) Retryable() bool {
-	return e.StatusCode == http.StatusRequestTimeout ||
-		e.StatusCode == http.StatusTooManyRequests ||
-		e.StatusCode >= 500
-}
+// APIError is a non-2xx answer from Checkr.
+type APIError = apiclient.Error
 
 // CreateCandidate creates a candidate (POST /v1/candidates). Set CustomID so that FindCandidate
 // can adopt the candidate if the answer is lost.
@@ -384,31 +358,7 @@ func (c *Client) GetDocument(ctx context.Context, id string) (Document, error) {
 // Download GETs a document's download_uri. The link is itself the credential, so no key goes with
 // it and no error quotes it. An expired link answers 403 (S3-style) or 410: ErrDownloadExpired.
 func (c *Client) Download(ctx context.Context, uri string) ([]byte, error) {
-	const op = "checkr: download document"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, redactURL(err))
-	}
-	resp, err := c.httpClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, redactURL(err))
-	}
-	defer closeBody(resp)
-	switch {
-	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusGone:
-		return nil, fmt.Errorf("%s: HTTP %d: %w", op, resp.StatusCode, ErrDownloadExpired)
-	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		// A storage service's error body is not Checkr's: only the status speaks.
-		return nil, fmt.Errorf("%s: %w", op, &APIError{StatusCode: resp.StatusCode, Message: http.StatusText(resp.StatusCode)})
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxDocumentSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: read body: %w", op, redactURL(err))
-	}
-	if len(b) > maxDocumentSize {
-		return nil, fmt.Errorf("%s: document larger than %d bytes", op, maxDocumentSize)
-	}
-	return b, nil
+	return c.api.Download(ctx, "download document", uri, "", maxDocumentSize)
 }
 
 // ExchangeToken trades the authorization code Checkr's sign-up redirected back with for the
@@ -422,7 +372,7 @@ func (c *Client) ExchangeToken(ctx context.Context, clientID, clientSecret, code
 		Code         string `json:"code"`
 	}{clientID, clientSecret, code}
 	var out Token
-	if err := c.call(ctx, http.MethodPost, "/oauth/tokens", nil, body, &out, false); err != nil {
+	if err := c.api.Do(ctx, apiclient.Request{Method: http.MethodPost, Path: "/oauth/tokens", Body: body}, &out); err != nil {
 		return Token{}, err
 	}
 	if out.AccessToken == "" {
@@ -435,7 +385,7 @@ func (c *Client) ExchangeToken(ctx context.Context, clientID, clientSecret, code
 // <base>/oauth/deauthorize with Basic auth). Checkr follows it with token.deauthorized. A token
 // revoked already answers 401.
 func (c *Client) Deauthorize(ctx context.Context) error {
-	return c.call(ctx, http.MethodPost, "/oauth/deauthorize", nil, nil, nil, true)
+	return c.do(ctx, http.MethodPost, "/oauth/deauthorize", nil, nil, nil)
 }
 
 // listPage is a page of a Checkr list: {data, object: "list", next_href, previous_href, count}.
@@ -476,101 +426,29 @@ func list[T any](ctx context.Context, c *Client, path string, filter url.Values,
 	}
 }
 
-// do sends one authenticated API call and decodes a 2xx answer into out.
+// do sends one API call with Basic auth and decodes a 2xx answer into out unless out is nil.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
-	return c.call(ctx, method, path, query, in, out, true)
+	return c.api.Do(ctx, apiclient.Request{Method: method, Path: path, Query: query, Body: in, Auth: c.authorize}, out)
 }
 
-// call sends one call and decodes a 2xx answer into out unless out is nil. Request bodies carry
-// personal data and secrets, and queries carry our ids, so no error it returns quotes them: the
-// operation is named by method and path.
-func (c *Client) call(ctx context.Context, method, path string, query url.Values, in, out any, basicAuth bool) error {
-	op := method + " " + path
-	target := c.baseURL + path
-	if len(query) > 0 {
-		target += "?" + query.Encode()
-	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("checkr: %s: encode request: %w", op, err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, body)
-	if err != nil {
-		return fmt.Errorf("checkr: %s: %w", op, redactURL(err))
-	}
-	if basicAuth {
-		req.SetBasicAuth(c.key, "")
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
+func (c *Client) authorize(req *http.Request) { req.SetBasicAuth(c.key, "") }
 
-	resp, err := c.httpClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("checkr: %s: %w", op, redactURL(err))
-	}
-	defer closeBody(resp)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("checkr: %s: %w", op, readAPIError(resp))
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("checkr: %s: decode response: %w", op, err)
-	}
-	return nil
-}
-
-// redactURL keeps only the scheme, host and path of the URL a *url.Error quotes (http.Client.Do
-// and url.Parse return one at the top): a download_uri's query is a bearer token, and API queries
-// carry our ids.
-func redactURL(err error) error {
-	ue, ok := err.(*url.Error)
-	if !ok {
-		return err
-	}
-	redacted := *ue
-	redacted.URL = "[redacted URL]"
-	if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
-		redacted.URL = u.Scheme + "://" + u.Host + u.EscapedPath()
-		if u.RawQuery != "" {
-			redacted.URL += "?[redacted]"
-		}
-	}
-	return &redacted
-}
-
-func closeBody(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
-	_ = resp.Body.Close()
-}
-
-// readAPIError reads Checkr's error body, {"error": "..."} or {"errors": ["...", ...]}. A body of
-// another shape (a proxy's error page, say) is not quoted: it could echo the request.
-func readAPIError(resp *http.Response) *APIError {
-	apiErr := &APIError{StatusCode: resp.StatusCode}
+// readError reads Checkr's error body, {"error": "..."} or {"errors": ["...", ...]} (sometimes
+// {"errors": "..."}).
+func readError(body []byte) (typ, message string) {
 	var fields map[string]json.RawMessage
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxDrain))
-	if json.Unmarshal(b, &fields) == nil {
-		var msg string
-		var msgs []string
-		switch {
-		case json.Unmarshal(fields["error"], &msg) == nil && msg != "":
-			apiErr.Message = msg
-		case json.Unmarshal(fields["errors"], &msgs) == nil && len(msgs) > 0:
-			apiErr.Message = strings.Join(msgs, "; ")
-		case json.Unmarshal(fields["errors"], &msg) == nil && msg != "":
-			apiErr.Message = msg
-		}
+	if json.Unmarshal(body, &fields) != nil {
+		return "", ""
 	}
-	if apiErr.Message == "" {
-		apiErr.Message = http.StatusText(resp.StatusCode)
+	var msg string
+	var msgs []string
+	switch {
+	case json.Unmarshal(fields["error"], &msg) == nil && msg != "":
+		return "", msg
+	case json.Unmarshal(fields["errors"], &msgs) == nil:
+		return "", strings.Join(msgs, "; ")
+	case json.Unmarshal(fields["errors"], &msg) == nil:
+		return "", msg
 	}
-	return apiErr
+	return "", ""
 }

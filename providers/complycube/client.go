@@ -3,31 +3,24 @@
 package complycube
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/screenflow/screenflow/providers/internal/apiclient"
 )
 
 // DefaultBaseURL is ComplyCube's production API, including the version prefix.
 const DefaultBaseURL = "https://api.complycube.com/v1"
 
-const defaultTimeout = 30 * time.Second
-
 // defaultPageSize is ComplyCube's own default, sent explicitly so that paging does not depend on it.
 const defaultPageSize = 100
-
-// maxDrain bounds what is read of an error answer, and of what a decoder left unread (read only so
-// that the connection can be reused).
-const maxDrain = 64 << 10
 
 // Check statuses.
 const (
@@ -61,23 +54,18 @@ var CheckTypes = []string{
 
 // Client calls ComplyCube's REST API. It is safe for concurrent use.
 type Client struct {
-	baseURL    string
-	apiKey     string
-	httpClient *http.Client
-	pageSize   int
+	api      *apiclient.Client
+	apiKey   string
+	pageSize int
 }
 
 // NewClient returns a client for the API at baseURL, which includes the /v1 prefix. A nil
 // httpClient is replaced by one with a 30 s timeout.
 func NewClient(baseURL, apiKey string, httpClient *http.Client) *Client {
-	if httpClient == nil {
-		httpClient = &http.Client{Timeout: defaultTimeout}
-	}
 	return &Client{
-		baseURL:    strings.TrimRight(baseURL, "/"),
-		apiKey:     apiKey,
-		httpClient: httpClient,
-		pageSize:   defaultPageSize,
+		api:      apiclient.New("complycube", baseURL, httpClient, readError),
+		apiKey:   apiKey,
+		pageSize: defaultPageSize,
 	}
 }
 
@@ -134,30 +122,9 @@ type Report struct {
 	Data        []byte // decoded PDF bytes
 }
 
-// APIError is a non-2xx answer from ComplyCube; error bodies look like {"type": "...", "message": "..."}.
-type APIError struct {
-	StatusCode int
-	Type       string
-	Message    string
-}
-
-func (e *APIError) Error() string {
-	s := fmt.Sprintf("complycube: HTTP %d", e.StatusCode)
-	if e.Type != "" {
-		s += " " + e.Type
-	}
-	if e.Message != "" {
-		s += ": " + e.Message
-	}
-	return s
-}
-
-// Retryable reports whether trying the same call again may succeed: 408, 429 and 5xx.
-func (e *APIError) Retryable() bool {
-	return e.StatusCode == http.StatusRequestTimeout ||
-		e.StatusCode == http.StatusTooManyRequests ||
-		e.StatusCode >= 500
-}
+// APIError is a non-2xx answer from ComplyCube. Its Type is the error body's "type" (e.g.
+// "resource_not_found"), empty when the body was not ComplyCube's.
+type APIError = apiclient.Error
 
 // CreateClient creates a client (POST /clients).
 func (c *Client) CreateClient(ctx context.Context, req CreateClientRequest) (ClientResource, error) {
@@ -240,61 +207,22 @@ func (c *Client) GetReport(ctx context.Context, checkID string) (Report, error) 
 	return Report{ContentType: out.ContentType, Data: data}, nil
 }
 
-// do sends one API call and decodes a 2xx answer into out. Request bodies carry personal data,
-// so no error it returns quotes them.
+// do sends one API call and decodes a 2xx answer into out.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
-	op := method + " " + path
-	target := c.baseURL + path
-	if len(query) > 0 {
-		target += "?" + query.Encode()
-	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("complycube: %s: encode request: %w", op, err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, body)
-	if err != nil {
-		return fmt.Errorf("complycube: %s: %w", op, err)
-	}
-	req.Header.Set("Authorization", c.apiKey)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-
-	resp, err := c.httpClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("complycube: %s: %w", op, err)
-	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
-		_ = resp.Body.Close()
-	}()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return readAPIError(resp)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("complycube: %s: decode response: %w", op, err)
-	}
-	return nil
+	return c.api.Do(ctx, apiclient.Request{Method: method, Path: path, Query: query, Body: in, Auth: c.authorize}, out)
 }
 
-func readAPIError(resp *http.Response) *APIError {
-	apiErr := &APIError{StatusCode: resp.StatusCode}
-	var body struct {
+// authorize sends the key as is: ComplyCube takes no scheme before it.
+func (c *Client) authorize(req *http.Request) { req.Header.Set("Authorization", c.apiKey) }
+
+// readError reads ComplyCube's error body, {"type": "...", "message": "..."}.
+func readError(body []byte) (typ, message string) {
+	var e struct {
 		Type    string `json:"type"`
 		Message string `json:"message"`
 	}
-	// A body that is not ComplyCube's JSON (a proxy's error page, say) is not quoted: it could
-	// echo the request. A body that cannot be read leaves the status code to speak alone.
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxDrain))
-	if json.Unmarshal(b, &body) == nil {
-		apiErr.Type, apiErr.Message = body.Type, body.Message
+	if json.Unmarshal(body, &e) != nil {
+		return "", ""
 	}
-	if apiErr.Message == "" {
-		apiErr.Message = http.StatusText(resp.StatusCode)
-	}
-	return apiErr
+	return e.Type, e.Message
 }
