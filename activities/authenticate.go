@@ -7,24 +7,12 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
-
 	"github.com/screenflow/screenflow/providers/authenticate"
 	"github.com/screenflow/screenflow/store"
 )
 
-// ProviderAuthenticate names Authenticate in routes, the inbox and checks.
-const ProviderAuthenticate = "authenticate"
-
 // DocumentKindAuthenticateReport is the kind of the PDF report stored for an Authenticate check.
 const DocumentKindAuthenticateReport = "authenticate_report"
-
-// Error types the Authenticate check workflow tells apart.
-const (
-	ErrTypeResultPending     = "ResultPending"     // the searches are not all complete yet; retried as a poll
-	ErrTypeReportPending     = "ReportPending"     // the PDF report is still being generated; retried as a poll
-	ErrTypeReportLinkExpired = "ReportLinkExpired" // the report's link expired: a new report must be requested
-)
 
 // Authenticate talks to Authenticate for the check workflows.
 type Authenticate struct {
@@ -54,7 +42,7 @@ func (a *Authenticate) CreateAuthenticateUser(ctx context.Context, in Authentica
 	}
 	dob, err := time.Parse(time.DateOnly, cand.DOB)
 	if err != nil {
-		return "", temporal.NewNonRetryableApplicationError("candidate date of birth is not a date", "InvalidCandidate", nil)
+		return "", permanent("candidate date of birth is not a date", ErrTypeInvalidCandidate)
 	}
 	house, street := splitStreetAddress(cand.AddressLine1)
 	code, err := a.Client.CreateUser(ctx, authenticate.CreateUserRequest{
@@ -63,9 +51,9 @@ func (a *Authenticate) CreateAuthenticateUser(ctx context.Context, in Authentica
 		City: cand.City, State: cand.State, ZipCode: cand.PostalCode, Country: cand.Country,
 	})
 	if err != nil {
-		return "", providerError("authenticate: create user", err)
+		return "", providerError(err)
 	}
-	err = a.Store.SetProviderClient(ctx, in.CheckID, ProviderAuthenticate, code, authenticate.SubjectFor(code), in.WorkflowID)
+	err = a.Store.SetProviderClient(ctx, in.CheckID, authenticate.Name, code, authenticate.SubjectFor(code), in.WorkflowID)
 	if err != nil {
 		return "", err
 	}
@@ -100,7 +88,7 @@ func (a *Authenticate) RecordAuthenticateConsent(ctx context.Context, in Authent
 		UserAccessCode: in.UserAccessCode, IsBackgroundDisclosureAccepted: true,
 		GLBPurposeAndDPPAPurpose: 1, FCRAPurpose: 1, FullName: cand.FirstName + " " + cand.LastName,
 	})
-	return providerError("authenticate: consent", err)
+	return providerError(err)
 }
 
 // OrderAuthenticateSearches orders the criminal searches, and the sex offender check when asked,
@@ -113,7 +101,7 @@ func (a *Authenticate) OrderAuthenticateSearches(ctx context.Context, in Authent
 	if !ordered {
 		searches, err := a.Client.OrderCriminalSearches(ctx, in.UserAccessCode)
 		if err != nil {
-			return providerError("authenticate: order criminal searches", err)
+			return providerError(err)
 		}
 		if err := a.Store.MarkOrdered(ctx, in.CheckID, store.OrderCriminal); err != nil {
 			return err
@@ -129,7 +117,7 @@ func (a *Authenticate) OrderAuthenticateSearches(ctx context.Context, in Authent
 		return err
 	}
 	if err := a.Client.OrderSexOffenderCheck(ctx, in.UserAccessCode); err != nil {
-		return providerError("authenticate: order sex offender check", err)
+		return providerError(err)
 	}
 	return a.Store.MarkOrdered(ctx, in.CheckID, store.OrderSexOffender)
 }
@@ -148,7 +136,7 @@ type AuthenticateResult struct {
 func (a *Authenticate) ReadAuthenticateResult(ctx context.Context, in AuthenticateOrderInput) (AuthenticateResult, error) {
 	tr, err := a.Client.GetTestResult(ctx, in.UserAccessCode)
 	if err != nil {
-		return AuthenticateResult{}, providerError("authenticate: get test result", err)
+		return AuthenticateResult{}, providerError(err)
 	}
 	var all []authenticate.Search
 	r := AuthenticateResult{SexOffenderComplete: !in.SexOffender}
@@ -172,7 +160,7 @@ func (a *Authenticate) ReadAuthenticateResult(ctx context.Context, in Authentica
 	return r, nil
 }
 
-// PollAuthenticateResult is ReadAuthenticateResult that fails with ErrTypeResultPending until
+// PollAuthenticateResult is ReadAuthenticateResult that fails with ErrTypeNotReady until
 // every search is complete, so that its retry policy polls.
 func (a *Authenticate) PollAuthenticateResult(ctx context.Context, in AuthenticateOrderInput) (AuthenticateResult, error) {
 	r, err := a.ReadAuthenticateResult(ctx, in)
@@ -180,7 +168,7 @@ func (a *Authenticate) PollAuthenticateResult(ctx context.Context, in Authentica
 		return r, err
 	}
 	if !r.CriminalComplete || !r.SexOffenderComplete {
-		return r, temporal.NewApplicationError("searches are not all complete", ErrTypeResultPending)
+		return r, notReady("searches are not all complete")
 	}
 	return r, nil
 }
@@ -240,11 +228,10 @@ func (a *Authenticate) InitiateAuthenticatePDF(ctx context.Context, in Authentic
 		if wait <= 0 {
 			wait = 5 * time.Minute
 		}
-		return "", temporal.NewApplicationErrorWithOptions("one PDF report per user per five minutes", "RateLimited",
-			temporal.ApplicationErrorOptions{NextRetryDelay: wait})
+		return "", retryAfter("one PDF report per user per five minutes", ErrTypeRateLimited, wait)
 	}
 	if err != nil {
-		return "", providerError("authenticate: initiate pdf report", err)
+		return "", providerError(err)
 	}
 	return report.ReportUUID, nil
 }
@@ -257,14 +244,14 @@ type ReportRef struct {
 }
 
 // PollAuthenticatePDF returns the report's final status (COMPLETED or FAILED), failing with
-// ErrTypeReportPending until then, so that its retry policy polls.
+// ErrTypeNotReady until then, so that its retry policy polls.
 func (a *Authenticate) PollAuthenticatePDF(ctx context.Context, in ReportRef) (string, error) {
 	report, err := a.Client.RetrievePDFReport(ctx, in.UserAccessCode)
 	if err != nil {
-		return "", providerError("authenticate: retrieve pdf report", err)
+		return "", providerError(err)
 	}
 	if report.ReportUUID != in.ReportUUID || (report.Status != authenticate.PDFCompleted && report.Status != authenticate.PDFFailed) {
-		return "", temporal.NewApplicationError("the report is still being generated", ErrTypeReportPending)
+		return "", notReady("the report is still being generated")
 	}
 	return report.Status, nil
 }
@@ -276,11 +263,11 @@ func (a *Authenticate) PollAuthenticatePDF(ctx context.Context, in ReportRef) (s
 func (a *Authenticate) StoreAuthenticateReport(ctx context.Context, in ReportRef) (DocumentRef, error) {
 	report, err := a.Client.RetrievePDFReport(ctx, in.UserAccessCode)
 	if err != nil {
-		return DocumentRef{}, providerError("authenticate: retrieve pdf report", err)
+		return DocumentRef{}, providerError(err)
 	}
 	if report.ReportUUID != in.ReportUUID || report.Status != authenticate.PDFCompleted || report.ReportLink == "" {
-		return DocumentRef{}, temporal.NewNonRetryableApplicationError(
-			"Authenticate does not confirm the report as completed", ErrTypeReportLinkExpired, nil)
+		return DocumentRef{}, permanent(
+			"Authenticate does not confirm the report as completed", ErrTypeReportLinkExpired)
 	}
 	expired := !report.Expires.IsZero() && !time.Now().Before(report.Expires)
 	var pdf []byte
@@ -289,10 +276,10 @@ func (a *Authenticate) StoreAuthenticateReport(ctx context.Context, in ReportRef
 		expired = errors.Is(err, authenticate.ErrLinkExpired)
 	}
 	if expired {
-		return DocumentRef{}, temporal.NewNonRetryableApplicationError("the report's link has expired", ErrTypeReportLinkExpired, nil)
+		return DocumentRef{}, permanent("the report's link has expired", ErrTypeReportLinkExpired)
 	}
 	if err != nil {
-		return DocumentRef{}, providerError("authenticate: download report", err)
+		return DocumentRef{}, providerError(err)
 	}
 	doc, err := a.Store.SaveDocument(ctx, in.CheckID, DocumentKindAuthenticateReport, "application/pdf", pdf)
 	if err != nil {

@@ -40,7 +40,7 @@ func newAuthenticateHarness(t *testing.T, opts authfake.Options) *authenticateHa
 		TenantID: tenant.ID,
 		Candidate: store.Candidate{Reference: "emp-1", FirstName: "Ada", LastName: "Lovelace",
 			Email: "ada@example.com", DOB: "1990-12-10", AddressLine1: "221B Baker Street", City: "London", Country: "GBR"},
-		Checks: []store.NewCheck{{Provider: activities.ProviderAuthenticate, Type: "criminal"}},
+		Checks: []store.NewCheck{{Provider: authenticate.Name, Type: "criminal"}},
 	})
 	require.NoError(t, err)
 	checks, err := st.ScreeningChecks(ctx, scr.ID)
@@ -68,7 +68,7 @@ func TestAuthenticateUserConsentAndOrdersHappenOnce(t *testing.T) {
 	again := h.order(t, true)
 	require.Equal(t, in.UserAccessCode, again.UserAccessCode, "the user is created once per check")
 	require.Equal(t, 1, h.fake.UsersCreated())
-	route, err := h.st.Route(ctx, activities.ProviderAuthenticate, authenticate.SubjectFor(in.UserAccessCode))
+	route, err := h.st.Route(ctx, authenticate.Name, authenticate.SubjectFor(in.UserAccessCode))
 	require.NoError(t, err)
 	require.Equal(t, "wf-a", route)
 	searches, err := h.st.Searches(ctx, h.checkID)
@@ -88,7 +88,7 @@ func TestAuthenticateResultIsReadFromTheAPI(t *testing.T) {
 	_, err := h.act.PollAuthenticateResult(ctx, in)
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, err, &appErr)
-	require.Equal(t, activities.ErrTypeResultPending, appErr.Type())
+	require.Equal(t, activities.ErrTypeNotReady, appErr.Type())
 
 	for range 2 {
 		require.NoError(t, h.fake.AdvanceSearches(in.UserAccessCode))

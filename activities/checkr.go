@@ -4,26 +4,15 @@ import (
 	"context"
 	"errors"
 
-	"go.temporal.io/sdk/temporal"
-
 	"github.com/screenflow/screenflow/providers/checkr"
 	"github.com/screenflow/screenflow/store"
 	"github.com/screenflow/screenflow/vault"
 )
 
-// ProviderCheckr names Checkr in routes, the inbox and checks.
-const ProviderCheckr = "checkr"
-
 // Checkr check modes.
 const (
 	CheckrModeInvitation = "invitation" // the candidate enters their data on Checkr's hosted page
 	CheckrModeReport     = "report"     // we send the candidate's data and order the report directly
-)
-
-// Error types the Checkr workflows tell apart.
-const (
-	ErrTypeAccountDeauthorized = "AccountDeauthorized" // the integrated account's access was revoked
-	ErrTypeReportInProgress    = "ReportInProgress"    // the report is not finished yet; retried as a poll
 )
 
 // Checkr talks to Checkr for the check workflows, with the direct account's key or the
@@ -44,13 +33,11 @@ func (a *Checkr) clientFor(ctx context.Context, accountID string) (*checkr.Clien
 		return nil, err
 	}
 	if acct.Status == store.CheckrDeauthorized || len(acct.AccessTokenSealed) == 0 {
-		return nil, temporal.NewNonRetryableApplicationError("the Checkr account "+accountID+" is deauthorized; reconnect it",
-			ErrTypeAccountDeauthorized, nil)
+		return nil, permanent("the Checkr account "+accountID+" is deauthorized; reconnect it", ErrTypeAccountDeauthorized)
 	}
 	token, err := a.Vault.Open(acct.AccessTokenSealed, []byte(accountID))
 	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError("the Checkr access token cannot be decrypted: is the encryption key right?",
-			"SealedTokenUnreadable", nil)
+		return nil, permanent("the Checkr access token cannot be decrypted: is the encryption key right?", ErrTypeSealedTokenUnreadable)
 	}
 	return a.Client.WithKey(string(token)), nil
 }
@@ -59,7 +46,7 @@ func (a *Checkr) clientFor(ctx context.Context, accountID string) (*checkr.Clien
 func (a *Checkr) CheckrAccountStatus(ctx context.Context, accountID string) (string, error) {
 	acct, err := a.Store.CheckrAccount(ctx, accountID)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", temporal.NewNonRetryableApplicationError("the Checkr account "+accountID+" is not connected", "AccountUnknown", nil)
+		return "", permanent("the Checkr account "+accountID+" is not connected", ErrTypeAccountUnknown)
 	}
 	return acct.Status, err
 }
@@ -102,7 +89,7 @@ func (a *Checkr) CreateCheckrCandidate(ctx context.Context, in CheckrOrderInput)
 	}
 	cand, found, err := client.FindCandidate(ctx, in.CheckID)
 	if err != nil {
-		return "", providerError("checkr: find candidate", err)
+		return "", providerError(err)
 	}
 	if !found {
 		person, err := a.Store.CandidateForCheck(ctx, in.CheckID)
@@ -114,10 +101,10 @@ func (a *Checkr) CreateCheckrCandidate(ctx context.Context, in CheckrOrderInput)
 			req.FirstName, req.LastName, req.DOB, req.Zipcode = person.FirstName, person.LastName, person.DOB, person.PostalCode
 		}
 		if cand, err = client.CreateCandidate(ctx, req); err != nil {
-			return "", providerError("checkr: create candidate", err)
+			return "", providerError(err)
 		}
 	}
-	if err := a.Store.SetProviderClient(ctx, in.CheckID, ProviderCheckr, cand.ID,
+	if err := a.Store.SetProviderClient(ctx, in.CheckID, checkr.Name, cand.ID,
 		checkr.SubjectFor("candidate", cand.ID), in.WorkflowID); err != nil {
 		return "", err
 	}
@@ -133,7 +120,7 @@ func (a *Checkr) CreateCheckrInvitation(ctx context.Context, in CheckrOrderInput
 	}
 	existing, err := client.ListInvitations(ctx, in.CandidateID)
 	if err != nil {
-		return "", providerError("checkr: list invitations", err)
+		return "", providerError(err)
 	}
 	var inv *checkr.Invitation
 	for i := range existing {
@@ -145,11 +132,11 @@ func (a *Checkr) CreateCheckrInvitation(ctx context.Context, in CheckrOrderInput
 	if inv == nil {
 		created, err := client.CreateInvitation(ctx, checkr.InvitationRequest{Package: in.Package, CandidateID: in.CandidateID})
 		if err != nil {
-			return "", providerError("checkr: create invitation", err)
+			return "", providerError(err)
 		}
 		inv = &created
 	}
-	if err := a.Store.AddRoute(ctx, ProviderCheckr, checkr.SubjectFor("invitation", inv.ID), in.WorkflowID); err != nil {
+	if err := a.Store.AddRoute(ctx, checkr.Name, checkr.SubjectFor("invitation", inv.ID), in.WorkflowID); err != nil {
 		return "", err
 	}
 	if err := a.Store.SetInvitationURL(ctx, in.CheckID, inv.InvitationURL); err != nil {
@@ -174,7 +161,7 @@ func (a *Checkr) CreateCheckrReport(ctx context.Context, in CheckrOrderInput) (s
 	}
 	existing, err := client.ListReports(ctx, in.CandidateID)
 	if err != nil {
-		return "", providerError("checkr: list reports", err)
+		return "", providerError(err)
 	}
 	reportID := ""
 	for _, r := range existing {
@@ -186,7 +173,7 @@ func (a *Checkr) CreateCheckrReport(ctx context.Context, in CheckrOrderInput) (s
 	if reportID == "" {
 		r, err := client.CreateReport(ctx, checkr.ReportRequest{Package: in.Package, CandidateID: in.CandidateID})
 		if err != nil {
-			return "", providerError("checkr: create report", err)
+			return "", providerError(err)
 		}
 		reportID = r.ID
 	}
@@ -204,7 +191,7 @@ type CheckrReportRef struct {
 // TrackCheckrReport records the report of a check (in invitation mode Checkr creates it when the
 // candidate completes the form) and routes its events.
 func (a *Checkr) TrackCheckrReport(ctx context.Context, in CheckrReportRef) error {
-	return a.Store.SetProviderCheck(ctx, in.CheckID, ProviderCheckr, in.ReportID,
+	return a.Store.SetProviderCheck(ctx, in.CheckID, checkr.Name, in.ReportID,
 		checkr.SubjectFor("report", in.ReportID), in.WorkflowID)
 }
 
@@ -225,13 +212,13 @@ func (a *Checkr) FetchCheckrReport(ctx context.Context, in CheckrReportRef) (Che
 	}
 	r, err := client.GetReport(ctx, in.ReportID)
 	if err != nil {
-		return CheckrReportSummary{}, providerError("checkr: get report", err)
+		return CheckrReportSummary{}, providerError(err)
 	}
 	return CheckrReportSummary{Status: r.Status, Result: r.Result, Assessment: r.Assessment,
 		Adjudication: r.Adjudication, DocumentIDs: r.DocumentIDs}, nil
 }
 
-// PollCheckrReport is FetchCheckrReport that fails with ErrTypeReportInProgress until the report
+// PollCheckrReport is FetchCheckrReport that fails with ErrTypeNotReady until the report
 // is complete or canceled, so that its retry policy polls.
 func (a *Checkr) PollCheckrReport(ctx context.Context, in CheckrReportRef) (CheckrReportSummary, error) {
 	r, err := a.FetchCheckrReport(ctx, in)
@@ -239,7 +226,7 @@ func (a *Checkr) PollCheckrReport(ctx context.Context, in CheckrReportRef) (Chec
 		return r, err
 	}
 	if r.Status != "complete" && r.Status != "canceled" {
-		return r, temporal.NewApplicationError("the report is "+r.Status, ErrTypeReportInProgress)
+		return r, notReady("the report is " + r.Status)
 	}
 	return r, nil
 }
@@ -260,14 +247,14 @@ func (a *Checkr) StoreCheckrDocument(ctx context.Context, in CheckrDocumentInput
 	}
 	doc, err := client.GetDocument(ctx, in.DocumentID)
 	if err != nil {
-		return DocumentRef{}, providerError("checkr: get document", err)
+		return DocumentRef{}, providerError(err)
 	}
 	content, err := client.Download(ctx, doc.DownloadURI)
 	if errors.Is(err, checkr.ErrDownloadExpired) {
-		return DocumentRef{}, temporal.NewApplicationError("the download_uri expired; the next attempt gets a fresh one", "DownloadExpired")
+		return DocumentRef{}, retryable("the download_uri expired; the next attempt gets a fresh one", ErrTypeDownloadExpired)
 	}
 	if err != nil {
-		return DocumentRef{}, providerError("checkr: download document", err)
+		return DocumentRef{}, providerError(err)
 	}
 	contentType := doc.ContentType
 	if contentType == "" {

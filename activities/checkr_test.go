@@ -54,7 +54,7 @@ func newCheckrHarness(t *testing.T) *checkrHarness {
 	scr, _, err := st.CreateScreening(ctx, store.NewScreening{TenantID: tenant.ID,
 		Candidate: store.Candidate{Reference: "emp-1", FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com",
 			DOB: "1990-12-10", PostalCode: "94107"},
-		Checks: []store.NewCheck{{Provider: activities.ProviderCheckr, Type: "tasker_standard", CheckrAccountID: account}}})
+		Checks: []store.NewCheck{{Provider: checkr.Name, Type: "tasker_standard", CheckrAccountID: account}}})
 	require.NoError(t, err)
 	checks, err := st.ScreeningChecks(ctx, scr.ID)
 	require.NoError(t, err)
@@ -82,7 +82,7 @@ func TestCheckrCandidateAndReportAreOrderedOnceWithTheAccountsToken(t *testing.T
 	require.NoError(t, err)
 	require.Equal(t, report, again)
 	require.Equal(t, 1, h.fake.ReportsCreated())
-	route, err := h.st.Route(ctx, activities.ProviderCheckr, checkr.SubjectFor("report", report))
+	route, err := h.st.Route(ctx, checkr.Name, checkr.SubjectFor("report", report))
 	require.NoError(t, err)
 	require.Equal(t, "wf-c", route)
 }

@@ -4,21 +4,12 @@ import (
 	"context"
 	"errors"
 
-	"go.temporal.io/sdk/temporal"
-
 	"github.com/screenflow/screenflow/providers/complycube"
 	"github.com/screenflow/screenflow/store"
 )
 
-// ProviderComplyCube names ComplyCube in routes, the inbox and checks.
-const ProviderComplyCube = "complycube"
-
 // DocumentKindComplyCubeReport is the kind of the PDF report stored for a ComplyCube check.
 const DocumentKindComplyCubeReport = "complycube_report"
-
-// ErrTypeCheckPending is the error type PollComplyCubeCheck returns while the check is pending:
-// the activity's retry policy is the polling loop.
-const ErrTypeCheckPending = "CheckPending"
 
 // ComplyCube talks to ComplyCube for the check workflows.
 type ComplyCube struct {
@@ -56,10 +47,10 @@ func (a *ComplyCube) CreateClient(ctx context.Context, in CreateClientInput) (st
 		ExternalID: in.CheckID,
 	})
 	if err != nil {
-		return "", providerError("complycube: create client", err)
+		return "", providerError(err)
 	}
 	subject := complycube.SubjectFor("client", cl.ID)
-	if err := a.Store.SetProviderClient(ctx, in.CheckID, ProviderComplyCube, cl.ID, subject, in.WorkflowID); err != nil {
+	if err := a.Store.SetProviderClient(ctx, in.CheckID, complycube.Name, cl.ID, subject, in.WorkflowID); err != nil {
 		return "", err
 	}
 	return cl.ID, nil
@@ -94,7 +85,7 @@ func (a *ComplyCube) CreateCheck(ctx context.Context, in CreateCheckInput) (Prov
 	}
 	existing, err := a.Client.ListChecks(ctx, in.ClientID)
 	if err != nil {
-		return ProviderCheck{}, providerError("complycube: list checks", err)
+		return ProviderCheck{}, providerError(err)
 	}
 	var created *complycube.Check
 	for i := range existing {
@@ -106,26 +97,26 @@ func (a *ComplyCube) CreateCheck(ctx context.Context, in CreateCheckInput) (Prov
 	if created == nil {
 		c, err := a.Client.CreateCheck(ctx, complycube.CreateCheckRequest{ClientID: in.ClientID, Type: in.CheckType})
 		if err != nil {
-			return ProviderCheck{}, providerError("complycube: create check", err)
+			return ProviderCheck{}, providerError(err)
 		}
 		created = &c
 	}
 	subject := complycube.SubjectFor("check", created.ID)
-	if err := a.Store.SetProviderCheck(ctx, in.CheckID, ProviderComplyCube, created.ID, subject, in.WorkflowID); err != nil {
+	if err := a.Store.SetProviderCheck(ctx, in.CheckID, complycube.Name, created.ID, subject, in.WorkflowID); err != nil {
 		return ProviderCheck{}, err
 	}
 	return toProviderCheck(*created), nil
 }
 
 // PollComplyCubeCheck reads the check from ComplyCube. While it is pending it fails with
-// ErrTypeCheckPending, so that the retry policy polls.
+// ErrTypeNotReady, so that the retry policy polls.
 func (a *ComplyCube) PollComplyCubeCheck(ctx context.Context, providerCheckID string) (ProviderCheck, error) {
 	c, err := a.Client.GetCheck(ctx, providerCheckID)
 	if err != nil {
-		return ProviderCheck{}, providerError("complycube: get check", err)
+		return ProviderCheck{}, providerError(err)
 	}
 	if c.Status != "complete" && c.Status != "failed" {
-		return ProviderCheck{}, temporal.NewApplicationError("check is still "+c.Status, ErrTypeCheckPending)
+		return ProviderCheck{}, notReady("check is still " + c.Status)
 	}
 	return toProviderCheck(c), nil
 }
@@ -147,7 +138,7 @@ type DocumentRef struct {
 func (a *ComplyCube) StoreReport(ctx context.Context, in StoreReportInput) (DocumentRef, error) {
 	report, err := a.Client.GetReport(ctx, in.ProviderCheckID)
 	if err != nil {
-		return DocumentRef{}, providerError("complycube: get report", err)
+		return DocumentRef{}, providerError(err)
 	}
 	if len(report.Data) == 0 {
 		return DocumentRef{}, errors.New("complycube: get report: empty report")

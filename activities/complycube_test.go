@@ -41,7 +41,7 @@ func newComplyCubeHarness(t *testing.T) *complyCubeHarness {
 		TenantID: tenant.ID,
 		Candidate: store.Candidate{Reference: "emp-1", FirstName: "Ada", LastName: "Lovelace",
 			Email: "ada@example.com", DOB: "1990-12-10"},
-		Checks: []store.NewCheck{{Provider: activities.ProviderComplyCube, Type: "standard_screening_check"}},
+		Checks: []store.NewCheck{{Provider: complycube.Name, Type: "standard_screening_check"}},
 	})
 	require.NoError(t, err)
 	checks, err := st.ScreeningChecks(ctx, scr.ID)
@@ -68,10 +68,10 @@ func TestCreateClientAndCheckRouteTheirEventsAndAreIdempotent(t *testing.T) {
 	ctx := context.Background()
 	clientID, pc := h.createClientAndCheck(t)
 
-	route, err := h.st.Route(ctx, activities.ProviderComplyCube, complycube.SubjectFor("check", pc.ID))
+	route, err := h.st.Route(ctx, complycube.Name, complycube.SubjectFor("check", pc.ID))
 	require.NoError(t, err)
 	require.Equal(t, "wf-1", route)
-	route, err = h.st.Route(ctx, activities.ProviderComplyCube, complycube.SubjectFor("client", clientID))
+	route, err = h.st.Route(ctx, complycube.Name, complycube.SubjectFor("client", clientID))
 	require.NoError(t, err)
 	require.Equal(t, "wf-1", route)
 	check, err := h.st.Check(ctx, h.checkID)
@@ -126,7 +126,7 @@ func TestPollReportsPendingAsARetryableErrorAndCompletionAsAResult(t *testing.T)
 	_, err := h.act.PollComplyCubeCheck(ctx, pc.ID)
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, err, &appErr)
-	require.Equal(t, activities.ErrTypeCheckPending, appErr.Type())
+	require.Equal(t, activities.ErrTypeNotReady, appErr.Type())
 	require.False(t, appErr.NonRetryable())
 
 	require.NoError(t, h.fake.CompleteCheck(pc.ID, "attention"))

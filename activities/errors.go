@@ -2,10 +2,53 @@ package activities
 
 import (
 	"errors"
-	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 )
+
+// The types of the application errors activities return, which workflows and retry policies tell
+// apart. Every error an activity fails with on purpose is made here.
+const (
+	// ErrTypeNotReady: the provider has not finished yet (a check, a search, a report). Polling
+	// activities fail with it so that their retry policy is the polling loop.
+	ErrTypeNotReady = "NotReady"
+	// ErrTypeProviderRejected: the provider refused the call in a way it will repeat (a 4xx).
+	ErrTypeProviderRejected = "ProviderRejected"
+	// ErrTypeRateLimited: the provider asked us to wait; retried after its delay.
+	ErrTypeRateLimited = "RateLimited"
+	// ErrTypeInvalidCandidate: the stored candidate cannot be sent as it is.
+	ErrTypeInvalidCandidate = "InvalidCandidate"
+	// ErrTypeReportLinkExpired: a report's link expired; a new report must be requested.
+	ErrTypeReportLinkExpired = "ReportLinkExpired"
+	// ErrTypeDownloadExpired: a document's download link expired; the next attempt gets a new one.
+	ErrTypeDownloadExpired = "DownloadExpired"
+	// ErrTypeAccountDeauthorized: the integrated account's access was revoked.
+	ErrTypeAccountDeauthorized = "AccountDeauthorized"
+	// ErrTypeAccountUnknown: the integrated account is not connected.
+	ErrTypeAccountUnknown = "AccountUnknown"
+	// ErrTypeSealedTokenUnreadable: a sealed access token cannot be opened with the configured key.
+	ErrTypeSealedTokenUnreadable = "SealedTokenUnreadable"
+)
+
+// notReady fails a polling activity so that its retry policy polls again.
+func notReady(message string) error { return retryable(message, ErrTypeNotReady) }
+
+// retryable fails an activity with a type the workflow can tell apart; its retry policy applies.
+func retryable(message, errType string) error {
+	return temporal.NewApplicationError(message, errType)
+}
+
+// permanent fails an activity for good: retrying cannot help.
+func permanent(message, errType string) error {
+	return temporal.NewNonRetryableApplicationError(message, errType, nil)
+}
+
+// retryAfter fails an activity to be retried after delay, whatever its retry policy says.
+func retryAfter(message, errType string, delay time.Duration) error {
+	return temporal.NewApplicationErrorWithOptions(message, errType,
+		temporal.ApplicationErrorOptions{NextRetryDelay: delay})
+}
 
 // apiError is a provider's API error that knows whether the same call can succeed later.
 type apiError interface {
@@ -15,14 +58,12 @@ type apiError interface {
 
 // providerError marks answers that will not change on retry (4xx other than 408/429) as
 // non-retryable, so that a bad request fails the check at once instead of retrying for a day.
-// Transport errors and 5xx stay retryable.
-func providerError(op string, err error) error {
-	if err == nil {
-		return nil
-	}
+// Transport errors and 5xx stay retryable. The provider client's error already names the
+// provider and the call, so it is not wrapped again.
+func providerError(err error) error {
 	var apiErr apiError
 	if errors.As(err, &apiErr) && !apiErr.Retryable() {
-		return temporal.NewNonRetryableApplicationError(op+": "+apiErr.Error(), "ProviderRejected", nil)
+		return permanent(err.Error(), ErrTypeProviderRejected)
 	}
-	return fmt.Errorf("%s: %w", op, err)
+	return err
 }

@@ -7,11 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"reflect"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,8 +18,7 @@ import (
 	"github.com/go-playground/validator/v10"
 	"go.temporal.io/api/serviceerror"
 
-	"github.com/screenflow/screenflow/activities"
-	"github.com/screenflow/screenflow/providers/complycube"
+	"github.com/screenflow/screenflow/providers/registry"
 	"github.com/screenflow/screenflow/store"
 	"github.com/screenflow/screenflow/workflows"
 )
@@ -36,26 +32,11 @@ const maxIdempotencyKeyBytes = 255
 // temporalTimeout bounds a call to Temporal made while a client waits for the answer.
 const temporalTimeout = 5 * time.Second
 
-// checkTypes lists the providers the API accepts and the check types each can run. A new
-// provider adds itself here and to workflows.startCheck.
-var checkTypes = map[string][]string{
-	activities.ProviderComplyCube:   complycube.CheckTypes,
-	activities.ProviderAuthenticate: {"criminal"},
-	// A Checkr check is named by its package and mode instead of a type.
-	activities.ProviderCheckr: nil,
-}
-
-// checkrPackage is the shape of a Checkr package slug, e.g. tasker_standard.
-var checkrPackage = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,99}$`)
-
-// providersWithOptions are the providers whose checks take options.
-var providersWithOptions = map[string]bool{activities.ProviderAuthenticate: true}
-
-// createScreeningRequest is the body of POST /v1/screenings. Its JSON encoding is also what the
-// Idempotency-Key's request hash is computed over, so it must not carry anything but the order.
+// createScreeningRequest is the body of POST /v1/screenings. Each check is read by its
+// provider (registry.Provider.ValidateCheck).
 type createScreeningRequest struct {
-	Candidate candidateRequest `json:"candidate"`
-	Checks    []checkRequest   `json:"checks" binding:"required,min=1,max=10,dive"`
+	Candidate candidateRequest  `json:"candidate"`
+	Checks    []json.RawMessage `json:"checks" binding:"required,min=1,max=10"`
 }
 
 type candidateRequest struct {
@@ -72,44 +53,19 @@ type candidateRequest struct {
 	Country      string `json:"country" binding:"omitempty,iso3166_1_alpha3"`
 }
 
-type checkRequest struct {
-	Provider string `json:"provider" binding:"required,check_provider"`
-	// Type is checked by validateCheckType: which types are valid depends on the provider.
-	Type    string               `json:"type"`
-	Options *checkOptionsRequest `json:"options"`
-	// Checkr: the package to order, through which account, and how.
-	Package string `json:"package"`
-	Account string `json:"account"`
-	Mode    string `json:"mode"`
+// orderedCheck is a check as its provider validated it.
+type orderedCheck struct {
+	Provider string          `json:"provider"`
+	Type     string          `json:"type"`
+	Options  json.RawMessage `json:"options,omitempty"`
+	Account  string          `json:"account,omitempty"`
 }
 
-// checkOptionsRequest are an Authenticate check's options; absent ones take their defaults.
-type checkOptionsRequest struct {
-	SexOffender *bool `json:"sex_offender"`
-	PDFReport   *bool `json:"pdf_report"`
-}
-
-// storedOptions is the JSON kept with the check: every option explicit, defaults applied (the PDF
-// report is on unless turned off).
-func (ch checkRequest) storedOptions() []byte {
-	if ch.Provider == activities.ProviderCheckr {
-		// json.Marshal cannot fail on a map of strings.
-		raw, _ := json.Marshal(map[string]string{"package": ch.Package, "mode": ch.Mode, "account": ch.Account})
-		return raw
-	}
-	if !providersWithOptions[ch.Provider] {
-		return nil
-	}
-	opts := map[string]bool{"sex_offender": false, "pdf_report": true}
-	if ch.Options != nil && ch.Options.SexOffender != nil {
-		opts["sex_offender"] = *ch.Options.SexOffender
-	}
-	if ch.Options != nil && ch.Options.PDFReport != nil {
-		opts["pdf_report"] = *ch.Options.PDFReport
-	}
-	// json.Marshal cannot fail on a map of bools.
-	raw, _ := json.Marshal(opts)
-	return raw
+// screeningOrder is a validated request. Its JSON encoding is what the Idempotency-Key's request
+// hash is computed over: the order as stored, whatever the order of the request's keys.
+type screeningOrder struct {
+	Candidate candidateRequest `json:"candidate"`
+	Checks    []orderedCheck   `json:"checks"`
 }
 
 // init teaches gin's validator our rules and to name fields by their JSON names, so that a
@@ -123,10 +79,6 @@ func init() {
 	if err := v.RegisterValidation("birthdate", isBirthDate); err != nil {
 		panic(err)
 	}
-	if err := v.RegisterValidation("check_provider", isSupportedProvider); err != nil {
-		panic(err)
-	}
-	v.RegisterStructValidation(validateCheckType, checkRequest{})
 }
 
 // isBirthDate accepts a YYYY-MM-DD date from 1900-01-01 to yesterday (UTC).
@@ -137,74 +89,73 @@ func isBirthDate(fl validator.FieldLevel) bool {
 	return err == nil && s >= "1900-01-01" && s < time.Now().UTC().Format(time.DateOnly)
 }
 
-func isSupportedProvider(fl validator.FieldLevel) bool {
-	_, ok := checkTypes[fl.Field().String()]
-	return ok
+// validateChecks has each check read by its provider. Field errors are keyed by the check's
+// path, e.g. "checks[0].type"; an error means a check's JSON does not fit its shape.
+func (s *Server) validateChecks(raws []json.RawMessage, fields map[string]string) ([]orderedCheck, error) {
+	checks := make([]orderedCheck, 0, len(raws))
+	for i, raw := range raws {
+		path := fmt.Sprintf("checks[%d]", i)
+		var head struct {
+			Provider string `json:"provider"`
+		}
+		if err := json.Unmarshal(raw, &head); err != nil {
+			return nil, checkJSONError{path: path, err: err}
+		}
+		p, ok := s.cfg.Providers.Get(head.Provider)
+		switch {
+		case head.Provider == "":
+			fields[path+".provider"] = "is required"
+			continue
+		case !ok:
+			fields[path+".provider"] = "must be one of: " + strings.Join(s.cfg.Providers.Names(), ", ")
+			continue
+		}
+		c, errs, err := p.ValidateCheck(raw)
+		if err != nil {
+			return nil, checkJSONError{path: path, err: err}
+		}
+		for field, message := range errs {
+			fields[path+"."+field] = message
+		}
+		checks = append(checks, orderedCheck{Provider: head.Provider, Type: c.Type, Options: c.Options, Account: c.AccountID})
+	}
+	return checks, nil
 }
 
-// validateCheckType reports a missing or unknown check type; the provider is the error's param,
-// for the message to list that provider's types.
-func validateCheckType(sl validator.StructLevel) {
-	ch := sl.Current().Interface().(checkRequest)
-	types, ok := checkTypes[ch.Provider]
-	if ch.Provider == activities.ProviderCheckr {
-		validateCheckrCheck(sl, ch)
-		return
-	}
-	switch {
-	case !ok: // the provider's own error says enough
-	case ch.Type == "":
-		sl.ReportError(ch.Type, "type", "Type", "required", "")
-	case !slices.Contains(types, ch.Type):
-		sl.ReportError(ch.Type, "type", "Type", "check_type", ch.Provider)
-	}
-	if ok && ch.Options != nil && !providersWithOptions[ch.Provider] {
-		sl.ReportError(ch.Options, "options", "Options", "no_options", ch.Provider)
-	}
+// checkJSONError is a check whose JSON does not fit its provider's shape.
+type checkJSONError struct {
+	path string
+	err  error
 }
 
-// validateCheckrCheck checks what a Checkr check needs; whether its account may be used is known
-// only to the database (see checkrAccountErrors).
-func validateCheckrCheck(sl validator.StructLevel, ch checkRequest) {
-	if ch.Package == "" {
-		sl.ReportError(ch.Package, "package", "Package", "required", "")
-	} else if !checkrPackage.MatchString(ch.Package) {
-		sl.ReportError(ch.Package, "package", "Package", "checkr_package", "")
+func (e checkJSONError) Error() string {
+	var wrongType *json.UnmarshalTypeError
+	if errors.As(e.err, &wrongType) {
+		if wrongType.Field == "" {
+			return fmt.Sprintf("%s must be a JSON object", e.path)
+		}
+		return fmt.Sprintf("%s.%s must not be a JSON %s", e.path, wrongType.Field, wrongType.Value)
 	}
-	if ch.Mode != activities.CheckrModeInvitation && ch.Mode != activities.CheckrModeReport {
-		sl.ReportError(ch.Mode, "mode", "Mode", "checkr_mode", "")
-	}
-	if ch.Type != "" && ch.Type != ch.Package {
-		sl.ReportError(ch.Type, "type", "Type", "checkr_type", "")
-	}
-	if ch.Options != nil {
-		sl.ReportError(ch.Options, "options", "Options", "no_options", ch.Provider)
-	}
+	return fmt.Sprintf("%s is not valid JSON", e.path)
 }
 
-// checkrAccountErrors reports the Checkr checks whose account cannot be used: not one of the
-// tenant's connected accounts, deauthorized, or no account where no direct key is configured.
-func (s *Server) checkrAccountErrors(ctx context.Context, tenantID string, checks []checkRequest) (map[string]string, error) {
+// tenantCheckErrors reports the checks that the tenant's own records make invalid, e.g. a Checkr
+// account that is not connected.
+func (s *Server) tenantCheckErrors(ctx context.Context, tenantID string, checks []orderedCheck) (map[string]string, error) {
 	fields := map[string]string{}
 	for i, ch := range checks {
-		if ch.Provider != activities.ProviderCheckr {
+		p, _ := s.cfg.Providers.Get(ch.Provider)
+		v, ok := p.(registry.TenantChecks)
+		if !ok {
 			continue
 		}
-		field := fmt.Sprintf("checks[%d].account", i)
-		if ch.Account == "" {
-			if !s.cfg.Checkr.DirectKey {
-				fields[field] = "is required: no direct Checkr account is configured (CHECKR_API_KEY); connect one at /v1/integrations/checkr/connect"
-			}
-			continue
-		}
-		acct, err := s.store.TenantCheckrAccount(ctx, tenantID, ch.Account)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			fields[field] = "is not a Checkr account connected by this tenant"
-		case err != nil:
+		errs, err := v.ValidateTenantCheck(ctx, s.store, tenantID,
+			registry.Check{Type: ch.Type, Options: ch.Options, AccountID: ch.Account})
+		if err != nil {
 			return nil, err
-		case acct.Status == store.CheckrDeauthorized:
-			fields[field] = "is deauthorized: reconnect it at /v1/integrations/checkr/connect before ordering checks"
+		}
+		for field, message := range errs {
+			fields[fmt.Sprintf("checks[%d].%s", i, field)] = message
 		}
 	}
 	return fields, nil
@@ -242,18 +193,6 @@ func fieldMessage(fe validator.FieldError) string {
 			return "must have at most " + fe.Param() + " items"
 		}
 		return "must be at most " + fe.Param() + " characters"
-	case "check_provider":
-		return "must be one of: " + strings.Join(slices.Sorted(maps.Keys(checkTypes)), ", ")
-	case "check_type":
-		return "must be one of: " + strings.Join(checkTypes[fe.Param()], ", ")
-	case "no_options":
-		return fe.Param() + " checks take no options"
-	case "checkr_package":
-		return "must be a Checkr package slug, e.g. tasker_standard"
-	case "checkr_mode":
-		return "must be invitation or report"
-	case "checkr_type":
-		return "must be empty or the package: a Checkr check is named by its package"
 	default:
 		return "is not valid"
 	}
@@ -262,12 +201,12 @@ func fieldMessage(fe validator.FieldError) string {
 // createScreening stores a screening and starts its workflow. The Idempotency-Key makes a retried
 // request answer with the screening the first one created.
 func (s *Server) createScreening(c *gin.Context) {
-	req, ok := bindCreateScreening(c)
+	req, ok := s.bindCreateScreening(c)
 	if !ok {
 		return
 	}
 	tenant := tenantOf(c)
-	// json.Marshal cannot fail on a struct of strings.
+	// json.Marshal cannot fail on strings and the JSON the providers produced.
 	canonical, _ := json.Marshal(req)
 	hash := sha256.Sum256(canonical)
 	n := store.NewScreening{
@@ -283,16 +222,13 @@ func (s *Server) createScreening(c *gin.Context) {
 		},
 	}
 	for _, ch := range req.Checks {
-		nc := store.NewCheck{Provider: ch.Provider, Type: ch.Type, Options: ch.storedOptions()}
-		if ch.Provider == activities.ProviderCheckr {
-			nc.Type, nc.CheckrAccountID = ch.Package, ch.Account
-		}
-		n.Checks = append(n.Checks, nc)
+		n.Checks = append(n.Checks, store.NewCheck{Provider: ch.Provider, Type: ch.Type, Options: ch.Options,
+			CheckrAccountID: ch.Account})
 	}
 
 	ctx, cancel := context.WithTimeout(c.Request.Context(), storeTimeout)
 	defer cancel()
-	fields, err := s.checkrAccountErrors(ctx, tenant.ID, req.Checks)
+	fields, err := s.tenantCheckErrors(ctx, tenant.ID, req.Checks)
 	if err != nil {
 		s.abortWithStoreError(c, err)
 		return
@@ -329,7 +265,7 @@ func (s *Server) createScreening(c *gin.Context) {
 
 // bindCreateScreening reads and validates the body and the Idempotency-Key, or answers 400, 413
 // or 422.
-func bindCreateScreening(c *gin.Context) (createScreeningRequest, bool) {
+func (s *Server) bindCreateScreening(c *gin.Context) (screeningOrder, bool) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxCreateBodyBytes)
 	var req createScreeningRequest
 	fields := map[string]string{}
@@ -337,19 +273,25 @@ func bindCreateScreening(c *gin.Context) (createScreeningRequest, bool) {
 		var invalid validator.ValidationErrors
 		if !errors.As(err, &invalid) {
 			abortWithBodyError(c, err)
-			return req, false
+			return screeningOrder{}, false
 		}
 		fields = fieldErrors(invalid)
 	}
+	checks, err := s.validateChecks(req.Checks, fields)
+	if err != nil {
+		abortWithError(c, http.StatusBadRequest, "invalid_json", err.Error())
+		return screeningOrder{}, false
+	}
+	order := screeningOrder{Candidate: req.Candidate, Checks: checks}
 	if len(c.GetHeader("Idempotency-Key")) > maxIdempotencyKeyBytes {
 		fields["Idempotency-Key"] = fmt.Sprintf("must be at most %d characters", maxIdempotencyKeyBytes)
 	}
 	if len(fields) > 0 {
 		c.AbortWithStatusJSON(http.StatusUnprocessableEntity, errorBody{Error: "validation_failed",
 			Message: "the request has invalid fields", Fields: fields})
-		return req, false
+		return screeningOrder{}, false
 	}
-	return req, true
+	return order, true
 }
 
 // abortWithBodyError answers a body that could not be decoded, saying where it went wrong.

@@ -110,7 +110,7 @@ func newAPIHarness(t *testing.T) *apiHarness {
 	require.NoError(t, err)
 
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := httptest.NewServer(receiver.New(receiver.Config{}, st, h.temporal, h.relay, log))
+	srv := httptest.NewServer(receiver.New(receiver.Config{Providers: configuredProviders(t, nil)}, st, h.temporal, h.relay, log))
 	t.Cleanup(srv.Close)
 	h.url = srv.URL
 	return h

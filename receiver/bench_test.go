@@ -37,7 +37,7 @@ func BenchmarkInboxInsertBaseline(b *testing.B) {
 // BenchmarkComplyCubeWebhookIngest is the whole webhook path over real HTTP: read, verify,
 // parse, store, acknowledge. Compare it with BenchmarkInboxInsertBaseline from the same run.
 func BenchmarkComplyCubeWebhookIngest(b *testing.B) {
-	engine := receiver.New(receiver.Config{ComplyCubeWebhookSecret: webhookSecret},
+	engine := receiver.New(receiver.Config{Providers: configuredProviders(b, map[string]string{"COMPLYCUBE_WEBHOOK_SECRET": webhookSecret})},
 		store.New(testenv.NewDB(b)), nil, &webhookRelay{}, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(engine)
 	defer srv.Close()

@@ -102,7 +102,7 @@ func newOAuthHarness(t *testing.T) *oauthHarness {
 	h := &oauthHarness{st: st, fake: f, temporal: mocks.NewClient(t), vault: v}
 	h.tenantA, h.keyA, err = st.CreateTenant(context.Background(), "A")
 	require.NoError(t, err)
-	srv := httptest.NewServer(receiver.New(receiver.Config{Checkr: receiver.CheckrConfig{
+	srv := httptest.NewServer(receiver.New(receiver.Config{Providers: configuredProviders(t, nil), Checkr: receiver.CheckrConfig{
 		ClientID: "client-1", ClientSecret: "secret-1", AuthorizeURL: fakeSrv.URL + "/authorize",
 		RedirectURL: "https://screenflow.example/oauth/checkr/callback",
 		Client:      checkr.NewClient(fakeSrv.URL, "", nil), Vault: v,

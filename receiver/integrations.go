@@ -11,7 +11,6 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
 
-	"github.com/screenflow/screenflow/activities"
 	"github.com/screenflow/screenflow/providers/checkr"
 	"github.com/screenflow/screenflow/store"
 	"github.com/screenflow/screenflow/workflows"
@@ -90,7 +89,7 @@ func (s *Server) checkrCallback(c *gin.Context) {
 	}
 	workflowID := workflows.CheckrAccountWorkflowID(acct.ID)
 	// token.deauthorized names the token, not the account: this route leads it to the account.
-	if err := s.store.AddRoute(ctx, activities.ProviderCheckr, checkr.SubjectFor("token", fingerprint), workflowID); err != nil {
+	if err := s.store.AddRoute(ctx, checkr.Name, checkr.SubjectFor("token", fingerprint), workflowID); err != nil {
 		s.abortWithStoreError(c, err)
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/screenflow/screenflow/providers/checkr"
+	"github.com/screenflow/screenflow/providers/registry"
 	"github.com/screenflow/screenflow/store"
 	"github.com/screenflow/screenflow/vault"
 	"github.com/screenflow/screenflow/workflows"
@@ -30,21 +31,16 @@ type Relay interface {
 
 // Config holds the receiver's settings.
 type Config struct {
-	ComplyCubeWebhookSecret string
-	// AuthenticateWebhookToken is the secret path segment of the Authenticate webhook URL:
-	// Authenticate signs nothing, so the URL itself is the credential.
-	AuthenticateWebhookToken string
-	MaxWebhookBytes          int64
-	Timing                   workflows.Timing
-	Checkr                   CheckrConfig
+	// Providers are the configured providers: their checks, webhooks (/webhooks/<name>) and
+	// signals.
+	Providers       *registry.Registry
+	MaxWebhookBytes int64
+	Timing          workflows.Timing
+	Checkr          CheckrConfig
 }
 
-// CheckrConfig is what the Checkr endpoints need.
+// CheckrConfig is what connecting customers' Checkr accounts through OAuth needs.
 type CheckrConfig struct {
-	// WebhookKeys verify X-Checkr-Signature: the direct account's API key and the partner app's
-	// OAuth client secret; a signature made with any of them is accepted.
-	WebhookKeys  []string
-	DirectKey    bool           // CHECKR_API_KEY is set: checks may use the direct account
 	ClientID     string         // partner app, for OAuth
 	ClientSecret string         // partner app, for OAuth
 	AuthorizeURL string         // e.g. https://partners.checkr.com/authorize
@@ -73,11 +69,12 @@ func New(cfg Config, st *store.Store, tc client.Client, relay Relay, log *slog.L
 	r.Use(gin.Recovery(), s.accessLog)
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	r.POST("/webhooks/complycube", s.complyCubeWebhook())
-	// Without a token too, so that a missing token gets the same 401 as a wrong one, not a 404.
-	r.POST("/webhooks/authenticate", s.authenticateWebhook())
-	r.POST("/webhooks/authenticate/:token", s.authenticateWebhook())
-	r.POST("/webhooks/checkr", s.checkrWebhook())
+	for _, p := range cfg.Providers.All() {
+		// A provider that signs nothing (Authenticate) is told apart by a secret last segment.
+		// Without it too, so that a missing token gets the same 401 as a wrong one, not a 404.
+		r.POST("/webhooks/"+p.Name(), s.webhook(p))
+		r.POST("/webhooks/"+p.Name()+"/:token", s.webhook(p))
+	}
 	r.GET("/oauth/checkr/callback", s.checkrCallback)
 
 	api := r.Group("/v1", s.authenticate)

@@ -11,10 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/screenflow/screenflow/activities"
-	"github.com/screenflow/screenflow/providers/authenticate"
-	"github.com/screenflow/screenflow/providers/checkr"
-	"github.com/screenflow/screenflow/providers/complycube"
+	"github.com/screenflow/screenflow/providers/registry"
 	"github.com/screenflow/screenflow/store"
 )
 
@@ -27,68 +24,28 @@ const retryAfterSeconds = "30"
 // headersNotStored are credentials a proxy or provider may send; the inbox keeps the rest.
 var headersNotStored = map[string]bool{"Authorization": true, "Cookie": true, "Proxy-Authorization": true}
 
-// envelope is what the inbox needs of a provider's event.
-type envelope struct {
-	ID, Type, Subject string
-}
-
 // webhook is the one handler every provider's endpoint is made of: read the raw body under the
 // limit, check that it comes from the provider, parse the envelope, store the event once and
 // answer 200; the relay then signals the workflow. A request that is not authentic gets 401 with
 // the same body whatever the reason, so a caller learns nothing about why.
-func (s *Server) webhook(provider string, authentic func(c *gin.Context, body []byte) bool,
-	parse func(body []byte) (envelope, error)) gin.HandlerFunc {
+func (s *Server) webhook(p registry.Provider) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		body, ok := s.readWebhookBody(c)
 		if !ok {
 			return
 		}
-		if !authentic(c, body) {
+		if !p.VerifyWebhook(c.Request.Header, c.Param("token"), body) {
 			abortWithError(c, http.StatusUnauthorized, "unauthorized", "the webhook's signature or token is missing or wrong")
 			return
 		}
-		ev, err := parse(body)
+		ev, err := p.ParseWebhook(body)
 		if err != nil {
 			abortWithError(c, http.StatusBadRequest, "invalid_event", err.Error())
 			return
 		}
-		s.storeWebhook(c, store.NewInboxEvent{Provider: provider, EventID: ev.ID, EventType: ev.Type,
+		s.storeWebhook(c, store.NewInboxEvent{Provider: p.Name(), EventID: ev.ID, EventType: ev.Type,
 			Subject: ev.Subject, Headers: storedHeaders(c.Request.Header), Body: body})
 	}
-}
-
-// complyCubeWebhook verifies ComplyCube-Signature with the webhook's secret. Fail closed: a
-// missing secret verifies nothing.
-func (s *Server) complyCubeWebhook() gin.HandlerFunc {
-	return s.webhook(activities.ProviderComplyCube, func(c *gin.Context, body []byte) bool {
-		return complycube.VerifySignature(s.cfg.ComplyCubeWebhookSecret, body, c.GetHeader(complycube.SignatureHeader))
-	}, func(body []byte) (envelope, error) {
-		ev, err := complycube.ParseEvent(body)
-		return envelope{ev.ID, ev.Type, ev.Subject()}, err
-	})
-}
-
-// authenticateWebhook checks the URL's token. Authenticate documents no signature, so the
-// unguessable token is the credential (constant time, fail closed), and the workflow re-reads
-// state from Authenticate's API before it acts on anything terminal.
-func (s *Server) authenticateWebhook() gin.HandlerFunc {
-	return s.webhook(activities.ProviderAuthenticate, func(c *gin.Context, _ []byte) bool {
-		return authenticate.TokenMatches(s.cfg.AuthenticateWebhookToken, c.Param("token"))
-	}, func(body []byte) (envelope, error) {
-		ev, err := authenticate.ParseEvent(body)
-		return envelope{ev.ID, ev.Event, ev.Subject()}, err
-	})
-}
-
-// checkrWebhook verifies X-Checkr-Signature made with the direct account's API key or the
-// partner app's client secret: either is accepted.
-func (s *Server) checkrWebhook() gin.HandlerFunc {
-	return s.webhook(activities.ProviderCheckr, func(c *gin.Context, body []byte) bool {
-		return checkr.VerifyAny(s.cfg.Checkr.WebhookKeys, body, c.GetHeader(checkr.SignatureHeader))
-	}, func(body []byte) (envelope, error) {
-		ev, err := checkr.ParseEvent(body)
-		return envelope{ev.ID, ev.Type, ev.Subject()}, err
-	})
 }
 
 // readWebhookBody reads the whole body or answers 413 when it is over the limit: a truncated

@@ -16,7 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/screenflow/screenflow/devenv/testenv"
+	"github.com/screenflow/screenflow/providers/builtin"
 	"github.com/screenflow/screenflow/providers/complycube"
+	"github.com/screenflow/screenflow/providers/registry"
 	"github.com/screenflow/screenflow/receiver"
 	"github.com/screenflow/screenflow/store"
 )
@@ -61,15 +63,23 @@ func newWebhookHarness(t *testing.T, maxBytes int64) *webhookHarness {
 
 func newWebhookHarnessOn(t *testing.T, db *sqlx.DB, maxBytes int64) *webhookHarness {
 	h := &webhookHarness{db: db, relay: &webhookRelay{}}
-	engine := receiver.New(receiver.Config{ComplyCubeWebhookSecret: webhookSecret,
-		AuthenticateWebhookToken: authenticateToken, MaxWebhookBytes: maxBytes,
-		Checkr: receiver.CheckrConfig{WebhookKeys: []string{checkrDirectKey, checkrClientSecret}}},
+	engine := receiver.New(receiver.Config{MaxWebhookBytes: maxBytes, Providers: configuredProviders(t, map[string]string{
+		"COMPLYCUBE_WEBHOOK_SECRET": webhookSecret, "AUTHENTICATE_WEBHOOK_TOKEN": authenticateToken,
+		"CHECKR_API_KEY": checkrDirectKey, "CHECKR_OAUTH_CLIENT_SECRET": checkrClientSecret})},
 		store.New(db), nil, h.relay, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(engine)
 	t.Cleanup(srv.Close)
 	h.base = srv.URL
 	h.url = srv.URL + "/webhooks/complycube"
 	return h
+}
+
+// configuredProviders is screenflow's providers configured from env alone.
+func configuredProviders(t testing.TB, env map[string]string) *registry.Registry {
+	t.Helper()
+	providers := builtin.Providers()
+	require.NoError(t, providers.Configure(func(name string) string { return env[name] }))
+	return providers
 }
 
 type webhookAnswer struct {

@@ -13,24 +13,18 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/screenflow/screenflow/providers/registry"
 	"github.com/screenflow/screenflow/store"
 	"github.com/screenflow/screenflow/workflows"
 )
 
-// Translator turns a stored webhook body into the signal its workflow expects. It must keep PII
-// out of the signal: whatever it returns is written to workflow history.
-type Translator func(body []byte) (Signal, error)
-
-// Signal is what a stored event becomes.
-type Signal struct {
-	Name string
-	Arg  any
-	// WorkflowID, when set, is the target instead of the workflow the subject routes to, and the
-	// workflow is started with StartWorkflow(StartInput) when it does not exist yet
-	// (signal-with-start): for events that may come before anything created their workflow.
-	WorkflowID    string
-	StartWorkflow any
-	StartInput    any
+// Providers is what the relay needs of the provider registry (registry.Registry).
+type Providers interface {
+	// Translate turns a stored webhook body into the signal its workflow expects; it wraps
+	// registry.ErrUnknownProvider for a provider it does not know.
+	Translate(provider string, body []byte) (registry.Signal, error)
+	// CheckWorkflow names a provider's check workflow, for the screenings the sweep starts.
+	CheckWorkflow(provider string) string
 }
 
 // Config tunes the relay. Zero values take the defaults.
@@ -73,17 +67,17 @@ func (c Config) withDefaults() Config {
 
 // Relay delivers stored events and starts pending screenings.
 type Relay struct {
-	store       *store.Store
-	temporal    client.Client
-	translators map[string]Translator
-	cfg         Config
-	log         *slog.Logger
-	notify      chan int64
+	store     *store.Store
+	temporal  client.Client
+	providers Providers
+	cfg       Config
+	log       *slog.Logger
+	notify    chan int64
 }
 
-// New builds a relay; translators maps a provider name to its Translator.
-func New(st *store.Store, tc client.Client, translators map[string]Translator, cfg Config, log *slog.Logger) *Relay {
-	return &Relay{store: st, temporal: tc, translators: translators, cfg: cfg.withDefaults(), log: log,
+// New builds a relay.
+func New(st *store.Store, tc client.Client, providers Providers, cfg Config, log *slog.Logger) *Relay {
+	return &Relay{store: st, temporal: tc, providers: providers, cfg: cfg.withDefaults(), log: log,
 		notify: make(chan int64, 1024)}
 }
 
@@ -140,11 +134,10 @@ func (r *Relay) deliver(ctx context.Context, eventID int64, limit int) (int, err
 
 func (r *Relay) handle(ctx context.Context, e store.InboxEvent) store.Disposition {
 	log := r.log.With("provider", e.Provider, "event_id", e.EventID, "event_type", e.EventType)
-	translate, ok := r.translators[e.Provider]
-	if !ok {
+	sig, err := r.providers.Translate(e.Provider, e.Body)
+	if errors.Is(err, registry.ErrUnknownProvider) {
 		return store.Disposition{Status: store.InboxUnroutable, Error: "no translator for provider " + e.Provider}
 	}
-	sig, err := translate(e.Body)
 	if err != nil {
 		// The receiver parsed this body before storing it, so this is a bug, not bad input: keep it.
 		return store.Disposition{Status: store.InboxUnroutable, Error: "translate: " + err.Error()}
@@ -214,7 +207,7 @@ func (r *Relay) StartScreening(ctx context.Context, scr store.Screening) error {
 	}
 	sctx, cancel := context.WithTimeout(ctx, r.cfg.SignalTimeout)
 	defer cancel()
-	in := workflows.NewScreeningInput(scr.ID, scr.TenantID, checks, r.cfg.Timing)
+	in := workflows.NewScreeningInput(scr.ID, scr.TenantID, checks, r.cfg.Timing, r.providers.CheckWorkflow)
 	if err := workflows.StartScreening(sctx, r.temporal, in); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/screenflow/screenflow/devenv/testenv"
+	"github.com/screenflow/screenflow/providers/registry"
 	"github.com/screenflow/screenflow/relay"
 	"github.com/screenflow/screenflow/store"
 	"github.com/screenflow/screenflow/workflows"
@@ -35,9 +36,19 @@ func collectSignals(ctx workflow.Context, n int) ([]string, error) {
 	return got, nil
 }
 
-var testTranslators = map[string]relay.Translator{
-	"test": func(body []byte) (relay.Signal, error) { return relay.Signal{Name: testSignal, Arg: string(body)}, nil },
+// testProviders knows one provider, "test", whose events become testSignal with the body as it is.
+type testProviders struct{}
+
+func (testProviders) Translate(provider string, body []byte) (registry.Signal, error) {
+	if provider != "test" {
+		return registry.Signal{}, registry.ErrUnknownProvider
+	}
+	return registry.Signal{Name: testSignal, Arg: string(body)}, nil
 }
+
+func (testProviders) CheckWorkflow(string) string { return "" }
+
+var testTranslators testProviders
 
 type relayHarness struct {
 	st    *store.Store

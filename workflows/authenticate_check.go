@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -17,25 +18,18 @@ import (
 // user routes to.
 const AuthenticateEventSignal = "authenticate-event"
 
-// AuthenticateEvent is the PII-free digest of an Authenticate webhook (see authenticate.Summary).
-// A report's link is not in it: the activity that downloads the report asks the API for it.
-type AuthenticateEvent struct {
-	EventID            string
-	Type               string
-	OccurredAt         time.Time
-	Status             string
-	VerificationMethod string
-	ReportUUID         string
-	Expires            time.Time
-	Search             *authenticate.Search
-}
+// AuthenticateEvent is the PII-free digest of an Authenticate webhook, as the relay signals it. A
+// report's link is not in it: the activity that downloads the report asks the API for it.
+type AuthenticateEvent = authenticate.Summary
 
-// AuthenticateCheckInput starts the check workflow of one Authenticate criminal check.
-type AuthenticateCheckInput struct {
-	ScreeningID string
-	CheckID     string
-	Options     CheckOptions
-	Timing      Timing
+// AuthenticateCheckWorkflowName is the type name the worker registers AuthenticateCheckWorkflow
+// under.
+const AuthenticateCheckWorkflowName = "AuthenticateCheckWorkflow"
+
+// AuthenticateOptions are an Authenticate check's options, as stored with the check.
+type AuthenticateOptions struct {
+	SexOffender bool `json:"sex_offender"`
+	PDFReport   bool `json:"pdf_report"`
 }
 
 // AuthenticateCheckStatus answers QueryStatus.
@@ -70,10 +64,14 @@ const (
 // AuthenticateCheckWorkflow drives one Authenticate criminal check: create the user (route first),
 // record consent, order the searches, follow every event until the API confirms all searches are
 // complete (polling past the deadline), then obtain and store the PDF report.
-func AuthenticateCheckWorkflow(ctx workflow.Context, in AuthenticateCheckInput) (CheckResult, error) {
+func AuthenticateCheckWorkflow(ctx workflow.Context, in CheckInput) (CheckResult, error) {
+	var opts AuthenticateOptions
+	// The API validated the options when it stored them; an unreadable value means none.
+	_ = json.Unmarshal(in.Options, &opts)
 	w := &authenticateCheck{
 		checkBase:  checkBase{screeningID: in.ScreeningID, checkID: in.CheckID},
 		in:         in,
+		opts:       opts,
 		timing:     in.Timing.withDefaults(),
 		workflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
 		seen:       map[string]bool{},
@@ -91,7 +89,8 @@ func AuthenticateCheckWorkflow(ctx workflow.Context, in AuthenticateCheckInput) 
 
 type authenticateCheck struct {
 	checkBase
-	in         AuthenticateCheckInput
+	in         CheckInput
+	opts       AuthenticateOptions
 	timing     Timing
 	workflowID string
 	status     AuthenticateCheckStatus
@@ -117,23 +116,23 @@ func (w *authenticateCheck) run(ctx workflow.Context) (CheckResult, error) {
 	pctx := providerActivityOptions(ctx)
 
 	var code string
-	err := workflow.ExecuteActivity(pctx, a.CreateAuthenticateUser, activities.AuthenticateUserInput{
+	err := workflow.ExecuteActivity(pctx, authActivity(a.CreateAuthenticateUser), activities.AuthenticateUserInput{
 		CheckID: w.in.CheckID, WorkflowID: w.workflowID,
 	}).Get(ctx, &code)
 	if err != nil {
 		return w.fail(ctx, "could not create the Authenticate user: "+failureReason(err))
 	}
-	w.order = activities.AuthenticateOrderInput{CheckID: w.in.CheckID, UserAccessCode: code, SexOffender: w.in.Options.SexOffender}
+	w.order = activities.AuthenticateOrderInput{CheckID: w.in.CheckID, UserAccessCode: code, SexOffender: w.opts.SexOffender}
 
 	w.status.Stage = stageOrdering
-	if err := workflow.ExecuteActivity(pctx, a.RecordAuthenticateConsent, w.order).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(pctx, authActivity(a.RecordAuthenticateConsent), w.order).Get(ctx, nil); err != nil {
 		return w.fail(ctx, "could not record consent at Authenticate: "+failureReason(err))
 	}
-	if err := workflow.ExecuteActivity(pctx, a.OrderAuthenticateSearches, w.order).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(pctx, authActivity(a.OrderAuthenticateSearches), w.order).Get(ctx, nil); err != nil {
 		return w.fail(ctx, "could not order the Authenticate searches: "+failureReason(err))
 	}
 	detail := "criminal searches ordered"
-	if w.in.Options.SexOffender {
+	if w.opts.SexOffender {
 		detail += ", with the sex offender check"
 	}
 	if err := w.update(ctx, activities.CheckUpdateInput{Status: store.StatusInProgress,
@@ -157,7 +156,7 @@ func (w *authenticateCheck) run(ctx workflow.Context) (CheckResult, error) {
 		outcome = OutcomeRecordFound
 	}
 	summary := fmt.Sprintf("outcome %s: %d of %d searches found records", outcome, result.RecordsFound, result.Searches)
-	if !w.in.Options.PDFReport {
+	if !w.opts.PDFReport {
 		return w.complete(ctx, outcome, summary, nil)
 	}
 
@@ -192,7 +191,7 @@ func (w *authenticateCheck) awaitSearches(ctx workflow.Context) (activities.Auth
 		}
 		w.lookNeeded = false
 		var r activities.AuthenticateResult
-		if err := workflow.ExecuteActivity(providerActivityOptions(ctx), a.ReadAuthenticateResult, w.order).Get(ctx, &r); err != nil {
+		if err := workflow.ExecuteActivity(providerActivityOptions(ctx), authActivity(a.ReadAuthenticateResult), w.order).Get(ctx, &r); err != nil {
 			return r, err
 		}
 		if r.CriminalComplete && r.SexOffenderComplete {
@@ -204,7 +203,7 @@ func (w *authenticateCheck) awaitSearches(ctx workflow.Context) (activities.Auth
 		OccurredAt: workflow.Now(ctx)})
 	// The API is the truth for searches, so events do not cut this poll short.
 	var r activities.AuthenticateResult
-	_, err := pollUntil(ctx, w.timing.PollInterval, nil, a.PollAuthenticateResult, w.order, &r)
+	_, err := pollUntil(ctx, w.timing.PollInterval, nil, authActivity(a.PollAuthenticateResult), w.order, &r)
 	return r, err
 }
 
@@ -223,7 +222,7 @@ func (w *authenticateCheck) obtainReport(ctx workflow.Context) (activities.Docum
 			RetryPolicy: &temporal.RetryPolicy{InitialInterval: 10 * time.Second, BackoffCoefficient: 2,
 				MaximumInterval: 10 * time.Minute},
 		})
-		if err := workflow.ExecuteActivity(rctx, a.InitiateAuthenticatePDF, w.order).Get(ctx, &uuid); err != nil {
+		if err := workflow.ExecuteActivity(rctx, authActivity(a.InitiateAuthenticatePDF), w.order).Get(ctx, &uuid); err != nil {
 			return activities.DocumentRef{}, fmt.Errorf("could not request the PDF report: %s", failureReason(err))
 		}
 		w.status.Stage, w.status.ReportUUID = stageAwaitingPDF, uuid
@@ -240,7 +239,7 @@ func (w *authenticateCheck) obtainReport(ctx workflow.Context) (activities.Docum
 			continue
 		}
 		var doc activities.DocumentRef
-		err = workflow.ExecuteActivity(providerActivityOptions(ctx), a.StoreAuthenticateReport, activities.ReportRef{
+		err = workflow.ExecuteActivity(providerActivityOptions(ctx), authActivity(a.StoreAuthenticateReport), activities.ReportRef{
 			CheckID: w.in.CheckID, UserAccessCode: w.order.UserAccessCode, ReportUUID: uuid,
 		}).Get(ctx, &doc)
 		var appErr *temporal.ApplicationError
@@ -269,7 +268,7 @@ func (w *authenticateCheck) awaitReport(ctx workflow.Context, uuid string) (repo
 		w.record(ctx, activities.TimelineInput{DedupeKey: "report.polling:" + uuid, Kind: "check.polling",
 			Detail:     fmt.Sprintf("report %s not finished within %s; polling Authenticate every %s", uuid, w.timing.WebhookDeadline, w.timing.PollInterval),
 			OccurredAt: workflow.Now(ctx)})
-	}, a.PollAuthenticatePDF, activities.ReportRef{
+	}, authActivity(a.PollAuthenticatePDF), activities.ReportRef{
 		CheckID: w.in.CheckID, UserAccessCode: w.order.UserAccessCode, ReportUUID: uuid,
 	}, &status)
 	if byEvent {
@@ -309,7 +308,7 @@ func (w *authenticateCheck) accept(ctx workflow.Context, ev AuthenticateEvent) {
 			w.lookNeeded = true
 		}
 		var a *activities.Authenticate
-		w.recordWith(ctx, a.RecordSearchUpdate, activities.SearchUpdateInput{ScreeningID: w.in.ScreeningID,
+		w.recordWith(ctx, authActivity(a.RecordSearchUpdate), activities.SearchUpdateInput{ScreeningID: w.in.ScreeningID,
 			CheckID: w.in.CheckID, EventID: ev.EventID, Search: *ev.Search, OccurredAt: occurred})
 		return
 	case authenticate.EventAllCriminalComplete:
@@ -348,3 +347,6 @@ func describeAuthenticateEvent(ev AuthenticateEvent) string {
 	}
 	return d
 }
+
+// authActivity names an Authenticate activity as the worker registers it.
+func authActivity(method any) string { return providerActivity(authenticate.Name, method) }

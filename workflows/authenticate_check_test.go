@@ -2,17 +2,20 @@ package workflows
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/screenflow/screenflow/activities"
 	"github.com/screenflow/screenflow/providers/authenticate"
+	"github.com/screenflow/screenflow/providers/registry"
 	"github.com/screenflow/screenflow/store"
 )
 
@@ -41,14 +44,14 @@ func (s *authenticateCheckSuite) SetupTest() {
 	s.SetLogger(quietLogger)
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.RegisterWorkflow(AuthenticateCheckWorkflow)
-	s.env.RegisterActivity(ac)
+	s.env.RegisterActivityWithOptions(ac, activity.RegisterOptions{Name: registry.ActivityPrefix(authenticate.Name)})
 	s.env.RegisterActivity(sa)
 	s.searchUpdates, s.reads, s.readResults, s.reportsAsked, s.stored, s.storeErrs, s.updates =
 		nil, 0, []activities.AuthenticateResult{complete}, 0, nil, nil, nil
 
-	s.env.OnActivity(ac.CreateAuthenticateUser, mock.Anything, mock.Anything).Return("uac-1", nil).Once()
-	s.env.OnActivity(ac.RecordAuthenticateConsent, mock.Anything, mock.Anything).Return(nil).Once()
-	s.env.OnActivity(ac.OrderAuthenticateSearches, mock.Anything, mock.Anything).Return(nil).Once()
+	s.env.OnActivity(authActivity(ac.CreateAuthenticateUser), mock.Anything, mock.Anything).Return("uac-1", nil).Once()
+	s.env.OnActivity(authActivity(ac.RecordAuthenticateConsent), mock.Anything, mock.Anything).Return(nil).Once()
+	s.env.OnActivity(authActivity(ac.OrderAuthenticateSearches), mock.Anything, mock.Anything).Return(nil).Once()
 	s.env.OnActivity(sa.RecordCheckEvent, mock.Anything, mock.Anything).Return(nil).Maybe()
 	s.env.OnActivity(sa.UpdateCheck, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CheckUpdateInput) error {
@@ -57,14 +60,14 @@ func (s *authenticateCheckSuite) SetupTest() {
 			s.updates = append(s.updates, in)
 			return nil
 		})
-	s.env.OnActivity(ac.RecordSearchUpdate, mock.Anything, mock.Anything).Return(
+	s.env.OnActivity(authActivity(ac.RecordSearchUpdate), mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.SearchUpdateInput) error {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.searchUpdates = append(s.searchUpdates, in)
 			return nil
 		}).Maybe()
-	s.env.OnActivity(ac.ReadAuthenticateResult, mock.Anything, mock.Anything).Return(
+	s.env.OnActivity(authActivity(ac.ReadAuthenticateResult), mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.AuthenticateOrderInput) (activities.AuthenticateResult, error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
@@ -72,14 +75,14 @@ func (s *authenticateCheckSuite) SetupTest() {
 			s.reads++
 			return r, nil
 		}).Maybe()
-	s.env.OnActivity(ac.InitiateAuthenticatePDF, mock.Anything, mock.Anything).Return(
+	s.env.OnActivity(authActivity(ac.InitiateAuthenticatePDF), mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.AuthenticateOrderInput) (string, error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.reportsAsked++
 			return []string{"", "rep-1", "rep-2", "rep-3"}[s.reportsAsked], nil
 		}).Maybe()
-	s.env.OnActivity(ac.StoreAuthenticateReport, mock.Anything, mock.Anything).Return(
+	s.env.OnActivity(authActivity(ac.StoreAuthenticateReport), mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.ReportRef) (activities.DocumentRef, error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
@@ -115,9 +118,11 @@ func reportEvent(id, uuid, stage string, at time.Duration) AuthenticateEvent {
 		ReportUUID: uuid, Status: stage}
 }
 
-func (s *authenticateCheckSuite) run(opts CheckOptions) CheckResult {
-	s.env.ExecuteWorkflow(AuthenticateCheckWorkflow, AuthenticateCheckInput{
-		ScreeningID: "scr-1", CheckID: "check-1", Options: opts, Timing: testTiming,
+func (s *authenticateCheckSuite) run(opts AuthenticateOptions) CheckResult {
+	raw, err := json.Marshal(opts)
+	s.Require().NoError(err)
+	s.env.ExecuteWorkflow(AuthenticateCheckWorkflow, CheckInput{
+		ScreeningID: "scr-1", CheckID: "check-1", Type: "criminal", Options: raw, Timing: testTiming,
 	})
 	s.Require().True(s.env.IsWorkflowCompleted())
 	var r CheckResult
@@ -139,7 +144,7 @@ func (s *authenticateCheckSuite) TestSearchesUpdatingOutOfOrderThenReport() {
 	s.signalAt(2*time.Hour, reportEvent("p1", "rep-1", authenticate.PDFInitiated, 61*time.Minute),
 		reportEvent("p2", "rep-1", authenticate.PDFCompleted, 62*time.Minute))
 
-	r := s.run(CheckOptions{PDFReport: true})
+	r := s.run(AuthenticateOptions{PDFReport: true})
 	s.Equal(store.StatusCompleted, r.Status)
 	s.Equal(OutcomeClear, r.Outcome)
 	s.Equal([]activities.DocumentRef{{DocumentID: "doc-rep-1", SHA256: "sha", Size: 7}}, r.Documents)
@@ -157,7 +162,7 @@ func (s *authenticateCheckSuite) TestAllCompleteBeforeTheLastStatusUpdate() {
 	s.signalAt(time.Hour, searchEvent("e1", "s1", authenticate.SearchComplete, "CLEAR", 0), allComplete("e-all", 2*time.Minute))
 	s.signalAt(3*time.Hour, searchEvent("e2", "s2", authenticate.SearchComplete, "RECORD_FOUND", time.Minute))
 
-	r := s.run(CheckOptions{})
+	r := s.run(AuthenticateOptions{})
 	s.Equal(store.StatusCompleted, r.Status)
 	s.Equal(OutcomeRecordFound, r.Outcome)
 	s.Equal(2, s.reads, "the early all-complete is checked, found premature, and the last update prompts a new look")
@@ -170,7 +175,7 @@ func (s *authenticateCheckSuite) TestExpiredLinkRequestsANewReport() {
 	s.signalAt(2*time.Hour, reportEvent("p1", "rep-1", authenticate.PDFCompleted, time.Hour))
 	s.signalAt(3*time.Hour, reportEvent("p2", "rep-2", authenticate.PDFCompleted, 2*time.Hour))
 
-	r := s.run(CheckOptions{PDFReport: true})
+	r := s.run(AuthenticateOptions{PDFReport: true})
 	s.Equal(store.StatusCompleted, r.Status)
 	s.Equal(2, s.reportsAsked)
 	s.Equal("doc-rep-2", r.Documents[0].DocumentID)
@@ -182,7 +187,7 @@ func (s *authenticateCheckSuite) TestFailedGenerationThenCompleted() {
 		reportEvent("p2", "rep-1", authenticate.PDFFailed, time.Hour+time.Minute))
 	s.signalAt(3*time.Hour, reportEvent("p3", "rep-2", authenticate.PDFCompleted, 2*time.Hour))
 
-	r := s.run(CheckOptions{PDFReport: true})
+	r := s.run(AuthenticateOptions{PDFReport: true})
 	s.Equal(store.StatusCompleted, r.Status)
 	s.Equal(2, s.reportsAsked)
 	s.Equal("doc-rep-2", r.Documents[0].DocumentID)
@@ -194,7 +199,7 @@ func (s *authenticateCheckSuite) TestGenerationFailingEveryTimeFailsTheCheckWith
 		s.signalAt(time.Duration(2+i)*time.Hour, reportEvent("f-"+uuid, uuid, authenticate.PDFFailed, time.Duration(i)*time.Hour))
 	}
 
-	r := s.run(CheckOptions{PDFReport: true})
+	r := s.run(AuthenticateOptions{PDFReport: true})
 	s.Equal(store.StatusFailed, r.Status)
 	s.Contains(r.FailureReason, "PDF report generation failed 3 times")
 	s.Equal(3, s.reportsAsked)
@@ -207,7 +212,7 @@ func (s *authenticateCheckSuite) TestDuplicateEventsHaveOneEffect() {
 	s.signalAt(2*time.Hour, done, done)
 	s.signalAt(3*time.Hour, done)
 
-	r := s.run(CheckOptions{PDFReport: true})
+	r := s.run(AuthenticateOptions{PDFReport: true})
 	s.Equal(store.StatusCompleted, r.Status)
 	s.Len(s.searchUpdates, 1)
 	s.Equal(1, s.reads)
@@ -216,18 +221,18 @@ func (s *authenticateCheckSuite) TestDuplicateEventsHaveOneEffect() {
 
 func (s *authenticateCheckSuite) TestNoWebhooksPollsTheSearchesAndTheReport() {
 	polls := 0
-	s.env.OnActivity(ac.PollAuthenticateResult, mock.Anything, mock.Anything).Return(
+	s.env.OnActivity(authActivity(ac.PollAuthenticateResult), mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.AuthenticateOrderInput) (activities.AuthenticateResult, error) {
 			polls++
 			if polls < 3 {
-				return activities.AuthenticateResult{}, temporal.NewApplicationError("pending", activities.ErrTypeResultPending)
+				return activities.AuthenticateResult{}, temporal.NewApplicationError("pending", activities.ErrTypeNotReady)
 			}
 			return complete, nil
 		})
-	s.env.OnActivity(ac.PollAuthenticatePDF, mock.Anything, mock.Anything).Return(authenticate.PDFCompleted, nil).Once()
+	s.env.OnActivity(authActivity(ac.PollAuthenticatePDF), mock.Anything, mock.Anything).Return(authenticate.PDFCompleted, nil).Once()
 	start := s.env.Now()
 
-	r := s.run(CheckOptions{PDFReport: true, SexOffender: true})
+	r := s.run(AuthenticateOptions{PDFReport: true, SexOffender: true})
 	s.Equal(store.StatusCompleted, r.Status)
 	s.Equal(3, polls)
 	s.Require().Len(s.stored, 1)
@@ -244,7 +249,7 @@ func (s *authenticateCheckSuite) TestSexOffenderCheckIsWaitedFor() {
 		OccurredAt: t0.Add(time.Hour), Search: &authenticate.Search{UniqueIdentifier: "soc-1", SearchType: "SEX_OFFENDER",
 			SearchStatus: authenticate.SearchComplete, SearchSubStatus: "CLEAR"}})
 
-	r := s.run(CheckOptions{SexOffender: true})
+	r := s.run(AuthenticateOptions{SexOffender: true})
 	s.Equal(store.StatusCompleted, r.Status)
 	s.Equal(2, s.reads)
 }

@@ -35,6 +35,9 @@ const (
 	CheckrAccountDeauthorized = "deauthorized"
 )
 
+// CheckrAccountWorkflowName is the type name the worker registers CheckrAccountWorkflow under.
+const CheckrAccountWorkflowName = "CheckrAccountWorkflow"
+
 // CheckrAccountWorkflowID is the workflow of one integrated Checkr account: its id is Checkr's
 // account id, which is not PII.
 func CheckrAccountWorkflowID(accountID string) string { return "checkr-account/" + accountID }
@@ -137,12 +140,12 @@ func (w *checkrAccount) apply(ctx workflow.Context, ev CheckrAccountEvent) {
 		// Postgres keeps the fact even for an account not connected yet, and decides: a
 		// deauthorized account stays so until it is connected again.
 		var status string
-		if err := workflow.ExecuteActivity(sctx, a.RecordCheckrCredentialed, w.accountID).Get(ctx, &status); err == nil && status != "" {
+		if err := workflow.ExecuteActivity(sctx, checkrActivity(a.RecordCheckrCredentialed), w.accountID).Get(ctx, &status); err == nil && status != "" {
 			w.status = status
 		}
 	case CheckrAccountDeauthorized:
 		var revoked bool
-		err := workflow.ExecuteActivity(sctx, a.RecordCheckrDeauthorized, activities.DeauthorizationInput{
+		err := workflow.ExecuteActivity(sctx, checkrActivity(a.RecordCheckrDeauthorized), activities.DeauthorizationInput{
 			AccountID: w.accountID, TokenFingerprint: ev.TokenFingerprint}).Get(ctx, &revoked)
 		if err == nil && revoked {
 			w.status = CheckrDeauthorized
@@ -158,7 +161,7 @@ func (w *checkrAccount) apply(ctx workflow.Context, ev CheckrAccountEvent) {
 func (w *checkrAccount) refresh(ctx workflow.Context) {
 	var a *activities.CheckrAccounts
 	var status string
-	err := workflow.ExecuteActivity(storeActivityOptions(ctx), a.ReadCheckrAccountStatus, w.accountID).Get(ctx, &status)
+	err := workflow.ExecuteActivity(storeActivityOptions(ctx), checkrActivity(a.ReadCheckrAccountStatus), w.accountID).Get(ctx, &status)
 	if err == nil && status != "" && status != w.status {
 		w.status = status
 		w.tellAll(ctx)

@@ -7,9 +7,12 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/providers/checkr"
+	"github.com/screenflow/screenflow/providers/registry"
 )
 
 var cka *activities.CheckrAccounts
@@ -26,14 +29,14 @@ func newAccountHarness(t *testing.T, connected bool) *accountHarness {
 	ts.SetLogger(quietLogger)
 	h := &accountHarness{env: ts.NewTestWorkflowEnvironment(), told: map[string][]string{}}
 	h.env.RegisterWorkflow(CheckrAccountWorkflow)
-	h.env.RegisterActivity(cka)
+	h.env.RegisterActivityWithOptions(cka, activity.RegisterOptions{Name: registry.ActivityPrefix(checkr.Name)})
 	credentialedStatus := ""
 	if connected {
 		credentialedStatus = CheckrCredentialed
 	}
-	h.env.OnActivity(cka.RecordCheckrCredentialed, mock.Anything, "acct-1").Return(credentialedStatus, nil)
-	h.env.OnActivity(cka.ReadCheckrAccountStatus, mock.Anything, "acct-1").Return("", nil).Maybe()
-	h.env.OnActivity(cka.RecordCheckrDeauthorized, mock.Anything, activities.DeauthorizationInput{
+	h.env.OnActivity(checkrActivity(cka.RecordCheckrCredentialed), mock.Anything, "acct-1").Return(credentialedStatus, nil)
+	h.env.OnActivity(checkrActivity(cka.ReadCheckrAccountStatus), mock.Anything, "acct-1").Return("", nil).Maybe()
+	h.env.OnActivity(checkrActivity(cka.RecordCheckrDeauthorized), mock.Anything, activities.DeauthorizationInput{
 		AccountID: "acct-1", TokenFingerprint: "fp-1"}).Return(true, nil)
 	h.env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", CheckrAccountStateSignal, mock.Anything).Return(
 		func(_, workflowID, _, _ string, arg any) error {
@@ -90,7 +93,7 @@ func TestSubscribersAreToldNowAndOnEveryChange(t *testing.T) {
 	require.Equal(t, []string{CheckrAwaitingCredentialing, CheckrCredentialed, CheckrDeauthorized}, h.told["check-a"],
 		"told at once, then on each change; the duplicate credentialed event changes nothing")
 	require.Equal(t, []string{CheckrCredentialed, CheckrDeauthorized}, h.told["check-b"])
-	h.env.AssertActivityNumberOfCalls(t, "RecordCheckrCredentialed", 1)
+	h.env.AssertActivityNumberOfCalls(t, checkrActivity(cka.RecordCheckrCredentialed), 1)
 }
 
 func TestAccountWorkflowContinuesAsNewWithItsState(t *testing.T) {

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -18,29 +19,18 @@ import (
 // invitation or candidate routes to.
 const CheckrEventSignal = "checkr-event"
 
-// CheckrEvent is the PII-free digest of a Checkr webhook (see checkr.Summary).
-type CheckrEvent struct {
-	EventID      string
-	Type         string
-	CreatedAt    time.Time
-	ObjectID     string
-	ObjectType   string
-	Status       string
-	Result       string
-	Assessment   string
-	Adjudication string
-	ReportID     string
-}
+// CheckrEvent is the PII-free digest of a Checkr webhook, as the relay signals it.
+type CheckrEvent = checkr.Summary
 
-// CheckrCheckInput starts the check workflow of one Checkr check.
-type CheckrCheckInput struct {
-	ScreeningID string
-	CheckID     string
-	TenantID    string
-	AccountID   string // the integrated account; "" for the direct account (CHECKR_API_KEY)
-	Package     string
-	Mode        string // activities.CheckrModeInvitation or activities.CheckrModeReport
-	Timing      Timing
+// CheckrCheckWorkflowName is the type name the worker registers CheckrCheckWorkflow under.
+const CheckrCheckWorkflowName = "CheckrCheckWorkflow"
+
+// CheckrOptions are a Checkr check's options, as stored with the check. The account it runs on
+// is CheckInput.AccountID ("" for the direct account, CHECKR_API_KEY).
+type CheckrOptions struct {
+	Package string `json:"package"`
+	Mode    string `json:"mode"` // activities.CheckrModeInvitation or activities.CheckrModeReport
+	Account string `json:"account"`
 }
 
 // CheckrCheckStatus answers QueryStatus.
@@ -70,10 +60,14 @@ const (
 // CheckrCheckWorkflow drives one Checkr check: wait until the account is credentialed, create the
 // candidate, invite them or order the report, follow the report's events (polling past the
 // deadline), then read the report and store every PDF document.
-func CheckrCheckWorkflow(ctx workflow.Context, in CheckrCheckInput) (CheckResult, error) {
+func CheckrCheckWorkflow(ctx workflow.Context, in CheckInput) (CheckResult, error) {
+	var opts CheckrOptions
+	// The API validated the options when it stored them; an unreadable value means none.
+	_ = json.Unmarshal(in.Options, &opts)
 	w := &checkrCheck{
 		checkBase:  checkBase{screeningID: in.ScreeningID, checkID: in.CheckID},
 		in:         in,
+		opts:       opts,
 		timing:     in.Timing.withDefaults(),
 		workflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
 		seen:       map[string]bool{},
@@ -88,7 +82,8 @@ func CheckrCheckWorkflow(ctx workflow.Context, in CheckrCheckInput) (CheckResult
 
 type checkrCheck struct {
 	checkBase
-	in         CheckrCheckInput
+	in         CheckInput
+	opts       CheckrOptions
 	timing     Timing
 	workflowID string
 	status     CheckrCheckStatus
@@ -109,25 +104,25 @@ func (w *checkrCheck) run(ctx workflow.Context) (CheckResult, error) {
 	}
 	var a *activities.Checkr
 	pctx := providerActivityOptions(ctx)
-	order := activities.CheckrOrderInput{CheckID: w.in.CheckID, AccountID: w.in.AccountID, Mode: w.in.Mode,
-		Package: w.in.Package, WorkflowID: w.workflowID}
+	order := activities.CheckrOrderInput{CheckID: w.in.CheckID, AccountID: w.in.AccountID, Mode: w.opts.Mode,
+		Package: w.opts.Package, WorkflowID: w.workflowID}
 
 	w.status.Stage = stageCreatingCandidate
-	if err := workflow.ExecuteActivity(pctx, a.CreateCheckrCandidate, order).Get(ctx, &order.CandidateID); err != nil {
+	if err := workflow.ExecuteActivity(pctx, checkrActivity(a.CreateCheckrCandidate), order).Get(ctx, &order.CandidateID); err != nil {
 		return w.failOrEnd(ctx, "could not create the Checkr candidate", err)
 	}
 
-	if w.in.Mode == activities.CheckrModeInvitation {
+	if w.opts.Mode == activities.CheckrModeInvitation {
 		if result, ended, err := w.inviteCandidate(ctx, order); ended || err != nil {
 			return result, err
 		}
 	} else {
-		if err := workflow.ExecuteActivity(pctx, a.CreateCheckrReport, order).Get(ctx, &w.status.ReportID); err != nil {
+		if err := workflow.ExecuteActivity(pctx, checkrActivity(a.CreateCheckrReport), order).Get(ctx, &w.status.ReportID); err != nil {
 			return w.failOrEnd(ctx, "could not order the Checkr report", err)
 		}
 		if err := w.update(ctx, activities.CheckUpdateInput{Status: store.StatusInProgress,
 			Timeline: activities.TimelineInput{DedupeKey: "check.submitted:" + w.in.CheckID, Kind: "check.submitted",
-				Detail: fmt.Sprintf("Checkr report %s ordered (package %s)", w.status.ReportID, w.in.Package), OccurredAt: workflow.Now(ctx)}}); err != nil {
+				Detail: fmt.Sprintf("Checkr report %s ordered (package %s)", w.status.ReportID, w.opts.Package), OccurredAt: workflow.Now(ctx)}}); err != nil {
 			return CheckResult{}, err
 		}
 	}
@@ -143,7 +138,7 @@ func (w *checkrCheck) run(ctx workflow.Context) (CheckResult, error) {
 
 	// The report as Checkr's API has it now: the event said it finished; the API says how.
 	var report activities.CheckrReportSummary
-	if err := workflow.ExecuteActivity(pctx, a.FetchCheckrReport, ref).Get(ctx, &report); err != nil {
+	if err := workflow.ExecuteActivity(pctx, checkrActivity(a.FetchCheckrReport), ref).Get(ctx, &report); err != nil {
 		return w.failOrEnd(ctx, "could not read the Checkr report", err)
 	}
 	if report.Status == "canceled" || (report.Status != "complete" && w.reportFinal == "canceled") {
@@ -154,7 +149,7 @@ func (w *checkrCheck) run(ctx workflow.Context) (CheckResult, error) {
 	var docs []activities.DocumentRef
 	for _, id := range report.DocumentIDs {
 		var doc activities.DocumentRef
-		err := workflow.ExecuteActivity(pctx, a.StoreCheckrDocument, activities.CheckrDocumentInput{
+		err := workflow.ExecuteActivity(pctx, checkrActivity(a.StoreCheckrDocument), activities.CheckrDocumentInput{
 			CheckID: w.in.CheckID, AccountID: w.in.AccountID, DocumentID: id}).Get(ctx, &doc)
 		if err != nil {
 			return w.failOrEnd(ctx, "could not download a Checkr report document", err)
@@ -169,7 +164,7 @@ func (w *checkrCheck) run(ctx workflow.Context) (CheckResult, error) {
 func (w *checkrCheck) passCredentialedGate(ctx workflow.Context) (CheckResult, bool, error) {
 	var a *activities.Checkr
 	var status string
-	if err := workflow.ExecuteActivity(storeActivityOptions(ctx), a.CheckrAccountStatus, w.in.AccountID).Get(ctx, &status); err != nil {
+	if err := workflow.ExecuteActivity(storeActivityOptions(ctx), checkrActivity(a.CheckrAccountStatus), w.in.AccountID).Get(ctx, &status); err != nil {
 		result, err := w.failOrEnd(ctx, "the Checkr account cannot be used", err)
 		return result, true, err
 	}
@@ -210,7 +205,7 @@ func (w *checkrCheck) passCredentialedGate(ctx workflow.Context) (CheckResult, b
 // showAwaitingCredentialing makes the wait visible in the HR API and in the Temporal UI.
 func (w *checkrCheck) showAwaitingCredentialing(ctx workflow.Context, awaiting bool) error {
 	var a *activities.Checkr
-	if err := workflow.ExecuteActivity(storeActivityOptions(ctx), a.SetAwaitingCredentialing,
+	if err := workflow.ExecuteActivity(storeActivityOptions(ctx), checkrActivity(a.SetAwaitingCredentialing),
 		activities.AwaitingCredentialingInput{CheckID: w.in.CheckID, Awaiting: awaiting}).Get(ctx, nil); err != nil {
 		return err
 	}
@@ -227,13 +222,13 @@ func (w *checkrCheck) showAwaitingCredentialing(ctx workflow.Context, awaiting b
 // the report. An invitation that expires or is deleted ends the check.
 func (w *checkrCheck) inviteCandidate(ctx workflow.Context, order activities.CheckrOrderInput) (CheckResult, bool, error) {
 	var a *activities.Checkr
-	if err := workflow.ExecuteActivity(providerActivityOptions(ctx), a.CreateCheckrInvitation, order).Get(ctx, &w.status.InvitationID); err != nil {
+	if err := workflow.ExecuteActivity(providerActivityOptions(ctx), checkrActivity(a.CreateCheckrInvitation), order).Get(ctx, &w.status.InvitationID); err != nil {
 		result, err := w.failOrEnd(ctx, "could not invite the candidate through Checkr", err)
 		return result, true, err
 	}
 	if err := w.update(ctx, activities.CheckUpdateInput{Status: store.StatusInProgress,
 		Timeline: activities.TimelineInput{DedupeKey: "check.submitted:" + w.in.CheckID, Kind: "check.submitted",
-			Detail: fmt.Sprintf("Checkr invitation %s sent (package %s)", w.status.InvitationID, w.in.Package), OccurredAt: workflow.Now(ctx)}}); err != nil {
+			Detail: fmt.Sprintf("Checkr invitation %s sent (package %s)", w.status.InvitationID, w.opts.Package), OccurredAt: workflow.Now(ctx)}}); err != nil {
 		return CheckResult{}, true, err
 	}
 	w.status.Stage = stageAwaitingCandidate
@@ -249,7 +244,7 @@ func (w *checkrCheck) inviteCandidate(ctx workflow.Context, order activities.Che
 		result, err = w.endCanceled(ctx, "Checkr access to the account was deauthorized")
 	case w.status.ReportID != "":
 		ref := activities.CheckrReportRef{CheckID: w.in.CheckID, ReportID: w.status.ReportID, WorkflowID: w.workflowID}
-		return CheckResult{}, false, workflow.ExecuteActivity(storeActivityOptions(ctx), a.TrackCheckrReport, ref).Get(ctx, nil)
+		return CheckResult{}, false, workflow.ExecuteActivity(storeActivityOptions(ctx), checkrActivity(a.TrackCheckrReport), ref).Get(ctx, nil)
 	case w.invitationEnded == checkr.EventInvitationDeleted:
 		result, err = w.endCanceled(ctx, "the invitation was deleted at Checkr")
 	case !answered || w.invitationEnded == checkr.EventInvitationExpired:
@@ -267,7 +262,7 @@ func (w *checkrCheck) awaitReport(ctx workflow.Context, ref activities.CheckrRep
 		w.record(ctx, activities.TimelineInput{DedupeKey: "check.polling:" + w.in.CheckID, Kind: "check.polling",
 			Detail:     fmt.Sprintf("report not finished within %s; polling Checkr every %s", w.timing.WebhookDeadline, w.timing.PollInterval),
 			OccurredAt: workflow.Now(ctx)})
-	}, a.PollCheckrReport, ref, &polled)
+	}, checkrActivity(a.PollCheckrReport), ref, &polled)
 	if err == nil && !byEvent {
 		w.reportFinal = polled.Status
 	}
@@ -377,3 +372,6 @@ func describeCheckrReport(r activities.CheckrReportSummary, documents int) strin
 	}
 	return fmt.Sprintf("%s; %d document(s) stored", d, documents)
 }
+
+// checkrActivity names a Checkr activity as the worker registers it.
+func checkrActivity(method any) string { return providerActivity(checkr.Name, method) }

@@ -2,17 +2,20 @@ package workflows
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/screenflow/screenflow/activities"
 	"github.com/screenflow/screenflow/providers/checkr"
+	"github.com/screenflow/screenflow/providers/registry"
 	"github.com/screenflow/screenflow/store"
 )
 
@@ -38,7 +41,7 @@ func (s *checkrCheckSuite) SetupTest() {
 	s.SetLogger(quietLogger)
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.RegisterWorkflow(CheckrCheckWorkflow)
-	s.env.RegisterActivity(ck)
+	s.env.RegisterActivityWithOptions(ck, activity.RegisterOptions{Name: registry.ActivityPrefix(checkr.Name)})
 	s.env.RegisterActivity(sa)
 	s.awaiting, s.candidateAfter, s.stored, s.downloadErrs, s.updates = nil, nil, nil, 0, nil
 	s.report = activities.CheckrReportSummary{Status: "complete", Result: "clear", Assessment: "eligible",
@@ -52,26 +55,26 @@ func (s *checkrCheckSuite) SetupTest() {
 			s.updates = append(s.updates, in)
 			return nil
 		})
-	s.env.OnActivity(ck.SetAwaitingCredentialing, mock.Anything, mock.Anything).Return(
+	s.env.OnActivity(checkrActivity(ck.SetAwaitingCredentialing), mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.AwaitingCredentialingInput) error {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.awaiting = append(s.awaiting, in.Awaiting)
 			return nil
 		}).Maybe()
-	s.env.OnActivity(ck.CreateCheckrCandidate, mock.Anything, mock.Anything).Return(
+	s.env.OnActivity(checkrActivity(ck.CreateCheckrCandidate), mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.CheckrOrderInput) (string, error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.candidateAfter = append(s.candidateAfter, len(s.awaiting) > 0 && s.awaiting[len(s.awaiting)-1])
 			return "cand-1", nil
 		}).Maybe()
-	s.env.OnActivity(ck.CreateCheckrReport, mock.Anything, mock.Anything).Return("rep-1", nil).Maybe()
-	s.env.OnActivity(ck.FetchCheckrReport, mock.Anything, mock.Anything).Return(
+	s.env.OnActivity(checkrActivity(ck.CreateCheckrReport), mock.Anything, mock.Anything).Return("rep-1", nil).Maybe()
+	s.env.OnActivity(checkrActivity(ck.FetchCheckrReport), mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.CheckrReportRef) (activities.CheckrReportSummary, error) {
 			return s.report, nil
 		}).Maybe()
-	s.env.OnActivity(ck.StoreCheckrDocument, mock.Anything, mock.Anything).Return(
+	s.env.OnActivity(checkrActivity(ck.StoreCheckrDocument), mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CheckrDocumentInput) (activities.DocumentRef, error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
@@ -104,18 +107,26 @@ func (s *checkrCheckSuite) accountSaysAt(delay time.Duration, status string) {
 
 // integrated sets up a check on integrated account acct-1 whose workflow answers subscriptions.
 func (s *checkrCheckSuite) integrated(status string) {
-	s.env.OnActivity(ck.CheckrAccountStatus, mock.Anything, "acct-1").Return(status, nil).Once()
+	s.env.OnActivity(checkrActivity(ck.CheckrAccountStatus), mock.Anything, "acct-1").Return(status, nil).Once()
 	s.env.OnSignalExternalWorkflow(mock.Anything, CheckrAccountWorkflowID("acct-1"), "", CheckrSubscribeSignal, mock.Anything).
 		Return(nil).Maybe()
 }
 
-func (s *checkrCheckSuite) run(in CheckrCheckInput) CheckResult {
-	in.ScreeningID, in.CheckID, in.TenantID, in.Timing = "scr-1", "check-1", "tenant-1", testTiming
-	if in.Mode == "" {
-		in.Mode = activities.CheckrModeReport
+// checkrCheckOrder is what a test orders: the account ("" for the direct one) and the mode
+// (report unless said).
+type checkrCheckOrder struct {
+	AccountID string
+	Mode      string
+}
+
+func (s *checkrCheckSuite) run(order checkrCheckOrder) CheckResult {
+	if order.Mode == "" {
+		order.Mode = activities.CheckrModeReport
 	}
-	in.Package = "tasker_standard"
-	s.env.ExecuteWorkflow(CheckrCheckWorkflow, in)
+	opts, err := json.Marshal(CheckrOptions{Package: "tasker_standard", Mode: order.Mode, Account: order.AccountID})
+	s.Require().NoError(err)
+	s.env.ExecuteWorkflow(CheckrCheckWorkflow, CheckInput{ScreeningID: "scr-1", CheckID: "check-1", TenantID: "tenant-1",
+		Type: "tasker_standard", Options: opts, AccountID: order.AccountID, Timing: testTiming})
 	s.Require().True(s.env.IsWorkflowCompleted())
 	var r CheckResult
 	if err := s.env.GetWorkflowResult(&r); err != nil {
@@ -127,7 +138,7 @@ func (s *checkrCheckSuite) run(in CheckrCheckInput) CheckResult {
 func (s *checkrCheckSuite) TestDirectReportCompletesWithEveryDocument() {
 	s.signalAt(time.Hour, reportEv("e1", checkr.EventReportCreated, "pending", 0), reportEv("e2", checkr.EventReportCompleted, "complete", time.Hour))
 
-	r := s.run(CheckrCheckInput{})
+	r := s.run(checkrCheckOrder{})
 	s.Equal(store.StatusCompleted, r.Status)
 	s.Equal("clear", r.Outcome)
 	s.Equal([]string{"doc-1", "doc-2"}, s.stored)
@@ -147,7 +158,7 @@ func (s *checkrCheckSuite) TestChecksWaitForTheAccountToBeCredentialed() {
 	s.accountSaysAt(2*time.Hour, CheckrCredentialed)
 	s.signalAt(3*time.Hour, reportEv("e2", checkr.EventReportCompleted, "complete", time.Hour))
 
-	r := s.run(CheckrCheckInput{AccountID: "acct-1"})
+	r := s.run(checkrCheckOrder{AccountID: "acct-1"})
 	s.Equal(store.StatusCompleted, r.Status)
 	s.Equal([]bool{true, false}, s.awaiting, "shown awaiting_credentialing, then not")
 	s.Equal([]bool{false}, s.candidateAfter, "nothing is created at Checkr before the account is credentialed")
@@ -156,7 +167,7 @@ func (s *checkrCheckSuite) TestChecksWaitForTheAccountToBeCredentialed() {
 func (s *checkrCheckSuite) TestADeauthorizedAccountIsRefused() {
 	s.integrated(CheckrDeauthorized)
 
-	r := s.run(CheckrCheckInput{AccountID: "acct-1"})
+	r := s.run(checkrCheckOrder{AccountID: "acct-1"})
 	s.Equal(store.StatusCanceled, r.Status)
 	s.Contains(r.FailureReason, "reconnect")
 	s.Empty(s.candidateAfter, "nothing is ordered")
@@ -168,7 +179,7 @@ func (s *checkrCheckSuite) TestDeauthorizationMidFlightCancelsTheCheck() {
 	s.signalAt(time.Hour, reportEv("e1", checkr.EventReportCreated, "pending", 0))
 	s.accountSaysAt(2*time.Hour, CheckrDeauthorized)
 
-	r := s.run(CheckrCheckInput{AccountID: "acct-1"})
+	r := s.run(checkrCheckOrder{AccountID: "acct-1"})
 	s.Equal(store.StatusCanceled, r.Status)
 	s.Contains(r.FailureReason, "deauthorized")
 	s.Empty(s.stored)
@@ -189,7 +200,7 @@ func (s *checkrCheckSuite) TestSuspendedThenResumed() {
 	s.signalAt(2*time.Hour, reportEv("e2", checkr.EventReportResumed, "pending", 2*time.Hour))
 	s.signalAt(3*time.Hour, reportEv("e3", checkr.EventReportCompleted, "complete", 3*time.Hour))
 
-	r := s.run(CheckrCheckInput{})
+	r := s.run(checkrCheckOrder{})
 	s.Equal(store.StatusCompleted, r.Status)
 }
 
@@ -197,7 +208,7 @@ func (s *checkrCheckSuite) TestReportCanceledAtCheckr() {
 	s.report = activities.CheckrReportSummary{Status: "canceled"}
 	s.signalAt(time.Hour, reportEv("e1", checkr.EventReportCanceled, "canceled", time.Hour))
 
-	r := s.run(CheckrCheckInput{})
+	r := s.run(checkrCheckOrder{})
 	s.Equal(store.StatusCanceled, r.Status)
 	s.Contains(r.FailureReason, "canceled at Checkr")
 	s.Empty(s.stored)
@@ -207,7 +218,7 @@ func (s *checkrCheckSuite) TestAnExpiredDownloadURIIsFetchedAfresh() {
 	s.downloadErrs = 1
 	s.signalAt(time.Hour, reportEv("e1", checkr.EventReportCompleted, "complete", time.Hour))
 
-	r := s.run(CheckrCheckInput{})
+	r := s.run(checkrCheckOrder{})
 	s.Equal(store.StatusCompleted, r.Status)
 	s.Equal([]string{"doc-1", "doc-2"}, s.stored, "the retried download succeeded with a fresh uri")
 }
@@ -217,47 +228,47 @@ func (s *checkrCheckSuite) TestDuplicatesAndReorderedEvents() {
 	s.signalAt(time.Hour, done, reportEv("e1", checkr.EventReportCreated, "pending", 0), done,
 		reportEv("e2", checkr.EventReportUpdated, "pending", time.Hour), done)
 
-	r := s.run(CheckrCheckInput{})
+	r := s.run(checkrCheckOrder{})
 	s.Equal(store.StatusCompleted, r.Status)
 	s.Equal([]string{"doc-1", "doc-2"}, s.stored, "each document once")
 }
 
 func (s *checkrCheckSuite) TestInvitationCompletedThenReport() {
-	s.env.OnActivity(ck.CreateCheckrInvitation, mock.Anything, mock.Anything).Return("inv-1", nil).Once()
-	s.env.OnActivity(ck.TrackCheckrReport, mock.Anything, mock.MatchedBy(func(r activities.CheckrReportRef) bool {
+	s.env.OnActivity(checkrActivity(ck.CreateCheckrInvitation), mock.Anything, mock.Anything).Return("inv-1", nil).Once()
+	s.env.OnActivity(checkrActivity(ck.TrackCheckrReport), mock.Anything, mock.MatchedBy(func(r activities.CheckrReportRef) bool {
 		return r.ReportID == "rep-1"
 	})).Return(nil).Once()
 	s.signalAt(time.Hour, CheckrEvent{EventID: "i1", Type: checkr.EventInvitationCompleted, CreatedAt: t0,
 		ObjectID: "inv-1", ObjectType: "invitation", Status: "completed", ReportID: "rep-1"})
 	s.signalAt(2*time.Hour, reportEv("e1", checkr.EventReportCompleted, "complete", time.Hour))
 
-	r := s.run(CheckrCheckInput{Mode: activities.CheckrModeInvitation})
+	r := s.run(checkrCheckOrder{Mode: activities.CheckrModeInvitation})
 	s.Equal(store.StatusCompleted, r.Status)
 	s.env.AssertActivityNotCalled(s.T(), "CreateCheckrReport", mock.Anything, mock.Anything)
 }
 
 func (s *checkrCheckSuite) TestExpiredInvitationFailsTheCheck() {
-	s.env.OnActivity(ck.CreateCheckrInvitation, mock.Anything, mock.Anything).Return("inv-1", nil).Once()
+	s.env.OnActivity(checkrActivity(ck.CreateCheckrInvitation), mock.Anything, mock.Anything).Return("inv-1", nil).Once()
 	s.signalAt(time.Hour, CheckrEvent{EventID: "i1", Type: checkr.EventInvitationExpired, CreatedAt: t0,
 		ObjectID: "inv-1", ObjectType: "invitation", Status: "expired"})
 
-	r := s.run(CheckrCheckInput{Mode: activities.CheckrModeInvitation})
+	r := s.run(checkrCheckOrder{Mode: activities.CheckrModeInvitation})
 	s.Equal(store.StatusFailed, r.Status)
 	s.Contains(r.FailureReason, "expired")
 }
 
 func (s *checkrCheckSuite) TestNoWebhookPollsTheReport() {
 	polls := 0
-	s.env.OnActivity(ck.PollCheckrReport, mock.Anything, mock.Anything).Return(
+	s.env.OnActivity(checkrActivity(ck.PollCheckrReport), mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.CheckrReportRef) (activities.CheckrReportSummary, error) {
 			polls++
 			if polls < 3 {
-				return activities.CheckrReportSummary{}, temporal.NewApplicationError("pending", activities.ErrTypeReportInProgress)
+				return activities.CheckrReportSummary{}, temporal.NewApplicationError("pending", activities.ErrTypeNotReady)
 			}
 			return s.report, nil
 		})
 
-	r := s.run(CheckrCheckInput{})
+	r := s.run(checkrCheckOrder{})
 	s.Equal(store.StatusCompleted, r.Status)
 	s.Equal(3, polls)
 }

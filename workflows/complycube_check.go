@@ -17,24 +17,11 @@ import (
 // subject routes to.
 const ComplyCubeEventSignal = "complycube-event"
 
-// ComplyCubeEvent is the PII-free digest of a ComplyCube webhook (see complycube.Summary).
-type ComplyCubeEvent struct {
-	EventID      string
-	Type         string
-	ResourceType string
-	ResourceID   string
-	Status       string
-	Outcome      string
-	OccurredAt   time.Time
-}
+// ComplyCubeEvent is the PII-free digest of a ComplyCube webhook, as the relay signals it.
+type ComplyCubeEvent = complycube.Summary
 
-// ComplyCubeCheckInput starts the check workflow of one ComplyCube check of a screening.
-type ComplyCubeCheckInput struct {
-	ScreeningID string
-	CheckID     string
-	CheckType   string
-	Timing      Timing
-}
+// ComplyCubeCheckWorkflowName is the type name the worker registers ComplyCubeCheckWorkflow under.
+const ComplyCubeCheckWorkflowName = "ComplyCubeCheckWorkflow"
 
 // ComplyCubeCheckStatus answers QueryStatus.
 type ComplyCubeCheckStatus struct {
@@ -56,7 +43,7 @@ const (
 
 // ComplyCubeCheckWorkflow drives one ComplyCube check: create the client and the check, wait for
 // the completion webhook (or poll past the deadline), store the PDF report and write the outcome.
-func ComplyCubeCheckWorkflow(ctx workflow.Context, in ComplyCubeCheckInput) (CheckResult, error) {
+func ComplyCubeCheckWorkflow(ctx workflow.Context, in CheckInput) (CheckResult, error) {
 	w := &complyCubeCheck{
 		checkBase:  checkBase{screeningID: in.ScreeningID, checkID: in.CheckID},
 		in:         in,
@@ -76,7 +63,7 @@ func ComplyCubeCheckWorkflow(ctx workflow.Context, in ComplyCubeCheckInput) (Che
 
 type complyCubeCheck struct {
 	checkBase
-	in         ComplyCubeCheckInput
+	in         CheckInput
 	timing     Timing
 	workflowID string
 	status     ComplyCubeCheckStatus
@@ -94,7 +81,7 @@ func (w *complyCubeCheck) run(ctx workflow.Context) (CheckResult, error) {
 	pctx := providerActivityOptions(ctx)
 
 	var clientID string
-	err := workflow.ExecuteActivity(pctx, cc.CreateClient, activities.CreateClientInput{
+	err := workflow.ExecuteActivity(pctx, ccActivity(cc.CreateClient), activities.CreateClientInput{
 		CheckID: w.in.CheckID, WorkflowID: w.workflowID,
 	}).Get(ctx, &clientID)
 	if err != nil {
@@ -103,8 +90,8 @@ func (w *complyCubeCheck) run(ctx workflow.Context) (CheckResult, error) {
 
 	w.status.Stage = stageCreatingCheck
 	var created activities.ProviderCheck
-	err = workflow.ExecuteActivity(pctx, cc.CreateCheck, activities.CreateCheckInput{
-		CheckID: w.in.CheckID, ClientID: clientID, CheckType: w.in.CheckType, WorkflowID: w.workflowID,
+	err = workflow.ExecuteActivity(pctx, ccActivity(cc.CreateCheck), activities.CreateCheckInput{
+		CheckID: w.in.CheckID, ClientID: clientID, CheckType: w.in.Type, WorkflowID: w.workflowID,
 	}).Get(ctx, &created)
 	if err != nil {
 		return w.fail(ctx, "could not create the ComplyCube check: "+failureReason(err))
@@ -116,7 +103,7 @@ func (w *complyCubeCheck) run(ctx workflow.Context) (CheckResult, error) {
 	if err := w.update(ctx, activities.CheckUpdateInput{
 		CheckID: w.in.CheckID, Status: store.StatusInProgress,
 		Timeline: activities.TimelineInput{DedupeKey: "check.submitted:" + w.in.CheckID, Kind: "check.submitted",
-			Detail: fmt.Sprintf("ComplyCube %s %s created", w.in.CheckType, created.ID), OccurredAt: workflow.Now(ctx)},
+			Detail: fmt.Sprintf("ComplyCube %s %s created", w.in.Type, created.ID), OccurredAt: workflow.Now(ctx)},
 	}); err != nil {
 		return CheckResult{}, err
 	}
@@ -128,7 +115,7 @@ func (w *complyCubeCheck) run(ctx workflow.Context) (CheckResult, error) {
 		w.record(ctx, activities.TimelineInput{DedupeKey: "check.polling:" + w.in.CheckID, Kind: "check.polling",
 			Detail:     fmt.Sprintf("no result webhook within %s; polling ComplyCube every %s", w.timing.WebhookDeadline, w.timing.PollInterval),
 			OccurredAt: workflow.Now(ctx)})
-	}, cc.PollComplyCubeCheck, w.status.ProviderCheckID, &polled)
+	}, ccActivity(cc.PollComplyCubeCheck), w.status.ProviderCheckID, &polled)
 	if err != nil {
 		if errors.Is(ctx.Err(), workflow.ErrCanceled) {
 			return CheckResult{}, err
@@ -144,7 +131,7 @@ func (w *complyCubeCheck) run(ctx workflow.Context) (CheckResult, error) {
 
 	w.status.Stage = stageFetchingReport
 	var doc activities.DocumentRef
-	err = workflow.ExecuteActivity(pctx, cc.StoreReport, activities.StoreReportInput{
+	err = workflow.ExecuteActivity(pctx, ccActivity(cc.StoreReport), activities.StoreReportInput{
 		CheckID: w.in.CheckID, ProviderCheckID: w.status.ProviderCheckID,
 	}).Get(ctx, &doc)
 	if err != nil {
@@ -219,3 +206,6 @@ func (w *complyCubeCheck) finish(providerStatus, outcome string) {
 	w.status.ProviderStatus = providerStatus
 	w.status.Outcome = outcome
 }
+
+// ccActivity names a ComplyCube activity as the worker registers it.
+func ccActivity(method any) string { return providerActivity(complycube.Name, method) }

@@ -12,11 +12,14 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/activity"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/providers/complycube"
+	"github.com/screenflow/screenflow/providers/registry"
 	"github.com/screenflow/screenflow/store"
 )
 
@@ -47,7 +50,7 @@ func (s *complyCubeCheckSuite) SetupTest() {
 	s.SetLogger(quietLogger)
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.RegisterWorkflow(ComplyCubeCheckWorkflow)
-	s.env.RegisterActivity(cc)
+	s.env.RegisterActivityWithOptions(cc, activity.RegisterOptions{Name: registry.ActivityPrefix(complycube.Name)})
 	s.env.RegisterActivity(sa)
 	s.recorded, s.updates = nil, nil
 	s.env.OnActivity(sa.RecordCheckEvent, mock.Anything, mock.Anything).Return(
@@ -70,13 +73,13 @@ func (s *complyCubeCheckSuite) AfterTest(_, _ string) { s.env.AssertExpectations
 
 // mockProviderCalls mocks the calls of a check that ComplyCube accepts.
 func (s *complyCubeCheckSuite) mockProviderCalls() {
-	s.env.OnActivity(cc.CreateClient, mock.Anything, mock.Anything).Return("client-1", nil).Once()
-	s.env.OnActivity(cc.CreateCheck, mock.Anything, mock.Anything).
+	s.env.OnActivity(ccActivity(cc.CreateClient), mock.Anything, mock.Anything).Return("client-1", nil).Once()
+	s.env.OnActivity(ccActivity(cc.CreateCheck), mock.Anything, mock.Anything).
 		Return(activities.ProviderCheck{ID: "cc-check-1", Status: "pending"}, nil).Once()
 }
 
 func (s *complyCubeCheckSuite) mockReport() {
-	s.env.OnActivity(cc.StoreReport, mock.Anything, activities.StoreReportInput{CheckID: "check-1", ProviderCheckID: "cc-check-1"}).
+	s.env.OnActivity(ccActivity(cc.StoreReport), mock.Anything, activities.StoreReportInput{CheckID: "check-1", ProviderCheckID: "cc-check-1"}).
 		Return(activities.DocumentRef{DocumentID: "doc-1", SHA256: "abc", Size: 42}, nil).Once()
 }
 
@@ -94,8 +97,8 @@ func (s *complyCubeCheckSuite) signalAt(delay time.Duration, events ...ComplyCub
 }
 
 func (s *complyCubeCheckSuite) run() CheckResult {
-	s.env.ExecuteWorkflow(ComplyCubeCheckWorkflow, ComplyCubeCheckInput{
-		ScreeningID: "screening-1", CheckID: "check-1", CheckType: "standard_screening_check", Timing: testTiming,
+	s.env.ExecuteWorkflow(ComplyCubeCheckWorkflow, CheckInput{
+		ScreeningID: "screening-1", CheckID: "check-1", Type: "standard_screening_check", Timing: testTiming,
 	})
 	s.Require().True(s.env.IsWorkflowCompleted())
 	var r CheckResult
@@ -182,9 +185,9 @@ func (s *complyCubeCheckSuite) TestOutOfOrderEvents() {
 func (s *complyCubeCheckSuite) TestNoWebhookPollsUntilComplete() {
 	s.mockProviderCalls()
 	s.mockReport()
-	pending := temporal.NewApplicationError("check is still pending", activities.ErrTypeCheckPending)
+	pending := temporal.NewApplicationError("check is still pending", activities.ErrTypeNotReady)
 	polls := 0
-	s.env.OnActivity(cc.PollComplyCubeCheck, mock.Anything, "cc-check-1").Return(
+	s.env.OnActivity(ccActivity(cc.PollComplyCubeCheck), mock.Anything, "cc-check-1").Return(
 		func(_ context.Context, _ string) (activities.ProviderCheck, error) {
 			polls++
 			if polls < 3 {
@@ -210,8 +213,8 @@ func (s *complyCubeCheckSuite) TestNoWebhookPollsUntilComplete() {
 func (s *complyCubeCheckSuite) TestWebhookDuringPollingEndsThePolling() {
 	s.mockProviderCalls()
 	s.mockReport()
-	s.env.OnActivity(cc.PollComplyCubeCheck, mock.Anything, "cc-check-1").
-		Return(activities.ProviderCheck{}, temporal.NewApplicationError("check is still pending", activities.ErrTypeCheckPending))
+	s.env.OnActivity(ccActivity(cc.PollComplyCubeCheck), mock.Anything, "cc-check-1").
+		Return(activities.ProviderCheck{}, temporal.NewApplicationError("check is still pending", activities.ErrTypeNotReady))
 	s.signalAt(testTiming.WebhookDeadline+90*time.Minute,
 		checkEvent("ev-late", "check.completed.clear", "complete", "clear", time.Now()))
 
@@ -234,8 +237,8 @@ func (s *complyCubeCheckSuite) TestCancellation() {
 	s.mockProviderCalls()
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, time.Hour)
 
-	s.env.ExecuteWorkflow(ComplyCubeCheckWorkflow, ComplyCubeCheckInput{
-		ScreeningID: "screening-1", CheckID: "check-1", CheckType: "standard_screening_check", Timing: testTiming,
+	s.env.ExecuteWorkflow(ComplyCubeCheckWorkflow, CheckInput{
+		ScreeningID: "screening-1", CheckID: "check-1", Type: "standard_screening_check", Timing: testTiming,
 	})
 	s.Require().True(s.env.IsWorkflowCompleted())
 	err := s.env.GetWorkflowError()
@@ -246,10 +249,10 @@ func (s *complyCubeCheckSuite) TestCancellation() {
 }
 
 func (s *complyCubeCheckSuite) TestProviderServerErrorIsRetried() {
-	s.env.OnActivity(cc.CreateClient, mock.Anything, mock.Anything).Return("client-1", nil).Once()
-	s.env.OnActivity(cc.CreateCheck, mock.Anything, mock.Anything).
+	s.env.OnActivity(ccActivity(cc.CreateClient), mock.Anything, mock.Anything).Return("client-1", nil).Once()
+	s.env.OnActivity(ccActivity(cc.CreateCheck), mock.Anything, mock.Anything).
 		Return(activities.ProviderCheck{}, errors.New("complycube: create check: 503 service unavailable")).Twice()
-	s.env.OnActivity(cc.CreateCheck, mock.Anything, mock.Anything).
+	s.env.OnActivity(ccActivity(cc.CreateCheck), mock.Anything, mock.Anything).
 		Return(activities.ProviderCheck{ID: "cc-check-1", Status: "pending"}, nil).Once()
 	s.mockReport()
 	s.signalAt(time.Hour, checkEvent("ev-1", "check.completed.clear", "complete", "clear", time.Now()))
@@ -259,7 +262,7 @@ func (s *complyCubeCheckSuite) TestProviderServerErrorIsRetried() {
 }
 
 func (s *complyCubeCheckSuite) TestProviderClientErrorIsNotRetried() {
-	s.env.OnActivity(cc.CreateClient, mock.Anything, mock.Anything).Return("", temporal.NewNonRetryableApplicationError(
+	s.env.OnActivity(ccActivity(cc.CreateClient), mock.Anything, mock.Anything).Return("", temporal.NewNonRetryableApplicationError(
 		"complycube: create client: 400 email is invalid", "ProviderRejected", nil)).Once()
 
 	r := s.run()

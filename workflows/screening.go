@@ -26,7 +26,10 @@ type CheckRef struct {
 	CheckID  string
 	Provider string
 	Type     string
-	Options  CheckOptions
+	// Workflow is the provider's check workflow type; "" when the provider is not registered.
+	Workflow  string
+	Options   json.RawMessage
+	AccountID string
 }
 
 // ScreeningStatus answers QueryStatus and is the workflow's result.
@@ -53,17 +56,24 @@ const (
 	ResultConsider = "consider" // some check completed with another outcome: a person must look
 )
 
-// NewScreeningInput builds the workflow input from the stored checks.
-func NewScreeningInput(screeningID, tenantID string, checks []store.Check, timing Timing) ScreeningInput {
+// NewScreeningInput builds the workflow input from the stored checks; checkWorkflow names each
+// provider's check workflow (see registry.Provider.CheckWorkflow), "" for an unknown provider.
+func NewScreeningInput(screeningID, tenantID string, checks []store.Check, timing Timing,
+	checkWorkflow func(provider string) string) ScreeningInput {
 	in := ScreeningInput{ScreeningID: screeningID, TenantID: tenantID, Timing: timing}
 	for _, c := range checks {
-		ref := CheckRef{CheckID: c.ID, Provider: c.Provider, Type: c.Type}
-		// The API validated the options when it stored them; an unreadable value means none.
-		_ = json.Unmarshal(c.Options, &ref.Options)
+		ref := CheckRef{CheckID: c.ID, Provider: c.Provider, Type: c.Type, Workflow: checkWorkflow(c.Provider),
+			Options: c.Options}
+		if c.CheckrAccountID != nil {
+			ref.AccountID = *c.CheckrAccountID
+		}
 		in.Checks = append(in.Checks, ref)
 	}
 	return in
 }
+
+// ScreeningWorkflowName is the type name the worker registers ScreeningWorkflow under.
+const ScreeningWorkflowName = "ScreeningWorkflow"
 
 // ScreeningWorkflow runs one screening: a child workflow per check, the screening's status in
 // Postgres and in its search attributes, and cancellation of everything on request.
@@ -142,23 +152,13 @@ func startCheck(ctx workflow.Context, in ScreeningInput, c CheckRef) (workflow.C
 		WaitForCancellation: true,
 		ParentClosePolicy:   enums.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 	})
-	switch c.Provider {
-	case activities.ProviderComplyCube:
-		return workflow.ExecuteChildWorkflow(cctx, ComplyCubeCheckWorkflow, ComplyCubeCheckInput{
-			ScreeningID: in.ScreeningID, CheckID: c.CheckID, CheckType: c.Type, Timing: in.Timing,
-		}), nil
-	case activities.ProviderCheckr:
-		return workflow.ExecuteChildWorkflow(cctx, CheckrCheckWorkflow, CheckrCheckInput{
-			ScreeningID: in.ScreeningID, CheckID: c.CheckID, TenantID: in.TenantID, AccountID: c.Options.Account,
-			Package: c.Options.Package, Mode: c.Options.Mode, Timing: in.Timing,
-		}), nil
-	case activities.ProviderAuthenticate:
-		return workflow.ExecuteChildWorkflow(cctx, AuthenticateCheckWorkflow, AuthenticateCheckInput{
-			ScreeningID: in.ScreeningID, CheckID: c.CheckID, Options: c.Options, Timing: in.Timing,
-		}), nil
-	default:
+	if c.Workflow == "" {
 		return nil, fmt.Errorf("provider %q is not supported", c.Provider)
 	}
+	return workflow.ExecuteChildWorkflow(cctx, c.Workflow, CheckInput{
+		ScreeningID: in.ScreeningID, CheckID: c.CheckID, TenantID: in.TenantID, Type: c.Type,
+		Options: c.Options, AccountID: c.AccountID, Timing: in.Timing,
+	}), nil
 }
 
 func allChecksFinished(checks []CheckStatus) bool {

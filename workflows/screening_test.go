@@ -9,10 +9,13 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/providers/complycube"
+	"github.com/screenflow/screenflow/providers/registry"
 	"github.com/screenflow/screenflow/store"
 )
 
@@ -31,8 +34,8 @@ func TestScreeningWorkflow(t *testing.T) { suite.Run(t, new(screeningSuite)) }
 var twoChecks = ScreeningInput{
 	ScreeningID: "scr-1", TenantID: "tenant-1", Timing: testTiming,
 	Checks: []CheckRef{
-		{CheckID: "check-a", Provider: activities.ProviderComplyCube, Type: "standard_screening_check"},
-		{CheckID: "check-b", Provider: activities.ProviderComplyCube, Type: "document_check"},
+		{CheckID: "check-a", Provider: complycube.Name, Type: "standard_screening_check", Workflow: ComplyCubeCheckWorkflowName},
+		{CheckID: "check-b", Provider: complycube.Name, Type: "document_check", Workflow: ComplyCubeCheckWorkflowName},
 	},
 }
 
@@ -41,7 +44,7 @@ func (s *screeningSuite) SetupTest() {
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.RegisterWorkflow(ScreeningWorkflow)
 	s.env.RegisterWorkflow(ComplyCubeCheckWorkflow)
-	s.env.RegisterActivity(cc)
+	s.env.RegisterActivityWithOptions(cc, activity.RegisterOptions{Name: registry.ActivityPrefix(complycube.Name)})
 	s.env.RegisterActivity(sa)
 	s.statuses = nil
 	s.env.OnActivity(sa.SetScreeningStatus, mock.Anything, mock.Anything).Return(
@@ -56,15 +59,15 @@ func (s *screeningSuite) SetupTest() {
 		func(context.Context, string) (bool, error) { return !s.canceledBeforeStart, nil }).Once()
 	s.env.OnActivity(sa.UpdateCheck, mock.Anything, mock.Anything).Return(nil).Maybe()
 	s.env.OnActivity(sa.RecordCheckEvent, mock.Anything, mock.Anything).Return(nil).Maybe()
-	s.env.OnActivity(cc.CreateClient, mock.Anything, mock.Anything).Return(
+	s.env.OnActivity(ccActivity(cc.CreateClient), mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CreateClientInput) (string, error) {
 			return "client-" + in.CheckID, nil
 		})
-	s.env.OnActivity(cc.CreateCheck, mock.Anything, mock.Anything).Return(
+	s.env.OnActivity(ccActivity(cc.CreateCheck), mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CreateCheckInput) (activities.ProviderCheck, error) {
 			return activities.ProviderCheck{ID: "cc-" + in.CheckID, Status: "pending"}, nil
 		})
-	s.env.OnActivity(cc.StoreReport, mock.Anything, mock.Anything).Return(
+	s.env.OnActivity(ccActivity(cc.StoreReport), mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.StoreReportInput) (activities.DocumentRef, error) {
 			return activities.DocumentRef{DocumentID: "doc-" + in.CheckID, SHA256: "sha", Size: 1}, nil
 		}).Maybe()
@@ -73,7 +76,7 @@ func (s *screeningSuite) SetupTest() {
 // completeAt sends a check's completion to its child workflow after delay.
 func (s *screeningSuite) completeAt(delay time.Duration, checkID, outcome string) {
 	s.env.RegisterDelayedCallback(func() {
-		err := s.env.SignalWorkflowByID(CheckWorkflowID("scr-1", activities.ProviderComplyCube, checkID),
+		err := s.env.SignalWorkflowByID(CheckWorkflowID("scr-1", complycube.Name, checkID),
 			ComplyCubeEventSignal, ComplyCubeEvent{EventID: "ev-" + checkID, Type: "check.completed." + outcome,
 				ResourceType: "check", ResourceID: "cc-" + checkID, Status: "complete", Outcome: outcome})
 		s.Require().NoError(err)

@@ -3,13 +3,18 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
+	"runtime"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/providers/registry"
 )
 
 // TaskQueue is the one task queue screenflow's workers poll.
@@ -85,16 +90,18 @@ func providerActivityOptions(ctx workflow.Context) workflow.Context {
 	})
 }
 
-// CheckOptions are what the HR platform chose for a check beyond its type, as stored with the
-// check: each provider's checks carry only their own fields.
-type CheckOptions struct {
-	// Authenticate
-	SexOffender bool `json:"sex_offender"`
-	PDFReport   bool `json:"pdf_report"`
-	// Checkr
-	Package string `json:"package"`
-	Mode    string `json:"mode"`
-	Account string `json:"account"`
+// CheckInput starts the workflow of one provider check of a screening: every provider's check
+// workflow takes it, so that the screening starts any of them the same way.
+type CheckInput struct {
+	ScreeningID string
+	CheckID     string
+	TenantID    string
+	Type        string
+	// Options are the check's options as the provider validated and stored them (JSON); each
+	// provider's workflow reads its own.
+	Options   json.RawMessage
+	AccountID string // the provider account the check runs on, when the provider has several
+	Timing    Timing
 }
 
 // CheckResult is what every provider check workflow returns to its screening.
@@ -118,4 +125,13 @@ func failureReason(err error) string {
 		return "timed out: " + timeoutErr.Error()
 	}
 	return err.Error()
+}
+
+// providerActivity names a provider's activity as registry.Register registers it: under the
+// provider's prefix, so that two providers' CreateCheck can never clash. method is a method value
+// such as (*activities.ComplyCube).CreateClient on a nil receiver.
+func providerActivity(provider string, method any) string {
+	name := runtime.FuncForPC(reflect.ValueOf(method).Pointer()).Name()
+	name = strings.TrimSuffix(name[strings.LastIndex(name, ".")+1:], "-fm")
+	return registry.ActivityPrefix(provider) + name
 }

@@ -6,93 +6,89 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/screenflow/screenflow/providers/authenticate"
+	"github.com/screenflow/screenflow/providers/builtin"
 	"github.com/screenflow/screenflow/providers/checkr"
-	"github.com/screenflow/screenflow/providers/complycube"
+	"github.com/screenflow/screenflow/providers/registry"
 	"github.com/screenflow/screenflow/relay"
 	"github.com/screenflow/screenflow/vault"
 	"github.com/screenflow/screenflow/workflows"
 )
 
-// config is everything screenflow reads from its environment. The README's configuration table
-// lists the same variables with the same defaults.
+// The settings screenflow itself reads; each provider reads its own (registry.Provider.Settings).
+// The README's configuration table lists both, with the same defaults (TestREADMEConfiguration).
+var (
+	settingDatabaseURL     = registry.Setting{Name: "DATABASE_URL"}
+	settingTemporalAddress = registry.Setting{Name: "TEMPORAL_ADDRESS", Default: "127.0.0.1:7233"}
+	settingNamespace       = registry.Setting{Name: "TEMPORAL_NAMESPACE", Default: "default"}
+	settingHTTPAddr        = registry.Setting{Name: "HTTP_ADDR", Default: ":8080"}
+	settingPublicBaseURL   = registry.Setting{Name: "PUBLIC_BASE_URL"}
+	settingEncryptionKey   = registry.Setting{Name: "SCREENFLOW_ENCRYPTION_KEY"}
+	settingWebhookDeadline = registry.Setting{Name: "CHECK_WEBHOOK_DEADLINE", Default: "24h"}
+	settingPollInterval    = registry.Setting{Name: "CHECK_POLL_INTERVAL", Default: "1h"}
+	settingUnroutable      = registry.Setting{Name: "RELAY_UNROUTABLE_AFTER", Default: "1h"}
+	settingMaxBackoff      = registry.Setting{Name: "RELAY_MAX_BACKOFF", Default: "1m"}
+	settingMaxWebhookBytes = registry.Setting{Name: "WEBHOOK_MAX_BYTES", Default: "1048576"}
+	settingLogLevel        = registry.Setting{Name: "LOG_LEVEL", Default: "info"}
+	settingLogFormat       = registry.Setting{Name: "LOG_FORMAT", Default: "json"}
+)
+
+var coreSettings = []registry.Setting{settingDatabaseURL, settingTemporalAddress, settingNamespace, settingHTTPAddr,
+	settingPublicBaseURL, settingEncryptionKey, settingWebhookDeadline, settingPollInterval, settingUnroutable,
+	settingMaxBackoff, settingMaxWebhookBytes, settingLogLevel, settingLogFormat}
+
+// config is everything screenflow reads from its environment.
 type config struct {
-	DatabaseURL              string
-	TemporalAddress          string
-	TemporalNamespace        string
-	HTTPAddr                 string
-	ComplyCubeAPIKey         string
-	ComplyCubeBaseURL        string
-	ComplyCubeWebhookSecret  string
-	AuthenticateBaseURL      string
-	AuthenticateAPIKey       string
-	AuthenticateCompanyCode  string
-	AuthenticateWebhookToken string
-	AuthenticatePaths        authenticate.Paths
-	PublicBaseURL            string
-	CheckrBaseURL            string
-	CheckrAPIKey             string
-	CheckrClientID           string
-	CheckrClientSecret       string
-	CheckrAuthorizeURL       string
-	CheckrRedirectURL        string
-	EncryptionKey            string
-	Timing                   workflows.Timing
-	UnroutableAfter          time.Duration
-	RelayMaxBackoff          time.Duration
-	MaxWebhookBytes          int64
-	LogLevel                 string
-	LogFormat                string
+	DatabaseURL       string
+	TemporalAddress   string
+	TemporalNamespace string
+	HTTPAddr          string
+	PublicBaseURL     string
+	EncryptionKey     string
+	Timing            workflows.Timing
+	UnroutableAfter   time.Duration
+	RelayMaxBackoff   time.Duration
+	MaxWebhookBytes   int64
+	LogLevel          string
+	LogFormat         string
+
+	// env is where the settings came from; dev lays the fakes' settings over it.
+	env registry.Env
+	// Providers are configured from env.
+	Providers *registry.Registry
 }
 
-func loadConfig() (config, error) {
+// loadConfig reads screenflow's settings and every provider's through env (os.Getenv, or a map
+// in tests), and stops at the first setting it cannot use.
+func loadConfig(env registry.Env) (config, error) {
 	c := config{
-		DatabaseURL:              os.Getenv("DATABASE_URL"),
-		TemporalAddress:          envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-		TemporalNamespace:        envOr("TEMPORAL_NAMESPACE", "default"),
-		HTTPAddr:                 envOr("HTTP_ADDR", ":8080"),
-		ComplyCubeAPIKey:         os.Getenv("COMPLYCUBE_API_KEY"),
-		ComplyCubeBaseURL:        envOr("COMPLYCUBE_BASE_URL", complycube.DefaultBaseURL),
-		ComplyCubeWebhookSecret:  os.Getenv("COMPLYCUBE_WEBHOOK_SECRET"),
-		AuthenticateBaseURL:      envOr("AUTHENTICATE_BASE_URL", authenticate.DefaultBaseURL),
-		AuthenticateAPIKey:       os.Getenv("AUTHENTICATE_API_KEY"),
-		AuthenticateCompanyCode:  os.Getenv("AUTHENTICATE_COMPANY_ACCESS_CODE"),
-		AuthenticateWebhookToken: os.Getenv("AUTHENTICATE_WEBHOOK_TOKEN"),
-		// The paths Authenticate's docs leave uncertain can be corrected without a release.
-		AuthenticatePaths: authenticate.Paths{
-			CriminalSearch: os.Getenv("AUTHENTICATE_PATH_CRIMINAL_SEARCH"),
-			TestResult:     os.Getenv("AUTHENTICATE_PATH_TEST_RESULT"),
-			InitiatePDF:    os.Getenv("AUTHENTICATE_PATH_INITIATE_PDF"),
-			RetrievePDF:    os.Getenv("AUTHENTICATE_PATH_RETRIEVE_PDF"),
-		},
-		PublicBaseURL:      os.Getenv("PUBLIC_BASE_URL"),
-		CheckrBaseURL:      envOr("CHECKR_BASE_URL", checkr.DefaultBaseURL),
-		CheckrAPIKey:       os.Getenv("CHECKR_API_KEY"),
-		CheckrClientID:     os.Getenv("CHECKR_OAUTH_CLIENT_ID"),
-		CheckrClientSecret: os.Getenv("CHECKR_OAUTH_CLIENT_SECRET"),
-		CheckrAuthorizeURL: envOr("CHECKR_AUTHORIZE_URL", checkr.DefaultAuthorizeURL),
-		CheckrRedirectURL:  os.Getenv("CHECKR_OAUTH_REDIRECT_URL"),
-		EncryptionKey:      os.Getenv("SCREENFLOW_ENCRYPTION_KEY"),
-		LogLevel:           envOr("LOG_LEVEL", "info"),
-		LogFormat:          envOr("LOG_FORMAT", "json"),
+		DatabaseURL:       settingDatabaseURL.Get(env),
+		TemporalAddress:   settingTemporalAddress.Get(env),
+		TemporalNamespace: settingNamespace.Get(env),
+		HTTPAddr:          settingHTTPAddr.Get(env),
+		PublicBaseURL:     settingPublicBaseURL.Get(env),
+		EncryptionKey:     settingEncryptionKey.Get(env),
+		LogLevel:          settingLogLevel.Get(env),
+		LogFormat:         settingLogFormat.Get(env),
+		env:               env,
+		Providers:         builtin.Providers(),
 	}
 	var err error
-	if c.Timing.WebhookDeadline, err = envDuration("CHECK_WEBHOOK_DEADLINE", workflows.DefaultTiming.WebhookDeadline); err != nil {
+	if c.Timing.WebhookDeadline, err = envDuration(env, settingWebhookDeadline); err != nil {
 		return c, err
 	}
-	if c.Timing.PollInterval, err = envDuration("CHECK_POLL_INTERVAL", workflows.DefaultTiming.PollInterval); err != nil {
+	if c.Timing.PollInterval, err = envDuration(env, settingPollInterval); err != nil {
 		return c, err
 	}
-	if c.UnroutableAfter, err = envDuration("RELAY_UNROUTABLE_AFTER", time.Hour); err != nil {
+	if c.UnroutableAfter, err = envDuration(env, settingUnroutable); err != nil {
 		return c, err
 	}
-	if c.RelayMaxBackoff, err = envDuration("RELAY_MAX_BACKOFF", time.Minute); err != nil {
+	if c.RelayMaxBackoff, err = envDuration(env, settingMaxBackoff); err != nil {
 		return c, err
 	}
-	if c.MaxWebhookBytes, err = envInt("WEBHOOK_MAX_BYTES", 1<<20); err != nil {
+	if c.MaxWebhookBytes, err = envInt(env, settingMaxWebhookBytes); err != nil {
 		return c, err
 	}
-	return c, nil
+	return c, c.Providers.Configure(env)
 }
 
 func (c config) relayConfig() relay.Config {
@@ -106,43 +102,22 @@ func (c config) requireDatabase() error {
 	return nil
 }
 
-func envOr(name, fallback string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return fallback
-}
-
-func envDuration(name string, fallback time.Duration) (time.Duration, error) {
-	v := os.Getenv(name)
-	if v == "" {
-		return fallback, nil
-	}
+func envDuration(env registry.Env, s registry.Setting) (time.Duration, error) {
+	v := s.Get(env)
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%s=%q is not a positive duration such as 30s or 24h", name, v)
+		return 0, fmt.Errorf("%s=%q is not a positive duration such as 30s or 24h", s.Name, v)
 	}
 	return d, nil
 }
 
-func envInt(name string, fallback int64) (int64, error) {
-	v := os.Getenv(name)
-	if v == "" {
-		return fallback, nil
-	}
+func envInt(env registry.Env, s registry.Setting) (int64, error) {
+	v := s.Get(env)
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%s=%q is not a positive whole number", name, v)
+		return 0, fmt.Errorf("%s=%q is not a positive whole number", s.Name, v)
 	}
 	return n, nil
-}
-
-func (c config) authenticateClient() *authenticate.Client {
-	return authenticate.NewClient(c.AuthenticateBaseURL, c.AuthenticateAPIKey, c.AuthenticatePaths, nil)
-}
-
-func (c config) checkrClient() *checkr.Client {
-	return checkr.NewClient(c.CheckrBaseURL, c.CheckrAPIKey, nil)
 }
 
 // vault opens the key that seals Checkr access tokens; nil when none is configured, which leaves
@@ -157,3 +132,28 @@ func (c config) vault() (*vault.Vault, error) {
 	}
 	return vault.New(key)
 }
+
+// checkrOAuth is the configured Checkr provider's partner app, for the OAuth endpoints; zero when
+// Checkr is not in the registry.
+func (c config) checkrOAuth() (builtin.CheckrOAuth, *checkr.Client) {
+	p, ok := c.Providers.Get(checkr.Name)
+	if !ok {
+		return builtin.CheckrOAuth{}, nil
+	}
+	ck := p.(*builtin.Checkr)
+	return ck.OAuth(), ck.Client()
+}
+
+// warnings are what the providers' settings leave crippled, to be logged at start-up.
+func (c config) warnings() []string {
+	var all []string
+	for _, p := range c.Providers.All() {
+		if w, ok := p.(registry.Warner); ok {
+			all = append(all, w.Warnings()...)
+		}
+	}
+	return all
+}
+
+// osEnv is the process's environment.
+func osEnv(name string) string { return os.Getenv(name) }

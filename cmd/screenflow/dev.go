@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,9 +16,7 @@ import (
 
 	"github.com/screenflow/screenflow/devenv"
 	"github.com/screenflow/screenflow/migrations"
-	authfake "github.com/screenflow/screenflow/providers/authenticate/fake"
-	checkrfake "github.com/screenflow/screenflow/providers/checkr/fake"
-	"github.com/screenflow/screenflow/providers/complycube/fake"
+	"github.com/screenflow/screenflow/providers/registry"
 	"github.com/screenflow/screenflow/store"
 	"github.com/screenflow/screenflow/vault"
 	"github.com/screenflow/screenflow/workflows"
@@ -31,11 +26,7 @@ import (
 const (
 	devPostgresPort      = 55432
 	devTemporalUIPort    = 8233
-	devFakeComplyCube    = "127.0.0.1:8090"
-	devFakeAuthenticate  = "127.0.0.1:8091"
-	devFakeCheckr        = "127.0.0.1:8092"
 	devEncryptionKeyFile = "dev-encryption.key"
-	devCompletionDelay   = 5 * time.Second
 	devWebhookDeadline   = 2 * time.Minute
 	devPollInterval      = 15 * time.Second
 	devTenantKeyFileName = "dev-tenant.key"
@@ -93,36 +84,15 @@ func runDev(ctx context.Context, cfg config, stdout io.Writer) error {
 	httpPort := httpLn.Addr().(*net.TCPAddr).Port
 	apiURL := "http://127.0.0.1:" + strconv.Itoa(httpPort)
 
-	fakeURL := ""
-	if os.Getenv("COMPLYCUBE_BASE_URL") == "" {
-		stopFake, err := startDevFakeComplyCube(&cfg, apiURL+"/webhooks/complycube", log)
-		if err != nil {
-			httpLn.Close()
-			return err
-		}
-		defer stopFake()
-		fakeURL = cfg.ComplyCubeBaseURL
+	if cfg.PublicBaseURL == "" {
+		cfg.PublicBaseURL = apiURL
 	}
-	fakeAuthURL := ""
-	if os.Getenv("AUTHENTICATE_BASE_URL") == "" {
-		stopFake, err := startDevFakeAuthenticate(ctx, &cfg, apiURL, stdout, log)
-		if err != nil {
-			httpLn.Close()
-			return err
-		}
-		defer stopFake()
-		fakeAuthURL = cfg.AuthenticateBaseURL
+	banner, stopFakes, err := startDevFakes(ctx, &cfg, apiURL, stdout, log)
+	if err != nil {
+		httpLn.Close()
+		return err
 	}
-	fakeCheckrURL := ""
-	if os.Getenv("CHECKR_BASE_URL") == "" {
-		stopFake, err := startDevFakeCheckr(&cfg, apiURL, log)
-		if err != nil {
-			httpLn.Close()
-			return err
-		}
-		defer stopFake()
-		fakeCheckrURL = cfg.CheckrBaseURL
-	}
+	defer stopFakes()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -130,7 +100,7 @@ func runDev(ctx context.Context, cfg config, stdout io.Writer) error {
 	go func() { errs <- serve(ctx, cfg, log.With("component", "serve"), httpLn) }()
 	go func() { errs <- runWorker(ctx, cfg, log.With("component", "worker")) }()
 
-	printDevBanner(stdout, cfg, apiURL, temporal, devFakes{fakeURL, fakeAuthURL, fakeCheckrURL}, tenantKey)
+	printDevBanner(stdout, cfg, apiURL, temporal, banner, tenantKey)
 
 	var firstErr error
 	for range 2 {
@@ -206,100 +176,55 @@ func startDevTemporal(ctx context.Context, cfg config, root, dataDir string, log
 	return t, nil
 }
 
-// startDevFakeComplyCube runs the fake ComplyCube and points cfg at it, with secrets made up for
-// this run unless the environment sets them.
-func startDevFakeComplyCube(cfg *config, webhookURL string, log *slog.Logger) (stop func(), err error) {
-	if cfg.ComplyCubeAPIKey == "" {
-		cfg.ComplyCubeAPIKey = "dev-" + randomHex(16)
+// startDevFakes starts the fake of every provider that has one and the environment does not point
+// at the real provider, and configures the providers with the fakes' settings laid over the
+// environment. It returns the fakes' banner lines.
+func startDevFakes(ctx context.Context, cfg *config, apiURL string, stdout io.Writer, log *slog.Logger) (banner []string, stop func(), err error) {
+	var runs []registry.DevFakeRun
+	stop = func() {
+		for _, r := range runs {
+			r.Stop()
+		}
 	}
-	if cfg.ComplyCubeWebhookSecret == "" {
-		cfg.ComplyCubeWebhookSecret = randomHex(32)
+	settings := map[string]string{}
+	for _, p := range cfg.Providers.All() {
+		f, ok := p.(registry.DevFake)
+		if !ok {
+			continue
+		}
+		run, err := f.StartDevFake(ctx, registry.DevEnv{APIURL: apiURL, PublicBaseURL: cfg.PublicBaseURL, Env: cfg.env, Log: log})
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		if run.Stop == nil {
+			continue // the environment names the real provider
+		}
+		runs = append(runs, run)
+		banner = append(banner, run.Banner)
+		maps.Copy(settings, run.Settings)
 	}
-	f := fake.New(fake.Options{
-		APIKey: cfg.ComplyCubeAPIKey, WebhookURL: webhookURL, WebhookSecret: cfg.ComplyCubeWebhookSecret,
-		CompletionDelay: devCompletionDelay, Logger: log.With("component", "fake-complycube"),
-	})
-	cfg.ComplyCubeBaseURL = "http://" + devFakeComplyCube + "/v1"
-	return serveFake("complycube", devFakeComplyCube, f, f.Close)
-}
-
-// startDevFakeAuthenticate runs the fake Authenticate, points cfg at it, and registers the webhook
-// URL the way an operator would, with `providers subscribe authenticate`.
-func startDevFakeAuthenticate(ctx context.Context, cfg *config, apiURL string, stdout io.Writer, log *slog.Logger) (stop func(), err error) {
-	if cfg.AuthenticateAPIKey == "" {
-		cfg.AuthenticateAPIKey = "dev-" + randomHex(16)
+	base := cfg.env
+	cfg.env = func(name string) string {
+		if v, ok := settings[name]; ok {
+			return v
+		}
+		return base(name)
 	}
-	if cfg.AuthenticateCompanyCode == "" {
-		cfg.AuthenticateCompanyCode = "dev-company"
-	}
-	if cfg.AuthenticateWebhookToken == "" {
-		cfg.AuthenticateWebhookToken = randomHex(32)
-	}
-	if cfg.PublicBaseURL == "" {
-		cfg.PublicBaseURL = apiURL
-	}
-	f := authfake.New(authfake.Options{
-		APIKey: cfg.AuthenticateAPIKey, CompanyAccessCode: cfg.AuthenticateCompanyCode,
-		SearchDelay: devCompletionDelay / 2, Logger: log.With("component", "fake-authenticate"),
-	})
-	cfg.AuthenticateBaseURL = "http://" + devFakeAuthenticate
-	f.SetBaseURL(cfg.AuthenticateBaseURL)
-	if stop, err = serveFake("authenticate", devFakeAuthenticate, f, f.Close); err != nil {
-		return nil, err
-	}
-	if err := runSubscribeAuthenticate(ctx, *cfg, stdout); err != nil {
+	if err := cfg.Providers.Configure(cfg.env); err != nil {
 		stop()
-		return nil, err
+		return nil, nil, err
 	}
-	return stop, nil
-}
-
-// startDevFakeCheckr runs the fake Checkr as a partner app's world: a direct account, an OAuth
-// client, and a stand-in for Checkr's hosted sign-up page that signs the account holder up at
-// once, redirects back with a code, and credentials the account a few seconds later.
-func startDevFakeCheckr(cfg *config, apiURL string, log *slog.Logger) (stop func(), err error) {
-	if cfg.CheckrAPIKey == "" {
-		cfg.CheckrAPIKey = "dev-" + randomHex(16)
+	for _, r := range runs {
+		if r.Started == nil {
+			continue
+		}
+		if err := r.Started(ctx, stdout); err != nil {
+			stop()
+			return nil, nil, err
+		}
 	}
-	if cfg.CheckrClientID == "" {
-		cfg.CheckrClientID = "dev-client"
-	}
-	if cfg.CheckrClientSecret == "" {
-		cfg.CheckrClientSecret = randomHex(32)
-	}
-	cfg.CheckrRedirectURL = apiURL + "/oauth/checkr/callback"
-	base := "http://" + devFakeCheckr
-	f := checkrfake.New(checkrfake.Options{
-		APIKey: cfg.CheckrAPIKey, ClientID: cfg.CheckrClientID, ClientSecret: cfg.CheckrClientSecret,
-		WebhookURL: apiURL + "/webhooks/checkr", ReportDelay: devCompletionDelay, InvitationDelay: devCompletionDelay,
-		Logger: log.With("component", "fake-checkr"),
-	})
-	f.SetBaseURL(base)
-	mux := http.NewServeMux()
-	mux.Handle("/", f)
-	mux.HandleFunc("GET /authorize/{client}/signup", func(w http.ResponseWriter, r *http.Request) {
-		code, account := f.Authorize("")
-		time.AfterFunc(devCompletionDelay, func() { _ = f.Credential(account) })
-		back := r.URL.Query().Get("redirect_uri") + "?" + url.Values{"code": {code}, "state": {r.URL.Query().Get("state")}}.Encode()
-		http.Redirect(w, r, back, http.StatusFound)
-	})
-	cfg.CheckrBaseURL, cfg.CheckrAuthorizeURL = base, base+"/authorize"
-	return serveFake("checkr", devFakeCheckr, mux, f.Close)
-}
-
-// serveFake serves a fake provider on addr until stop, which also closes the fake.
-func serveFake(name, addr string, handler http.Handler, closeFake func()) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		closeFake()
-		return nil, fmt.Errorf("fake %s: listen on %s: %w", name, addr, err)
-	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	return func() {
-		srv.Close()
-		closeFake()
-	}, nil
+	return banner, stop, nil
 }
 
 // devSecret reads a secret kept in .data (git-ignored, this machine only), making it once.
@@ -314,18 +239,7 @@ func devSecret(path string, make func() string) (string, error) {
 	return secret, nil
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// devFakes are the base URLs of the fakes dev started; "" for a real provider.
-type devFakes struct {
-	complyCube, authenticate, checkr string
-}
-
-func printDevBanner(w io.Writer, cfg config, apiURL string, t *devenv.Temporal, fakes devFakes, key string) {
+func printDevBanner(w io.Writer, cfg config, apiURL string, t *devenv.Temporal, fakes []string, key string) {
 	fmt.Fprintf(w, `
 screenflow dev is running. Ctrl-C stops everything it started.
 
@@ -334,14 +248,8 @@ screenflow dev is running. Ctrl-C stops everything it started.
   Temporal frontend    %s
   Postgres             %s
 `, apiURL, t.UIURL, t.Address, cfg.DatabaseURL)
-	if fakes.complyCube != "" {
-		fmt.Fprintf(w, "  Fake ComplyCube      %s   (checks complete after %s)\n", fakes.complyCube, devCompletionDelay)
-	}
-	if fakes.authenticate != "" {
-		fmt.Fprintf(w, "  Fake Authenticate    %s\n", fakes.authenticate)
-	}
-	if fakes.checkr != "" {
-		fmt.Fprintf(w, "  Fake Checkr          %s   (sign-up is instant; credentialed after %s)\n", fakes.checkr, devCompletionDelay)
+	for _, line := range fakes {
+		fmt.Fprintf(w, "  %s\n", line)
 	}
 	fmt.Fprintf(w, `
   Dev tenant API key   %s

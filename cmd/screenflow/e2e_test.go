@@ -88,29 +88,36 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	checkrSrv := httptest.NewServer(cf)
 	cf.SetBaseURL(checkrSrv.URL)
 
-	cfg := config{
-		DatabaseURL:              dbURL,
-		TemporalAddress:          opts.temporalAddress,
-		TemporalNamespace:        "default",
-		ComplyCubeAPIKey:         e2eComplyCubeKey,
-		ComplyCubeBaseURL:        fakeSrv.URL + "/v1",
-		ComplyCubeWebhookSecret:  e2eComplyCubeSecret,
-		AuthenticateBaseURL:      authSrv.URL,
-		AuthenticateAPIKey:       e2eAuthKey,
-		AuthenticateCompanyCode:  e2eAuthCompany,
-		AuthenticateWebhookToken: e2eAuthToken,
-		CheckrBaseURL:            checkrSrv.URL,
-		CheckrAPIKey:             e2eCheckrKey,
-		CheckrClientID:           e2eCheckrClientID,
-		CheckrClientSecret:       e2eCheckrSecret,
-		CheckrAuthorizeURL:       checkrSrv.URL + "/authorize",
-		CheckrRedirectURL:        apiURL + "/oauth/checkr/callback",
-		EncryptionKey:            vault.NewKey(),
-		Timing:                   opts.timing,
-		UnroutableAfter:          time.Hour,
-		RelayMaxBackoff:          time.Second,
-		MaxWebhookBytes:          1 << 20,
+	env := map[string]string{
+		"DATABASE_URL":                     dbURL,
+		"TEMPORAL_ADDRESS":                 opts.temporalAddress,
+		"TEMPORAL_NAMESPACE":               "default",
+		"COMPLYCUBE_API_KEY":               e2eComplyCubeKey,
+		"COMPLYCUBE_BASE_URL":              fakeSrv.URL + "/v1",
+		"COMPLYCUBE_WEBHOOK_SECRET":        e2eComplyCubeSecret,
+		"AUTHENTICATE_BASE_URL":            authSrv.URL,
+		"AUTHENTICATE_API_KEY":             e2eAuthKey,
+		"AUTHENTICATE_COMPANY_ACCESS_CODE": e2eAuthCompany,
+		"AUTHENTICATE_WEBHOOK_TOKEN":       e2eAuthToken,
+		"CHECKR_BASE_URL":                  checkrSrv.URL,
+		"CHECKR_API_KEY":                   e2eCheckrKey,
+		"CHECKR_OAUTH_CLIENT_ID":           e2eCheckrClientID,
+		"CHECKR_OAUTH_CLIENT_SECRET":       e2eCheckrSecret,
+		"CHECKR_AUTHORIZE_URL":             checkrSrv.URL + "/authorize",
+		"CHECKR_OAUTH_REDIRECT_URL":        apiURL + "/oauth/checkr/callback",
+		"SCREENFLOW_ENCRYPTION_KEY":        vault.NewKey(),
+		"RELAY_UNROUTABLE_AFTER":           "1h",
+		"RELAY_MAX_BACKOFF":                "1s",
+		"WEBHOOK_MAX_BYTES":                "1048576",
 	}
+	if opts.timing.WebhookDeadline > 0 {
+		env["CHECK_WEBHOOK_DEADLINE"] = opts.timing.WebhookDeadline.String()
+	}
+	if opts.timing.PollInterval > 0 {
+		env["CHECK_POLL_INTERVAL"] = opts.timing.PollInterval.String()
+	}
+	cfg, err := loadConfig(func(name string) string { return env[name] })
+	require.NoError(t, err)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	ctx, cancel := context.WithCancel(context.Background())
 	serveDone, workerDone := make(chan error, 1), make(chan error, 1)

@@ -16,14 +16,15 @@ import (
 const usage = `usage: screenflow <command>
 
 commands:
-  dev                 run the whole stack locally: Postgres, Temporal with its Web UI, a fake
-                      ComplyCube, migrations, the worker and the HTTP server
+  dev                 run the whole stack locally: Postgres, Temporal with its Web UI, the
+                      providers' fakes, migrations, the worker and the HTTP server
   serve               run the HTTP server: HR API, provider webhooks, the relay to Temporal
   worker              run the Temporal worker
   migrate             apply database migrations
   tenant create NAME  create a tenant and print its API key (shown once)
-  providers subscribe authenticate
-                      register this deployment's webhook URL with Authenticate (once)
+  providers subscribe PROVIDER
+                      register this deployment's webhook URL with the provider (once), for
+                      providers that take it through their API (authenticate)
 
 configuration comes from environment variables; see README.md
 `
@@ -42,7 +43,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprint(os.Stderr, usage)
 		return errors.New("no command given")
 	}
-	cfg, err := loadConfig()
+	cfg, err := loadConfig(osEnv)
 	if err != nil {
 		return err
 	}
@@ -62,10 +63,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return runTenantCreate(ctx, cfg, args[2], stdout)
 	case "providers":
-		if len(args) != 3 || args[1] != "subscribe" || args[2] != "authenticate" {
-			return errors.New("usage: screenflow providers subscribe authenticate")
+		if len(args) != 3 || args[1] != "subscribe" {
+			return errors.New("usage: screenflow providers subscribe PROVIDER")
 		}
-		return runSubscribeAuthenticate(ctx, cfg, stdout)
+		return runSubscribe(ctx, cfg, args[2], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

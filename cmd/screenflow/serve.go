@@ -33,17 +33,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) e
 	if err := cfg.requireDatabase(); err != nil {
 		return err
 	}
-	if cfg.ComplyCubeWebhookSecret == "" {
-		log.Warn("COMPLYCUBE_WEBHOOK_SECRET is not set: every ComplyCube webhook will be refused with 401")
-	}
-	if cfg.AuthenticateWebhookToken == "" {
-		log.Warn("AUTHENTICATE_WEBHOOK_TOKEN is not set: every Authenticate webhook will be refused with 401")
+	for _, w := range cfg.warnings() {
+		log.Warn(w)
 	}
 	v, err := cfg.vault()
 	if err != nil {
 		return err
 	}
-	if v == nil && cfg.CheckrClientID != "" {
+	oauth, checkrClient := cfg.checkrOAuth()
+	if v == nil && oauth.ClientID != "" {
 		log.Warn("SCREENFLOW_ENCRYPTION_KEY is not set: Checkr accounts cannot be connected")
 	}
 	db, err := store.Open(ctx, cfg.DatabaseURL)
@@ -59,7 +57,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) e
 	}
 	defer tc.Close()
 
-	rl := relay.New(st, tc, relay.Translators, cfg.relayConfig(), log)
+	rl := relay.New(st, tc, cfg.Providers, cfg.relayConfig(), log)
 	relayDone := make(chan struct{})
 	go func() {
 		defer close(relayDone)
@@ -69,13 +67,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) e
 	gin.SetMode(gin.ReleaseMode)
 	srv := &http.Server{
 		Handler: receiver.New(receiver.Config{
-			ComplyCubeWebhookSecret:  cfg.ComplyCubeWebhookSecret,
-			AuthenticateWebhookToken: cfg.AuthenticateWebhookToken,
+			Providers: cfg.Providers,
 			Checkr: receiver.CheckrConfig{
-				WebhookKeys: []string{cfg.CheckrAPIKey, cfg.CheckrClientSecret}, DirectKey: cfg.CheckrAPIKey != "",
-				ClientID: cfg.CheckrClientID, ClientSecret: cfg.CheckrClientSecret,
-				AuthorizeURL: cfg.CheckrAuthorizeURL, RedirectURL: cfg.CheckrRedirectURL,
-				Client: cfg.checkrClient(), Vault: v,
+				ClientID: oauth.ClientID, ClientSecret: oauth.ClientSecret,
+				AuthorizeURL: oauth.AuthorizeURL, RedirectURL: oauth.RedirectURL,
+				Client: checkrClient, Vault: v,
 			},
 			MaxWebhookBytes: cfg.MaxWebhookBytes,
 			Timing:          cfg.Timing,

@@ -8,7 +8,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/screenflow/screenflow/providers/complycube"
+	"github.com/screenflow/screenflow/providers/registry"
 	"github.com/screenflow/screenflow/store"
 	"github.com/screenflow/screenflow/worker"
 )
@@ -18,8 +18,8 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err := cfg.requireDatabase(); err != nil {
 		return err
 	}
-	if cfg.ComplyCubeAPIKey == "" {
-		log.Warn("COMPLYCUBE_API_KEY is not set: ComplyCube will refuse every call")
+	for _, w := range cfg.warnings() {
+		log.Warn(w)
 	}
 	v, err := cfg.vault()
 	if err != nil {
@@ -37,13 +37,10 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	defer tc.Close()
 
-	w := worker.New(tc, worker.Deps{
-		Store:        store.New(db),
-		ComplyCube:   complycube.NewClient(cfg.ComplyCubeBaseURL, cfg.ComplyCubeAPIKey, nil),
-		Authenticate: cfg.authenticateClient(),
-		Checkr:       cfg.checkrClient(),
-		Vault:        v,
-	})
+	w, err := worker.New(tc, cfg.Providers, registry.Deps{Store: store.New(db), Vault: v})
+	if err != nil {
+		return err
+	}
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

@@ -9,6 +9,9 @@ import (
 	"time"
 )
 
+// Name names Authenticate in the HR API, webhook paths, routes, the inbox and workflow ids.
+const Name = "authenticate"
+
 // Event types, as in an event's "event".
 const (
 	EventUserPIIUpdate             = "USER_PII_UPDATE"

@@ -12,6 +12,9 @@ import (
 	"time"
 )
 
+// Name names Checkr in the HR API, webhook paths, routes, the inbox and workflow ids.
+const Name = "checkr"
+
 // SignatureHeader carries a webhook's signature: the lowercase hex HMAC-SHA256 of the raw body,
 // keyed with the partner application's OAuth client secret (partner apps) or, UNCERTAIN, the
 // account's secret API key (direct accounts).

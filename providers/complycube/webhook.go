@@ -11,6 +11,9 @@ import (
 	"time"
 )
 
+// Name names ComplyCube in the HR API, webhook paths, routes, the inbox and workflow ids.
+const Name = "complycube"
+
 // SignatureHeader carries a webhook's signature. ComplyCube's SDKs verify the signature but the
 // header name is only seen in integrations, so it is kept in one place.
 const SignatureHeader = "ComplyCube-Signature"
