@@ -274,6 +274,24 @@ func (s *stack) assertReportDownloads(t *testing.T, scr screeningJSON) {
 }
 
 // assertNoPIIInHistory reads the whole history of the screening's workflows.
+// activityCompleted reports whether the workflow's history has a completed activity of that type.
+func (s *stack) activityCompleted(t *testing.T, workflowID, activityType string) bool {
+	t.Helper()
+	scheduled := map[int64]string{}
+	iter := s.temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		require.NoError(t, err)
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
+			scheduled[ev.GetEventId()] = a.GetActivityType().GetName()
+		}
+		if a := ev.GetActivityTaskCompletedEventAttributes(); a != nil && scheduled[a.GetScheduledEventId()] == activityType {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *stack) assertNoPIIInHistory(t *testing.T, scr screeningJSON) {
 	t.Helper()
 	ids := []string{workflows.ScreeningWorkflowID(scr.ID)}
@@ -589,6 +607,11 @@ func TestEndToEndCheckrDeauthorizationWhileAReportIsPending(t *testing.T) {
 			}
 			return false
 		}, 30*time.Second, 50*time.Millisecond, "the early account.credentialed is delivered, not bounced")
+		// Delivered is not yet applied: the account's workflow records it in Postgres through an
+		// activity, which the callback must not overtake for this test to see its effect.
+		require.Eventually(t, func() bool {
+			return s.activityCompleted(t, workflows.CheckrAccountWorkflowID(accountID), "checkr.RecordCheckrCredentialed")
+		}, 30*time.Second, 50*time.Millisecond, "the early account.credentialed is recorded")
 	})
 	require.Equal(t, store.CheckrCredentialed, status, "the early account.credentialed is not lost")
 
