@@ -43,7 +43,7 @@ func (a *Checkr) clientFor(ctx context.Context, accountID string) (*checkr.Clien
 }
 
 // CheckrAccountStatus reads an integrated account's state from Postgres.
-func (a *Checkr) CheckrAccountStatus(ctx context.Context, accountID string) (string, error) {
+func (a *Checkr) CheckrAccountStatus(ctx context.Context, accountID string) (store.CheckrAccountStatus, error) {
 	acct, err := a.Store.CheckrAccount(ctx, accountID)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", permanent("the Checkr account "+accountID+" is not connected", ErrTypeAccountUnknown)
@@ -274,7 +274,7 @@ type CheckrAccounts struct {
 
 // ReadCheckrAccountStatus returns the account's status in Postgres, or "" when no tenant has
 // connected it yet.
-func (a *CheckrAccounts) ReadCheckrAccountStatus(ctx context.Context, accountID string) (string, error) {
+func (a *CheckrAccounts) ReadCheckrAccountStatus(ctx context.Context, accountID string) (store.CheckrAccountStatus, error) {
 	acct, err := a.Store.CheckrAccount(ctx, accountID)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", nil
@@ -284,7 +284,7 @@ func (a *CheckrAccounts) ReadCheckrAccountStatus(ctx context.Context, accountID 
 
 // RecordCheckrCredentialed records account.credentialed and returns the account's status, or ""
 // when no tenant connected the account yet (the fact is kept for when one does).
-func (a *CheckrAccounts) RecordCheckrCredentialed(ctx context.Context, accountID string) (string, error) {
+func (a *CheckrAccounts) RecordCheckrCredentialed(ctx context.Context, accountID string) (store.CheckrAccountStatus, error) {
 	exists, err := a.Store.MarkCheckrCredentialed(ctx, accountID)
 	if err != nil || !exists {
 		return "", err

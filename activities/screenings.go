@@ -17,7 +17,7 @@ type Screenings struct {
 // ScreeningStatusInput moves a screening to a new status and says why in its timeline.
 type ScreeningStatusInput struct {
 	ScreeningID string
-	Status      string
+	Status      store.Status
 	Result      string // set with a terminal status
 	Timeline    TimelineInput
 }
@@ -60,7 +60,7 @@ func (a *Screenings) SetScreeningStatus(ctx context.Context, in ScreeningStatusI
 // CheckUpdateInput is a change of a check's state.
 type CheckUpdateInput struct {
 	CheckID       string
-	Status        string
+	Status        store.Status
 	Outcome       string
 	FailureReason string
 	Timeline      TimelineInput

@@ -421,8 +421,8 @@ func (s *Server) cancelUnstarted(c *gin.Context, id string) (canceled, ok bool) 
 	return canceled, true
 }
 
-func abortAlreadyFinished(c *gin.Context, status string) {
-	abortWithError(c, http.StatusConflict, "already_finished", "the screening has already finished: it is "+status)
+func abortAlreadyFinished(c *gin.Context, status store.Status) {
+	abortWithError(c, http.StatusConflict, "already_finished", "the screening has already finished: it is "+string(status))
 }
 
 // readScreening reads a tenant's screening, or answers 404 or 503.
@@ -474,7 +474,7 @@ func screeningPath(id string) string { return "/v1/screenings/" + id }
 // reference: the HR platform has the rest, and PII is not repeated where it is not needed.
 type screeningResponse struct {
 	ID          string             `json:"id"`
-	Status      string             `json:"status"`
+	Status      store.Status       `json:"status"`
 	Result      *string            `json:"result"`
 	Candidate   candidateResponse  `json:"candidate"`
 	CreatedAt   time.Time          `json:"created_at"`
@@ -495,7 +495,7 @@ type checkResponse struct {
 	Type          string           `json:"type"`
 	Options       json.RawMessage  `json:"options"`
 	InvitationURL *string          `json:"invitation_url,omitempty"`
-	Status        string           `json:"status"`
+	Status        store.Status     `json:"status"`
 	Searches      []searchResponse `json:"searches"`
 	Outcome       *string          `json:"outcome"`
 	FailureReason *string          `json:"failure_reason"`

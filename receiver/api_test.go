@@ -229,7 +229,7 @@ func TestAPICreateScreeningStoresItAndStartsItsWorkflow(t *testing.T) {
 	id := a.body["id"].(string)
 	require.Equal(t, "/v1/screenings/"+id, a.header.Get("Location"))
 	require.Empty(t, a.header.Get("Idempotent-Replayed"))
-	require.Equal(t, store.StatusPending, a.body["status"])
+	require.Equal(t, string(store.StatusPending), a.body["status"])
 	require.Nil(t, a.body["result"])
 	require.Equal(t, map[string]any{"reference": "emp-42"}, a.body["candidate"])
 	checks := a.body["checks"].([]any)
@@ -472,7 +472,7 @@ func TestAPIGetScreeningShowsChecksDocumentsAndTimeline(t *testing.T) {
 	require.ElementsMatch(t, []string{"id", "status", "result", "candidate", "created_at", "updated_at",
 		"completed_at", "checks", "documents", "timeline"}, slices.Collect(maps.Keys(a.body)))
 	require.Equal(t, id, a.body["id"])
-	require.Equal(t, store.StatusPending, a.body["status"])
+	require.Equal(t, string(store.StatusPending), a.body["status"])
 	require.Nil(t, a.body["result"])
 	require.Nil(t, a.body["completed_at"])
 	require.Equal(t, map[string]any{"reference": "emp-42"}, a.body["candidate"], "only the reference")
@@ -534,9 +534,9 @@ func TestAPICancelScreeningNotStartedCancelsItAtOnce(t *testing.T) {
 
 	a := h.call(t, http.MethodPost, "/v1/screenings/"+id+"/cancel", h.keyA, "")
 	require.Equal(t, http.StatusOK, a.status, string(a.raw))
-	require.Equal(t, store.StatusCanceled, a.body["status"])
+	require.Equal(t, string(store.StatusCanceled), a.body["status"])
 	require.NotNil(t, a.body["completed_at"])
-	require.Equal(t, store.StatusCanceled, a.body["checks"].([]any)[0].(map[string]any)["status"])
+	require.Equal(t, string(store.StatusCanceled), a.body["checks"].([]any)[0].(map[string]any)["status"])
 	timeline := a.body["timeline"].([]any)
 	require.Equal(t, "screening.canceled", timeline[len(timeline)-1].(map[string]any)["kind"])
 
@@ -555,7 +555,7 @@ func TestAPICancelScreeningStartedAsksTheWorkflowToCancel(t *testing.T) {
 	a := h.call(t, http.MethodPost, "/v1/screenings/"+id+"/cancel", h.keyA, "")
 	require.Equal(t, http.StatusAccepted, a.status, string(a.raw))
 	require.Equal(t, id, a.body["id"])
-	require.Equal(t, store.StatusPending, a.body["status"], "the workflow records the cancellation later")
+	require.Equal(t, string(store.StatusPending), a.body["status"], "the workflow records the cancellation later")
 }
 
 func TestAPICancelScreeningFinishedIsAConflict(t *testing.T) {

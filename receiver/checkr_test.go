@@ -148,7 +148,7 @@ func TestCheckrOAuthConnectsAnAccountWithItsTokenSealed(t *testing.T) {
 	status, body := h.callback(t, url.Values{"code": {code}, "state": {state}})
 	require.Equal(t, http.StatusOK, status, body)
 	require.Equal(t, account, body["account"])
-	require.Equal(t, store.CheckrAwaitingCredentialing, body["status"])
+	require.Equal(t, string(store.CheckrAwaitingCredentialing), body["status"])
 	acct, err := h.st.TenantCheckrAccount(context.Background(), h.tenantA.ID, account)
 	require.NoError(t, err)
 	token, err := h.vault.Open(acct.AccessTokenSealed, []byte(account))

@@ -12,16 +12,20 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
+// CheckrAccountStatus is the state of a Checkr account connected with OAuth.
+type CheckrAccountStatus string
+
 // Statuses of a Checkr account connected with OAuth.
 const (
-	CheckrAwaitingCredentialing = "awaiting_credentialing"
-	CheckrCredentialed          = "credentialed"
-	CheckrDeauthorized          = "deauthorized"
+	CheckrAwaitingCredentialing CheckrAccountStatus = "awaiting_credentialing"
+	CheckrCredentialed          CheckrAccountStatus = "credentialed"
+	CheckrDeauthorized          CheckrAccountStatus = "deauthorized"
 )
 
 // StatusAwaitingCredentialing is a check status: the check waits for its Checkr account to be
-// credentialed before it can order anything.
-const StatusAwaitingCredentialing = "awaiting_credentialing"
+// credentialed before it can order anything. The check shows its account's status while the
+// account has it, so the value is the account's.
+const StatusAwaitingCredentialing = Status(CheckrAwaitingCredentialing)
 
 // ErrInvalidOAuthState means an OAuth state is unknown, expired or already used. Callers cannot
 // tell which, and need not: the tenant starts the connection again in every case.
@@ -32,15 +36,15 @@ var ErrAccountOwnedElsewhere = errors.New("checkr account connected by another t
 
 // CheckrAccount is one row of checkr_accounts.
 type CheckrAccount struct {
-	ID                     string     `db:"id"`
-	TenantID               string     `db:"tenant_id"`
-	Status                 string     `db:"status"`
-	AccessTokenSealed      []byte     `db:"access_token_sealed"`
-	AccessTokenFingerprint *string    `db:"access_token_fingerprint"`
-	CredentialedAt         *time.Time `db:"credentialed_at"`
-	DeauthorizedAt         *time.Time `db:"deauthorized_at"`
-	CreatedAt              time.Time  `db:"created_at"`
-	UpdatedAt              time.Time  `db:"updated_at"`
+	ID                     string              `db:"id"`
+	TenantID               string              `db:"tenant_id"`
+	Status                 CheckrAccountStatus `db:"status"`
+	AccessTokenSealed      []byte              `db:"access_token_sealed"`
+	AccessTokenFingerprint *string             `db:"access_token_fingerprint"`
+	CredentialedAt         *time.Time          `db:"credentialed_at"`
+	DeauthorizedAt         *time.Time          `db:"deauthorized_at"`
+	CreatedAt              time.Time           `db:"created_at"`
+	UpdatedAt              time.Time           `db:"updated_at"`
 }
 
 const checkrAccountColumns = `id, tenant_id, status, access_token_sealed, access_token_fingerprint,
@@ -173,7 +177,7 @@ func (s *Store) MarkCheckrDeauthorized(ctx context.Context, accountID, fingerpri
 		if err := lockCheckrAccount(ctx, tx, accountID); err != nil {
 			return err
 		}
-		var status string
+		var status CheckrAccountStatus
 		err := tx.GetContext(ctx, &status, `SELECT status FROM checkr_accounts
 			WHERE id = $1 AND access_token_fingerprint = $2`, accountID, fingerprint)
 		if notFound(err) == ErrNotFound {

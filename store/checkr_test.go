@@ -264,7 +264,7 @@ func TestACheckAwaitsCredentialingAndGoesBackToPending(t *testing.T) {
 	checks, err := st.ScreeningChecks(ctx, scr.ID)
 	require.NoError(t, err)
 	id := checks[0].ID
-	status := func() string {
+	status := func() store.Status {
 		t.Helper()
 		c, err := st.Check(ctx, id)
 		require.NoError(t, err)

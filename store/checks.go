@@ -102,7 +102,7 @@ func (s *Store) Route(ctx context.Context, provider, subject string) (string, er
 // CheckUpdate is a change of a check's state, written with the timeline entry that explains it.
 type CheckUpdate struct {
 	CheckID       string
-	Status        string
+	Status        Status
 	Outcome       *string
 	FailureReason *string
 	Timeline      TimelineEntry

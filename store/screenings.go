@@ -11,17 +11,21 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
+// Status is the state of a screening or a check, as stored in their status columns and shown by
+// the HR API. Checks have one more, StatusAwaitingCredentialing.
+type Status string
+
 // Statuses shared by screenings and checks.
 const (
-	StatusPending    = "pending"
-	StatusInProgress = "in_progress"
-	StatusCompleted  = "completed"
-	StatusFailed     = "failed"
-	StatusCanceled   = "canceled"
+	StatusPending    Status = "pending"
+	StatusInProgress Status = "in_progress"
+	StatusCompleted  Status = "completed"
+	StatusFailed     Status = "failed"
+	StatusCanceled   Status = "canceled"
 )
 
 // IsTerminal reports whether a screening or check in this status can no longer change.
-func IsTerminal(status string) bool {
+func IsTerminal(status Status) bool {
 	return status == StatusCompleted || status == StatusFailed || status == StatusCanceled
 }
 
@@ -67,7 +71,7 @@ type Screening struct {
 	ID                string     `db:"id"`
 	TenantID          string     `db:"tenant_id"`
 	CandidateID       string     `db:"candidate_id"`
-	Status            string     `db:"status"`
+	Status            Status     `db:"status"`
 	Result            *string    `db:"result"`
 	WorkflowStartedAt *time.Time `db:"workflow_started_at"`
 	CreatedAt         time.Time  `db:"created_at"`
@@ -82,7 +86,7 @@ type Check struct {
 	Position         int        `db:"position"`
 	Provider         string     `db:"provider"`
 	Type             string     `db:"check_type"`
-	Status           string     `db:"status"`
+	Status           Status     `db:"status"`
 	Outcome          *string    `db:"outcome"`
 	FailureReason    *string    `db:"failure_reason"`
 	ProviderClientID *string    `db:"provider_client_id"`
@@ -290,7 +294,7 @@ func (s *Store) BeginScreening(ctx context.Context, id string) (bool, error) {
 // SetScreeningStatus moves a screening to status; a terminal status also sets result and
 // completed_at. A screening already terminal is left as it is, so a late or retried write cannot
 // reopen it.
-func (s *Store) SetScreeningStatus(ctx context.Context, id, status string, result *string) error {
+func (s *Store) SetScreeningStatus(ctx context.Context, id string, status Status, result *string) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE screenings
 		SET status = $2, result = COALESCE($3, result), updated_at = now(),
 		    completed_at = CASE WHEN $2 IN ('completed', 'failed', 'canceled') THEN now() END

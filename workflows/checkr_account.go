@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/store"
 )
 
 // Signals of CheckrAccountWorkflow.
@@ -19,13 +20,6 @@ const (
 	CheckrSubscribeSignal = "checkr-subscribe"
 	// CheckrAccountStateSignal carries a CheckrAccountState to subscribed check workflows.
 	CheckrAccountStateSignal = "checkr-account-state"
-)
-
-// Checkr account states.
-const (
-	CheckrAwaitingCredentialing = "awaiting_credentialing"
-	CheckrCredentialed          = "credentialed"
-	CheckrDeauthorized          = "deauthorized"
 )
 
 // Kinds of CheckrAccountEvent.
@@ -45,16 +39,16 @@ func CheckrAccountWorkflowID(accountID string) string { return "checkr-account/"
 // CheckrAccountInput starts (or continues) an account's workflow.
 type CheckrAccountInput struct {
 	AccountID   string
-	Status      string   // carried over by continue-as-new; "" at first start
-	Subscribers []string // check workflow ids, carried over by continue-as-new
+	Status      store.CheckrAccountStatus // carried over by continue-as-new; "" at first start
+	Subscribers []string                  // check workflow ids, carried over by continue-as-new
 	SeenEvents  []string
 }
 
 // CheckrAccountEvent is something that happened to the account.
 type CheckrAccountEvent struct {
 	Kind    string
-	EventID string // the provider's event id, or a unique id for a connection
-	Status  string // for connected: the status Postgres recorded (credentialed when Checkr said so early)
+	EventID string                    // the provider's event id, or a unique id for a connection
+	Status  store.CheckrAccountStatus // for connected: the status Postgres recorded (credentialed when Checkr said so early)
 	// TokenFingerprint, for deauthorized, names the revoked token (see checkr.TokenFingerprint).
 	TokenFingerprint string
 }
@@ -67,7 +61,7 @@ type CheckrSubscription struct {
 // CheckrAccountState is the account's state as check workflows are told it.
 type CheckrAccountState struct {
 	AccountID string
-	Status    string
+	Status    store.CheckrAccountStatus
 }
 
 // CheckrAccountWorkflow is the credentialed gate of one integrated account. Checkr checks wait
@@ -77,7 +71,7 @@ type CheckrAccountState struct {
 func CheckrAccountWorkflow(ctx workflow.Context, in CheckrAccountInput) error {
 	w := &checkrAccount{accountID: in.AccountID, status: in.Status, subscribers: map[string]bool{}, seen: map[string]bool{}}
 	if w.status == "" {
-		w.status = CheckrAwaitingCredentialing
+		w.status = store.CheckrAwaitingCredentialing
 	}
 	for _, s := range in.Subscribers {
 		w.subscribers[s] = true
@@ -120,7 +114,7 @@ func CheckrAccountWorkflow(ctx workflow.Context, in CheckrAccountInput) error {
 
 type checkrAccount struct {
 	accountID   string
-	status      string
+	status      store.CheckrAccountStatus
 	subscribers map[string]bool
 	seen        map[string]bool
 }
@@ -139,7 +133,7 @@ func (w *checkrAccount) apply(ctx workflow.Context, ev CheckrAccountEvent) {
 	case CheckrAccountCredentialed:
 		// Postgres keeps the fact even for an account not connected yet, and decides: a
 		// deauthorized account stays so until it is connected again.
-		var status string
+		var status store.CheckrAccountStatus
 		if err := workflow.ExecuteActivity(sctx, checkrActivity(a.RecordCheckrCredentialed), w.accountID).Get(ctx, &status); err == nil && status != "" {
 			w.status = status
 		}
@@ -148,7 +142,7 @@ func (w *checkrAccount) apply(ctx workflow.Context, ev CheckrAccountEvent) {
 		err := workflow.ExecuteActivity(sctx, checkrActivity(a.RecordCheckrDeauthorized), activities.DeauthorizationInput{
 			AccountID: w.accountID, TokenFingerprint: ev.TokenFingerprint}).Get(ctx, &revoked)
 		if err == nil && revoked {
-			w.status = CheckrDeauthorized
+			w.status = store.CheckrDeauthorized
 		}
 	}
 	if w.status != previous {
@@ -160,7 +154,7 @@ func (w *checkrAccount) apply(ctx workflow.Context, ev CheckrAccountEvent) {
 // first, so that a signal lost while Temporal was down cannot leave the gate stale.
 func (w *checkrAccount) refresh(ctx workflow.Context) {
 	var a *activities.CheckrAccounts
-	var status string
+	var status store.CheckrAccountStatus
 	err := workflow.ExecuteActivity(storeActivityOptions(ctx), checkrActivity(a.ReadCheckrAccountStatus), w.accountID).Get(ctx, &status)
 	if err == nil && status != "" && status != w.status {
 		w.status = status
@@ -173,7 +167,7 @@ func (w *checkrAccount) tellAll(ctx workflow.Context) {
 	for _, id := range slices.Sorted(maps.Keys(w.subscribers)) {
 		w.tell(ctx, id)
 	}
-	if w.status == CheckrDeauthorized {
+	if w.status == store.CheckrDeauthorized {
 		// The checks in flight end on this news; checks ordered after a reconnection subscribe anew.
 		clear(w.subscribers)
 	}

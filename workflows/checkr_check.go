@@ -36,7 +36,7 @@ type CheckrOptions struct {
 // CheckrCheckStatus answers QueryStatus.
 type CheckrCheckStatus struct {
 	Stage          string
-	AccountStatus  string
+	AccountStatus  store.CheckrAccountStatus
 	InvitationID   string
 	ReportID       string
 	ReportStatus   string
@@ -50,7 +50,7 @@ const invitationLifetime = 7 * 24 * time.Hour
 
 // Stages of a Checkr check, as the status query shows them.
 const (
-	stageAwaitingCredentialing = store.StatusAwaitingCredentialing
+	stageAwaitingCredentialing = string(store.StatusAwaitingCredentialing)
 	stageCreatingCandidate     = "creating_candidate"
 	stageAwaitingCandidate     = "awaiting_candidate"
 	stageAwaitingReport        = "awaiting_report"
@@ -94,7 +94,7 @@ type checkrCheck struct {
 	invitationEnded   string // expired or deleted
 }
 
-func (w *checkrCheck) deauthorized() bool { return w.status.AccountStatus == CheckrDeauthorized }
+func (w *checkrCheck) deauthorized() bool { return w.status.AccountStatus == store.CheckrDeauthorized }
 
 func (w *checkrCheck) run(ctx workflow.Context) (CheckResult, error) {
 	if w.in.AccountID != "" {
@@ -163,12 +163,12 @@ func (w *checkrCheck) run(ctx workflow.Context) (CheckResult, error) {
 // credentialed. It ends the check when the account is deauthorized.
 func (w *checkrCheck) passCredentialedGate(ctx workflow.Context) (CheckResult, bool, error) {
 	var a *activities.Checkr
-	var status string
+	var status store.CheckrAccountStatus
 	if err := workflow.ExecuteActivity(storeActivityOptions(ctx), checkrActivity(a.CheckrAccountStatus), w.in.AccountID).Get(ctx, &status); err != nil {
 		result, err := w.failOrEnd(ctx, "the Checkr account cannot be used", err)
 		return result, true, err
 	}
-	if status == CheckrDeauthorized {
+	if status == store.CheckrDeauthorized {
 		result, err := w.endCanceled(ctx, "the Checkr account "+w.in.AccountID+" is deauthorized; reconnect it to order checks")
 		return result, true, err
 	}
@@ -181,12 +181,12 @@ func (w *checkrCheck) passCredentialedGate(ctx workflow.Context) (CheckResult, b
 	if err := workflow.Await(ctx, func() bool { return w.status.AccountStatus != "" }); err != nil {
 		return CheckResult{}, true, err
 	}
-	if w.status.AccountStatus == CheckrAwaitingCredentialing {
+	if w.status.AccountStatus == store.CheckrAwaitingCredentialing {
 		w.status.Stage = stageAwaitingCredentialing
 		if err := w.showAwaitingCredentialing(ctx, true); err != nil {
 			return CheckResult{}, true, err
 		}
-		if err := workflow.Await(ctx, func() bool { return w.status.AccountStatus != CheckrAwaitingCredentialing }); err != nil {
+		if err := workflow.Await(ctx, func() bool { return w.status.AccountStatus != store.CheckrAwaitingCredentialing }); err != nil {
 			return CheckResult{}, true, err
 		}
 		if !w.deauthorized() {
@@ -213,9 +213,10 @@ func (w *checkrCheck) showAwaitingCredentialing(ctx workflow.Context, awaiting b
 	if !awaiting {
 		status, detail = store.StatusInProgress, "Checkr account "+w.in.AccountID+" is credentialed"
 	}
-	w.record(ctx, activities.TimelineInput{DedupeKey: "check." + status + ":" + w.in.CheckID, Kind: "check." + status,
+	kind := "check." + string(status)
+	w.record(ctx, activities.TimelineInput{DedupeKey: kind + ":" + w.in.CheckID, Kind: kind,
 		Detail: detail, OccurredAt: workflow.Now(ctx)})
-	return workflow.UpsertTypedSearchAttributes(ctx, SearchAttrScreeningStatus.ValueSet(status))
+	return workflow.UpsertTypedSearchAttributes(ctx, SearchAttrScreeningStatus.ValueSet(string(status)))
 }
 
 // inviteCandidate sends the invitation and waits for the candidate to complete it, which creates

@@ -99,14 +99,14 @@ func (s *checkrCheckSuite) signalAt(delay time.Duration, events ...CheckrEvent) 
 	}, delay)
 }
 
-func (s *checkrCheckSuite) accountSaysAt(delay time.Duration, status string) {
+func (s *checkrCheckSuite) accountSaysAt(delay time.Duration, status store.CheckrAccountStatus) {
 	s.env.RegisterDelayedCallback(func() {
 		s.env.SignalWorkflow(CheckrAccountStateSignal, CheckrAccountState{AccountID: "acct-1", Status: status})
 	}, delay)
 }
 
 // integrated sets up a check on integrated account acct-1 whose workflow answers subscriptions.
-func (s *checkrCheckSuite) integrated(status string) {
+func (s *checkrCheckSuite) integrated(status store.CheckrAccountStatus) {
 	s.env.OnActivity(checkrActivity(ck.CheckrAccountStatus), mock.Anything, "acct-1").Return(status, nil).Once()
 	s.env.OnSignalExternalWorkflow(mock.Anything, CheckrAccountWorkflowID("acct-1"), "", CheckrSubscribeSignal, mock.Anything).
 		Return(nil).Maybe()
@@ -146,8 +146,8 @@ func (s *checkrCheckSuite) TestDirectReportCompletesWithEveryDocument() {
 }
 
 func (s *checkrCheckSuite) TestChecksWaitForTheAccountToBeCredentialed() {
-	s.integrated(CheckrAwaitingCredentialing)
-	s.accountSaysAt(time.Minute, CheckrAwaitingCredentialing)
+	s.integrated(store.CheckrAwaitingCredentialing)
+	s.accountSaysAt(time.Minute, store.CheckrAwaitingCredentialing)
 	s.env.RegisterDelayedCallback(func() {
 		res, err := s.env.QueryWorkflow(QueryStatus)
 		s.Require().NoError(err)
@@ -155,7 +155,7 @@ func (s *checkrCheckSuite) TestChecksWaitForTheAccountToBeCredentialed() {
 		s.Require().NoError(res.Get(&st))
 		s.Equal(stageAwaitingCredentialing, st.Stage)
 	}, time.Hour)
-	s.accountSaysAt(2*time.Hour, CheckrCredentialed)
+	s.accountSaysAt(2*time.Hour, store.CheckrCredentialed)
 	s.signalAt(3*time.Hour, reportEv("e2", checkr.EventReportCompleted, "complete", time.Hour))
 
 	r := s.run(checkrCheckOrder{AccountID: "acct-1"})
@@ -165,7 +165,7 @@ func (s *checkrCheckSuite) TestChecksWaitForTheAccountToBeCredentialed() {
 }
 
 func (s *checkrCheckSuite) TestADeauthorizedAccountIsRefused() {
-	s.integrated(CheckrDeauthorized)
+	s.integrated(store.CheckrDeauthorized)
 
 	r := s.run(checkrCheckOrder{AccountID: "acct-1"})
 	s.Equal(store.StatusCanceled, r.Status)
@@ -174,10 +174,10 @@ func (s *checkrCheckSuite) TestADeauthorizedAccountIsRefused() {
 }
 
 func (s *checkrCheckSuite) TestDeauthorizationMidFlightCancelsTheCheck() {
-	s.integrated(CheckrCredentialed)
-	s.accountSaysAt(time.Minute, CheckrCredentialed)
+	s.integrated(store.CheckrCredentialed)
+	s.accountSaysAt(time.Minute, store.CheckrCredentialed)
 	s.signalAt(time.Hour, reportEv("e1", checkr.EventReportCreated, "pending", 0))
-	s.accountSaysAt(2*time.Hour, CheckrDeauthorized)
+	s.accountSaysAt(2*time.Hour, store.CheckrDeauthorized)
 
 	r := s.run(checkrCheckOrder{AccountID: "acct-1"})
 	s.Equal(store.StatusCanceled, r.Status)

@@ -137,7 +137,7 @@ func (w *complyCubeCheck) run(ctx workflow.Context) (CheckResult, error) {
 	if err != nil {
 		return w.fail(ctx, "could not download the ComplyCube report: "+failureReason(err))
 	}
-	w.status.Stage = store.StatusCompleted
+	w.status.Stage = string(store.StatusCompleted)
 	return w.complete(ctx, w.status.Outcome,
 		fmt.Sprintf("outcome %s; report stored (%d bytes, sha256 %s)", w.status.Outcome, doc.Size, doc.SHA256),
 		[]activities.DocumentRef{doc})

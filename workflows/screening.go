@@ -34,7 +34,7 @@ type CheckRef struct {
 
 // ScreeningStatus answers QueryStatus and is the workflow's result.
 type ScreeningStatus struct {
-	Status string // a store.Status* value
+	Status store.Status
 	Result string // clear or consider, once completed
 	Checks []CheckStatus
 }
@@ -44,7 +44,7 @@ type CheckStatus struct {
 	CheckID       string
 	Provider      string
 	Type          string
-	Status        string
+	Status        store.Status
 	Outcome       string
 	FailureReason string
 	DocumentIDs   []string
@@ -97,10 +97,10 @@ func ScreeningWorkflow(ctx workflow.Context, in ScreeningInput) (ScreeningStatus
 	if !begun {
 		s.Status = store.StatusCanceled
 		return s, workflow.UpsertTypedSearchAttributes(ctx,
-			SearchAttrScreeningStatus.ValueSet(store.StatusCanceled), SearchAttrTenantID.ValueSet(in.TenantID))
+			SearchAttrScreeningStatus.ValueSet(string(store.StatusCanceled)), SearchAttrTenantID.ValueSet(in.TenantID))
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		SearchAttrScreeningStatus.ValueSet(store.StatusInProgress), SearchAttrTenantID.ValueSet(in.TenantID)); err != nil {
+		SearchAttrScreeningStatus.ValueSet(string(store.StatusInProgress)), SearchAttrTenantID.ValueSet(in.TenantID)); err != nil {
 		return s, err
 	}
 
@@ -136,7 +136,7 @@ func ScreeningWorkflow(ctx workflow.Context, in ScreeningInput) (ScreeningStatus
 	}
 
 	status, result, detail := conclude(s.Checks)
-	if err := setStatus(ctx, in, &s, status, result, "screening."+status, detail); err != nil {
+	if err := setStatus(ctx, in, &s, status, result, "screening."+string(status), detail); err != nil {
 		return s, err
 	}
 	return s, nil
@@ -147,7 +147,7 @@ func startCheck(ctx workflow.Context, in ScreeningInput, c CheckRef) (workflow.C
 		WorkflowID: CheckWorkflowID(in.ScreeningID, c.Provider, c.CheckID),
 		// Operators find a tenant's checks too, e.g. those awaiting credentialing.
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			SearchAttrScreeningStatus.ValueSet(store.StatusInProgress), SearchAttrTenantID.ValueSet(in.TenantID)),
+			SearchAttrScreeningStatus.ValueSet(string(store.StatusInProgress)), SearchAttrTenantID.ValueSet(in.TenantID)),
 		// A canceled screening waits for its checks to record their cancellation.
 		WaitForCancellation: true,
 		ParentClosePolicy:   enums.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
@@ -172,7 +172,7 @@ func allChecksFinished(checks []CheckStatus) bool {
 
 // conclude derives the screening's status from its checks: failed if any check failed, else
 // completed, with result clear only when every outcome is clear.
-func conclude(checks []CheckStatus) (status, result, detail string) {
+func conclude(checks []CheckStatus) (status store.Status, result, detail string) {
 	result = ResultClear
 	for _, c := range checks {
 		switch c.Status {
@@ -192,10 +192,10 @@ func conclude(checks []CheckStatus) (status, result, detail string) {
 	return store.StatusCompleted, result, "result " + result
 }
 
-func setStatus(ctx workflow.Context, in ScreeningInput, s *ScreeningStatus, status, result, kind, detail string) error {
+func setStatus(ctx workflow.Context, in ScreeningInput, s *ScreeningStatus, status store.Status, result, kind, detail string) error {
 	s.Status, s.Result = status, result
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		SearchAttrScreeningStatus.ValueSet(status), SearchAttrTenantID.ValueSet(in.TenantID)); err != nil {
+		SearchAttrScreeningStatus.ValueSet(string(status)), SearchAttrTenantID.ValueSet(in.TenantID)); err != nil {
 		return err
 	}
 	var sa *activities.Screenings

@@ -22,7 +22,7 @@ func StartScreening(ctx context.Context, c client.Client, in ScreeningInput) err
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			SearchAttrScreeningStatus.ValueSet(store.StatusPending),
+			SearchAttrScreeningStatus.ValueSet(string(store.StatusPending)),
 			SearchAttrTenantID.ValueSet(in.TenantID),
 		),
 	}, ScreeningWorkflow, in)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/screenflow/screenflow/activities"
 	"github.com/screenflow/screenflow/providers/registry"
+	"github.com/screenflow/screenflow/store"
 )
 
 // TaskQueue is the one task queue screenflow's workers poll.
@@ -107,8 +108,8 @@ type CheckInput struct {
 // CheckResult is what every provider check workflow returns to its screening.
 type CheckResult struct {
 	CheckID       string
-	Status        string // completed, failed or canceled
-	Outcome       string // the provider's outcome when completed, e.g. clear
+	Status        store.Status // completed, failed or canceled
+	Outcome       string       // the provider's outcome when completed, e.g. clear
 	FailureReason string
 	Documents     []activities.DocumentRef
 }

@@ -158,15 +158,15 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 }
 
 type screeningJSON struct {
-	ID     string `json:"id"`
-	Status string `json:"status"`
-	Result string `json:"result"`
+	ID     string       `json:"id"`
+	Status store.Status `json:"status"`
+	Result string       `json:"result"`
 	Checks []struct {
-		ID            string `json:"id"`
-		Provider      string `json:"provider"`
-		Status        string `json:"status"`
-		Outcome       string `json:"outcome"`
-		FailureReason string `json:"failure_reason"`
+		ID            string       `json:"id"`
+		Provider      string       `json:"provider"`
+		Status        store.Status `json:"status"`
+		Outcome       string       `json:"outcome"`
+		FailureReason string       `json:"failure_reason"`
 		Searches      []struct {
 			SearchStatus string `json:"search_status"`
 		} `json:"searches"`
@@ -235,7 +235,7 @@ func (s *stack) screening(t *testing.T, id string) screeningJSON {
 	return scr
 }
 
-func (s *stack) waitForStatus(t *testing.T, id, want string, within time.Duration) screeningJSON {
+func (s *stack) waitForStatus(t *testing.T, id string, want store.Status, within time.Duration) screeningJSON {
 	t.Helper()
 	var last screeningJSON
 	require.Eventually(t, func() bool {
@@ -320,7 +320,7 @@ func TestEndToEndScreeningCompletesByWebhook(t *testing.T) {
 	s.fake.DuplicateWebhooks(true)
 
 	created := s.createScreening(t)
-	require.Contains(t, []string{store.StatusPending, store.StatusInProgress}, created.Status)
+	require.Contains(t, []store.Status{store.StatusPending, store.StatusInProgress}, created.Status)
 	done := s.waitForStatus(t, created.ID, store.StatusCompleted, time.Minute)
 
 	require.Equal(t, "clear", done.Result)
@@ -501,7 +501,7 @@ func TestEndToEndComplyCubeAndAuthenticateChecksCompleteWithBothReports(t *testi
 
 // connectCheckr goes through the OAuth connection as an HR platform and its customer would:
 // our connect endpoint, Checkr's sign-up (the fake's Authorize), Checkr's redirect to our callback.
-func (s *stack) connectCheckr(t *testing.T, beforeCallback func(accountID string)) (accountID, status string) {
+func (s *stack) connectCheckr(t *testing.T, beforeCallback func(accountID string)) (accountID string, status store.CheckrAccountStatus) {
 	t.Helper()
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	req, err := http.NewRequest(http.MethodGet, s.apiURL+"/v1/integrations/checkr/connect", nil)
@@ -534,10 +534,10 @@ func (s *stack) connectCheckr(t *testing.T, beforeCallback func(accountID string
 	require.NoError(t, err)
 	replayed.Body.Close()
 	require.Equal(t, http.StatusBadRequest, replayed.StatusCode, "a state is good for one callback only")
-	return accountID, body["status"]
+	return accountID, store.CheckrAccountStatus(body["status"])
 }
 
-func (s *stack) checkStatus(t *testing.T, screeningID string, i int, want string) screeningJSON {
+func (s *stack) checkStatus(t *testing.T, screeningID string, i int, want store.Status) screeningJSON {
 	t.Helper()
 	var last screeningJSON
 	require.Eventually(t, func() bool {

@@ -84,11 +84,11 @@ func TestANewProviderIsItsOwnPackageAndOneLine(t *testing.T) {
 	require.Equal(t, http.StatusOK, webhook(t, srv.URL, body, example.Sign(secret, body)), "signed: stored")
 
 	var got struct {
-		Status string `json:"status"`
-		Result string `json:"result"`
+		Status store.Status `json:"status"`
+		Result string       `json:"result"`
 		Checks []struct {
-			Status  string `json:"status"`
-			Outcome string `json:"outcome"`
+			Status  store.Status `json:"status"`
+			Outcome string       `json:"outcome"`
 		} `json:"checks"`
 	}
 	require.Eventually(t, func() bool {
