@@ -2,6 +2,8 @@ package receiver
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -38,13 +40,19 @@ func (s *Server) webhook(p registry.Provider) gin.HandlerFunc {
 			abortWithError(c, http.StatusUnauthorized, "unauthorized", "the webhook's signature or token is missing or wrong")
 			return
 		}
+		e := store.NewInboxEvent{Provider: p.Name(), Headers: storedHeaders(c.Request.Header), Body: body}
 		ev, err := p.ParseWebhook(body)
 		if err != nil {
-			abortWithError(c, http.StatusBadRequest, "invalid_event", err.Error())
-			return
+			// Fail open: the provider signed it, so it is kept for operators and acknowledged.
+			// Refusing it would only make the provider retry the same bytes, and ComplyCube
+			// disables a webhook after ten failures. A retry of the same body is a duplicate.
+			sum := sha256.Sum256(body)
+			e.EventID, e.ParseError = "unparsed:"+hex.EncodeToString(sum[:]), err.Error()
+			s.log.Warn("authentic webhook not understood; stored as unparsed", "provider", p.Name(), "error", err)
+		} else {
+			e.EventID, e.EventType, e.Subject = ev.ID, ev.Type, ev.Subject
 		}
-		s.storeWebhook(c, store.NewInboxEvent{Provider: p.Name(), EventID: ev.ID, EventType: ev.Type,
-			Subject: ev.Subject, Headers: storedHeaders(c.Request.Header), Body: body})
+		s.storeWebhook(c, e)
 	}
 }
 
@@ -80,7 +88,10 @@ func (s *Server) storeWebhook(c *gin.Context, e store.NewInboxEvent) {
 		return
 	}
 	status := "duplicate"
-	if inserted {
+	switch {
+	case inserted && e.ParseError != "":
+		status = store.InboxUnparsed
+	case inserted:
 		status = "stored"
 		s.relay.Notify(id)
 	}

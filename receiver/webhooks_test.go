@@ -3,6 +3,8 @@ package receiver_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -189,7 +191,9 @@ func TestComplyCubeWebhookRejectsBadSignaturesAlikeAndStoresNothing(t *testing.T
 	require.Empty(t, h.relay.notifications())
 }
 
-func TestComplyCubeWebhookRejectsInvalidEvents(t *testing.T) {
+// An authentic body that cannot be read as an event is kept and acknowledged, never refused: a
+// refusal only makes the provider retry, and ComplyCube disables a webhook after ten failures.
+func TestComplyCubeWebhookKeepsAuthenticBodiesItCannotRead(t *testing.T) {
 	h := newWebhookHarness(t, 0)
 	cases := map[string]struct {
 		body    string
@@ -203,11 +207,24 @@ func TestComplyCubeWebhookRejectsInvalidEvents(t *testing.T) {
 	for name, c := range cases {
 		body := []byte(c.body)
 		a := h.post(t, body, complycube.Sign(webhookSecret, body))
-		require.Equal(t, http.StatusBadRequest, a.status, name)
-		require.Equal(t, "invalid_event", a.body["error"], name)
-		require.Contains(t, a.body["message"], c.message, name)
+		require.Equal(t, http.StatusOK, a.status, name)
+		require.Equal(t, "unparsed", a.body["status"], name)
+		h.requireUnparsed(t, "complycube", body, c.message)
+		require.Equal(t, "duplicate", h.post(t, body, complycube.Sign(webhookSecret, body)).body["status"], name+": a retry")
 	}
-	require.Equal(t, 0, h.storedCount(t))
+	require.Equal(t, len(cases), h.storedCount(t))
+	require.Empty(t, h.relay.notifications(), "nothing unparsed is handed to the relay")
+}
+
+// requireUnparsed asserts that body is stored as unparsed, with a reason that mentions message.
+func (h *webhookHarness) requireUnparsed(t *testing.T, provider string, body []byte, message string) {
+	t.Helper()
+	sum := sha256.Sum256(body)
+	st, err := store.New(h.db).WebhookEventStatus(context.Background(), provider, "unparsed:"+hex.EncodeToString(sum[:]))
+	require.NoError(t, err)
+	require.Equal(t, store.InboxUnparsed, st.Status)
+	require.NotNil(t, st.LastError)
+	require.Contains(t, *st.LastError, message)
 }
 
 func TestComplyCubeWebhookRefusesBodiesOverTheLimit(t *testing.T) {
@@ -313,7 +330,7 @@ func TestAuthenticateWebhookRejectsAWrongOrMissingTokenAndStoresNothing(t *testi
 	require.Equal(t, 0, h.storedCount(t))
 }
 
-func TestAuthenticateWebhookRejectsInvalidEventsAndOversizedBodies(t *testing.T) {
+func TestAuthenticateWebhookKeepsUnreadableBodiesAndRefusesOversizedOnes(t *testing.T) {
 	h := newWebhookHarness(t, 1024)
 	path := "/webhooks/authenticate/" + authenticateToken
 	for body, want := range map[string]string{
@@ -323,10 +340,11 @@ func TestAuthenticateWebhookRejectsInvalidEventsAndOversizedBodies(t *testing.T)
 		`{"id":"x","event":"USER_PII_UPDATE","order":{}}`:            "userAccessCode",
 	} {
 		a := h.postAuthenticate(t, path, []byte(body))
-		require.Equal(t, http.StatusBadRequest, a.status, body)
-		require.Contains(t, a.body["message"], want, body)
+		require.Equal(t, http.StatusOK, a.status, body)
+		require.Equal(t, "unparsed", a.body["status"], body)
+		h.requireUnparsed(t, "authenticate", []byte(body), want)
 	}
 	big := []byte(`{"id":"big","event":"USER_PII_UPDATE","order":{"userAccessCode":"` + strings.Repeat("u", 2000) + `"}}`)
 	require.Equal(t, http.StatusRequestEntityTooLarge, h.postAuthenticate(t, path, big).status)
-	require.Equal(t, 0, h.storedCount(t))
+	require.Equal(t, 4, h.storedCount(t), "the oversized body is not stored")
 }

@@ -25,6 +25,9 @@ type Providers interface {
 	Translate(provider string, body []byte) (registry.Signal, error)
 	// CheckWorkflow names a provider's check workflow, for the screenings the sweep starts.
 	CheckWorkflow(provider string) string
+	// Revive names the workflow to start for a signal whose target is not running (see
+	// registry.Reviver); ok false: the event is discarded.
+	Revive(provider, workflowID string, sig registry.Signal) (workflowType string, input any, ok bool)
 }
 
 // Config tunes the relay. Zero values take the defaults.
@@ -164,11 +167,18 @@ func (r *Relay) handle(ctx context.Context, e store.InboxEvent) store.Dispositio
 		err = r.temporal.SignalWorkflow(sctx, target, "", sig.Name, sig.Arg)
 	}
 	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		// The target is not running: it has closed (routes are written by running workflows), or an
+		// account's workflow never started. The provider may start one to take the event.
+		if workflowType, input, ok := r.providers.Revive(e.Provider, target, sig); ok {
+			_, err = r.temporal.SignalWithStartWorkflow(sctx, target, sig.Name, sig.Arg,
+				client.StartWorkflowOptions{ID: target, TaskQueue: workflows.TaskQueue}, workflowType, input)
+		}
+	}
 	switch {
 	case err == nil:
 		return store.Disposition{Status: store.InboxDelivered}
 	case errors.As(err, &notFound):
-		// Routes are written by running workflows, so a missing one has closed: nobody waits any more.
 		log.Info("relay: the event's workflow has closed; discarded", "workflow_id", target)
 		return store.Disposition{Status: store.InboxDiscarded, Error: "workflow closed: " + target}
 	default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +48,14 @@ func (testProviders) Translate(provider string, body []byte) (registry.Signal, e
 }
 
 func (testProviders) CheckWorkflow(string) string { return "" }
+
+// Revive restarts collectors: a closed collector's id takes a new one that waits for one signal.
+func (testProviders) Revive(provider, workflowID string, _ registry.Signal) (string, any, bool) {
+	if provider != "test" || !strings.HasPrefix(workflowID, revivable) {
+		return "", nil, false
+	}
+	return "collectSignals", 1, true
+}
 
 var testTranslators testProviders
 
@@ -177,6 +186,35 @@ func TestRelayDiscardsEventsForClosedWorkflows(t *testing.T) {
 	h.relay.SweepOnce(ctx)
 
 	require.Equal(t, store.InboxDiscarded, h.status(t, late).Status)
+}
+
+// revivable prefixes the ids of collectors that testProviders.Revive starts again.
+const revivable = "revivable-"
+
+func TestRelayRevivesAClosedWorkflowWhenItsProviderCan(t *testing.T) {
+	h := newRelayHarness(t, relay.Config{})
+	ctx := context.Background()
+	// A revived workflow starts on screenflow's task queue, as the provider's would.
+	w := sdkworker.New(h.tc, workflows.TaskQueue, sdkworker.Options{})
+	w.RegisterWorkflow(collectSignals)
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+	id := revivable + uuid.NewString()
+	first, err := h.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue,
+		WorkflowExecutionTimeout: time.Minute}, collectSignals, 1)
+	require.NoError(t, err)
+	require.NoError(t, h.st.AddRoute(ctx, "test", "thing:revivable", id))
+	h.store(t, "thing:revivable", "last")
+	h.relay.SweepOnce(ctx)
+	require.NoError(t, first.Get(ctx, nil))
+
+	late, _ := h.store(t, "thing:revivable", "amendment")
+	h.relay.SweepOnce(ctx)
+
+	require.Equal(t, store.InboxDelivered, h.status(t, late).Status, "not discarded")
+	var got []string
+	require.NoError(t, h.tc.GetWorkflow(ctx, id, "").Get(ctx, &got), "a new run under the same id took it")
+	require.Equal(t, []string{"amendment"}, got)
 }
 
 func TestRelayKeepsEventsPendingWhileTemporalIsDown(t *testing.T) {

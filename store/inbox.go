@@ -15,6 +15,9 @@ const (
 	InboxDelivered  = "delivered"  // signalled to the workflow its subject routes to
 	InboxUnroutable = "unroutable" // no route appeared for its subject in time; kept for inspection
 	InboxDiscarded  = "discarded"  // its workflow had already closed
+	// InboxUnparsed is an authentic body that could not be read as an event: kept, with the
+	// reason in last_error, never delivered until it is replayed after a fix.
+	InboxUnparsed = "unparsed"
 )
 
 // NewInboxEvent is a verified webhook as received.
@@ -25,6 +28,8 @@ type NewInboxEvent struct {
 	Subject   string
 	Headers   map[string]string
 	Body      []byte
+	// ParseError, when set, stores the event as InboxUnparsed with this reason.
+	ParseError string
 }
 
 // InsertWebhookEvent stores an event once per (provider, event id). inserted is false for a
@@ -34,9 +39,14 @@ func (s *Store) InsertWebhookEvent(ctx context.Context, e NewInboxEvent) (id int
 	if err != nil {
 		return 0, false, fmt.Errorf("store: encode headers: %w", err)
 	}
-	rows, err := s.db.QueryContext(ctx, `INSERT INTO webhook_events (provider, event_id, event_type, subject, headers, body)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (provider, event_id) DO NOTHING RETURNING id`,
-		e.Provider, e.EventID, e.EventType, e.Subject, headers, e.Body)
+	status, lastError := InboxPending, (*string)(nil)
+	if e.ParseError != "" {
+		status, lastError = InboxUnparsed, &e.ParseError
+	}
+	rows, err := s.db.QueryContext(ctx, `INSERT INTO webhook_events (provider, event_id, event_type, subject, headers, body,
+			status, last_error)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (provider, event_id) DO NOTHING RETURNING id`,
+		e.Provider, e.EventID, e.EventType, e.Subject, headers, e.Body, status, lastError)
 	if err != nil {
 		return 0, false, fmt.Errorf("store: insert webhook event: %w", err)
 	}

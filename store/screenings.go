@@ -22,6 +22,9 @@ const (
 	StatusCompleted  Status = "completed"
 	StatusFailed     Status = "failed"
 	StatusCanceled   Status = "canceled"
+	// StatusActionRequired is a check's while the provider waits for the candidate (e.g. Checkr's
+	// candidate.id_required); it returns to in_progress when the provider moves on.
+	StatusActionRequired Status = "action_required"
 )
 
 // IsTerminal reports whether a screening or check in this status can no longer change.

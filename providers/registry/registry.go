@@ -70,6 +70,15 @@ type Warner interface {
 	Warnings() []string
 }
 
+// Reviver is implemented by providers whose events may reach a workflow that is not running: an
+// account's workflow that has not started or has stopped, a check's that closed before a late
+// amendment (an upgraded report). Revive names the workflow to start under that id, and its input,
+// for the relay to deliver the signal with signal-with-start; ok false leaves the event discarded.
+// No event about a resource screenflow created should need that.
+type Reviver interface {
+	Revive(workflowID string, sig Signal) (workflowType string, input any, ok bool)
+}
+
 // Subscriber is implemented by providers whose webhooks are registered through their API:
 // `screenflow providers subscribe <name>`.
 type Subscriber interface {
@@ -251,6 +260,16 @@ func (r *Registry) Settings() []Setting {
 
 // ErrUnknownProvider is returned for a provider name that is not in the registry.
 var ErrUnknownProvider = errors.New("unknown provider")
+
+// Revive asks the named provider how to start a workflow that is not running for sig (see
+// Reviver); ok is false when the provider has no answer.
+func (r *Registry) Revive(provider, workflowID string, sig Signal) (workflowType string, input any, ok bool) {
+	rv, isReviver := r.byName[provider].(Reviver)
+	if !isReviver {
+		return "", nil, false
+	}
+	return rv.Revive(workflowID, sig)
+}
 
 // Translate translates a stored body of the named provider (see Provider.Translate).
 func (r *Registry) Translate(provider string, body []byte) (Signal, error) {
