@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -67,6 +68,8 @@ type stackOptions struct {
 	completionDelay   time.Duration
 	checkrReportDelay time.Duration
 	timing            workflows.Timing
+	// env adds to or overrides the stack's settings, e.g. a second webhook secret.
+	env map[string]string
 }
 
 func startStack(t *testing.T, opts stackOptions) *stack {
@@ -116,6 +119,7 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	if opts.timing.PollInterval > 0 {
 		env["CHECK_POLL_INTERVAL"] = opts.timing.PollInterval.String()
 	}
+	maps.Copy(env, opts.env)
 	cfg, err := loadConfig(func(name string) string { return env[name] })
 	require.NoError(t, err)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
