@@ -12,10 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/gin-gonic/gin/binding"
 	"github.com/go-playground/validator/v10"
+	"github.com/google/uuid"
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/screenflow/screenflow/providers/registry"
@@ -40,17 +43,17 @@ type createScreeningRequest struct {
 }
 
 type candidateRequest struct {
-	Reference    string `json:"reference" binding:"required,max=200"`
-	FirstName    string `json:"first_name" binding:"required,max=200"`
-	LastName     string `json:"last_name" binding:"required,max=200"`
-	Email        string `json:"email" binding:"required,max=254,email"`
-	DOB          string `json:"dob" binding:"required,datetime=2006-01-02,birthdate"`
-	AddressLine1 string `json:"address_line1" binding:"max=200"`
-	AddressLine2 string `json:"address_line2" binding:"max=200"`
-	City         string `json:"city" binding:"max=200"`
-	State        string `json:"state" binding:"max=200"`
-	PostalCode   string `json:"postal_code" binding:"max=20"`
-	Country      string `json:"country" binding:"omitempty,iso3166_1_alpha3"`
+	Reference    string `json:"reference" binding:"text,required,max=200"`
+	FirstName    string `json:"first_name" binding:"text,required,max=200"`
+	LastName     string `json:"last_name" binding:"text,required,max=200"`
+	Email        string `json:"email" binding:"text,required,max=254,email"`
+	DOB          string `json:"dob" binding:"text,required,datetime=2006-01-02,birthdate"`
+	AddressLine1 string `json:"address_line1" binding:"text,max=200"`
+	AddressLine2 string `json:"address_line2" binding:"text,max=200"`
+	City         string `json:"city" binding:"text,max=200"`
+	State        string `json:"state" binding:"text,max=200"`
+	PostalCode   string `json:"postal_code" binding:"text,max=20"`
+	Country      string `json:"country" binding:"omitempty,text,iso3166_1_alpha3"`
 }
 
 // orderedCheck is a check as its provider validated it.
@@ -79,6 +82,23 @@ func init() {
 	if err := v.RegisterValidation("birthdate", isBirthDate); err != nil {
 		panic(err)
 	}
+	if err := v.RegisterValidation("text", func(fl validator.FieldLevel) bool { return isText(fl.Field().String()) }); err != nil {
+		panic(err)
+	}
+}
+
+// isText accepts valid UTF-8 without control characters: a NUL byte cannot be stored in Postgres
+// text, and no name, address or key needs a control character.
+func isText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // isBirthDate accepts a YYYY-MM-DD date from 1900-01-01 to yesterday (UTC).
@@ -180,6 +200,8 @@ func fieldMessage(fe validator.FieldError) string {
 		return "is required"
 	case "email":
 		return "must be a valid email address"
+	case "text":
+		return "must be text without control characters such as NUL"
 	case "datetime":
 		return "must be a real date in YYYY-MM-DD format"
 	case "birthdate":
@@ -268,8 +290,12 @@ func (s *Server) createScreening(c *gin.Context) {
 func (s *Server) bindCreateScreening(c *gin.Context) (screeningOrder, bool) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxCreateBodyBytes)
 	var req createScreeningRequest
+	if err := decodeStrict(c.Request.Body, &req); err != nil {
+		abortWithBodyError(c, err)
+		return screeningOrder{}, false
+	}
 	fields := map[string]string{}
-	if err := c.ShouldBindJSON(&req); err != nil {
+	if err := binding.Validator.ValidateStruct(&req); err != nil {
 		var invalid validator.ValidationErrors
 		if !errors.As(err, &invalid) {
 			abortWithBodyError(c, err)
@@ -283,8 +309,11 @@ func (s *Server) bindCreateScreening(c *gin.Context) (screeningOrder, bool) {
 		return screeningOrder{}, false
 	}
 	order := screeningOrder{Candidate: req.Candidate, Checks: checks}
-	if len(c.GetHeader("Idempotency-Key")) > maxIdempotencyKeyBytes {
+	switch key := c.GetHeader("Idempotency-Key"); {
+	case len(key) > maxIdempotencyKeyBytes:
 		fields["Idempotency-Key"] = fmt.Sprintf("must be at most %d characters", maxIdempotencyKeyBytes)
+	case !isText(key):
+		fields["Idempotency-Key"] = "must be UTF-8 text without control characters"
 	}
 	if len(fields) > 0 {
 		c.AbortWithStatusJSON(http.StatusUnprocessableEntity, errorBody{Error: "validation_failed",
@@ -292,6 +321,23 @@ func (s *Server) bindCreateScreening(c *gin.Context) (screeningOrder, bool) {
 		return screeningOrder{}, false
 	}
 	return order, true
+}
+
+// errTrailingData is a body with more after its JSON object.
+var errTrailingData = errors.New("trailing data")
+
+// decodeStrict decodes one JSON value into v, refusing fields v does not have (a misspelt option
+// must not be dropped in silence) and anything after the value.
+func decodeStrict(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errTrailingData
+	}
+	return nil
 }
 
 // abortWithBodyError answers a body that could not be decoded, saying where it went wrong.
@@ -309,6 +355,11 @@ func abortWithBodyError(c *gin.Context, err error) {
 		return
 	case errors.Is(err, io.EOF):
 		message = "the body is empty; it must be a JSON object"
+	case errors.Is(err, errTrailingData):
+		message = "the body has more after its JSON object"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// encoding/json has no error type for it; its message names the field.
+		message = "the body has a field screenflow does not know: " + strings.TrimPrefix(err.Error(), "json: unknown field ")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		message = "the body ends before its JSON does"
 	case errors.As(err, &syntax):
@@ -334,14 +385,38 @@ func (s *Server) startWorkflow(ctx context.Context, scr store.Screening) {
 }
 
 func (s *Server) getScreening(c *gin.Context) {
-	s.writeScreening(c, http.StatusOK, tenantOf(c).ID, c.Param("id"))
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	s.writeScreening(c, http.StatusOK, tenantOf(c).ID, id)
+}
+
+// pathID reads a path parameter that names one of our rows: a UUID in any form uuid.Parse takes
+// (upper case, braces, urn:uuid:), used in its canonical form so that a workflow id built from it
+// is the workflow's. Anything else names nothing: 404, not a database error.
+func pathID(c *gin.Context, name string) (string, bool) {
+	id, err := uuid.Parse(c.Param(name))
+	if err != nil {
+		abortWithError(c, http.StatusNotFound, "not_found", "no such screening or document")
+		return "", false
+	}
+	return id.String(), true
 }
 
 // getDocument sends a stored report as an attachment.
 func (s *Server) getDocument(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), storeTimeout)
 	defer cancel()
-	doc, content, err := s.store.DocumentContent(ctx, tenantOf(c).ID, c.Param("id"), c.Param("document_id"))
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
+	documentID, ok := pathID(c, "document_id")
+	if !ok {
+		return
+	}
+	doc, content, err := s.store.DocumentContent(ctx, tenantOf(c).ID, id, documentID)
 	if err != nil {
 		s.abortWithStoreError(c, err)
 		return
@@ -361,7 +436,11 @@ func (s *Server) getDocument(c *gin.Context) {
 // checks and then records the cancellation itself, so the answer is 202 and the status changes
 // later. A screening that finishes first keeps its outcome (409).
 func (s *Server) cancelScreening(c *gin.Context) {
-	tenantID, id := tenantOf(c).ID, c.Param("id")
+	tenantID := tenantOf(c).ID
+	id, ok := pathID(c, "id")
+	if !ok {
+		return
+	}
 	scr, ok := s.readScreening(c, tenantID, id)
 	if !ok {
 		return
@@ -506,11 +585,11 @@ type checkResponse struct {
 // searchResponse is one of a check's searches at the provider (Authenticate's county and federal
 // searches, the sex offender check).
 type searchResponse struct {
-	UniqueIdentifier string    `json:"unique_identifier"`
-	SearchType       string    `json:"search_type"`
-	SearchStatus     string    `json:"search_status"`
-	SearchSubStatus  string    `json:"search_sub_status"`
-	UpdatedAt        time.Time `json:"updated_at"`
+	UniqueIdentifier string     `json:"unique_identifier"`
+	SearchType       string     `json:"search_type"`
+	SearchStatus     string     `json:"search_status"`
+	SearchSubStatus  string     `json:"search_sub_status"`
+	UpdatedAt        *time.Time `json:"updated_at"` // null until the provider has said when
 }
 
 type documentResponse struct {
@@ -550,7 +629,7 @@ func newScreeningResponse(d store.ScreeningDetail) screeningResponse {
 			if sr.CheckID == ch.ID {
 				cr.Searches = append(cr.Searches, searchResponse{UniqueIdentifier: sr.UniqueIdentifier,
 					SearchType: sr.SearchType, SearchStatus: sr.SearchStatus, SearchSubStatus: sr.SearchSubStatus,
-					UpdatedAt: sr.ProviderUpdatedAt.UTC()})
+					UpdatedAt: providerTime(sr.ProviderUpdatedAt)})
 			}
 		}
 		r.Checks = append(r.Checks, cr)
@@ -566,6 +645,16 @@ func newScreeningResponse(d store.ScreeningDetail) screeningResponse {
 			Detail: e.Detail})
 	}
 	return r
+}
+
+// providerTime is a time the provider gave, or nil for none: searches known only from our order
+// are stored at the Unix epoch so that any provider update is newer.
+func providerTime(t time.Time) *time.Time {
+	if t.IsZero() || t.Unix() == 0 {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 func utc(t *time.Time) *time.Time {

@@ -13,6 +13,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -677,4 +678,79 @@ func TestAPIAuthenticateCheckKeepsItsOptionsAndShowsItsSearches(t *testing.T) {
 		"search_status": "COMPLETE", "search_sub_status": "CLEAR", "updated_at": "2026-11-01T09:00:00Z"}},
 		get.body["checks"].([]any)[0].(map[string]any)["searches"])
 	require.Equal(t, []any{}, get.body["checks"].([]any)[1].(map[string]any)["searches"])
+}
+
+// Any form of a screening's id names the screening, and the workflow asked to cancel is the one
+// the canonical id names: an upper-case id used to answer 202 and cancel nothing.
+func TestAPIIdsAreCanonicalEverywhere(t *testing.T) {
+	t.Parallel()
+	h := newAPIHarness(t)
+	id := h.create(t)
+	h.temporal.On("CancelWorkflow", mock.Anything, workflows.ScreeningWorkflowID(id), "").Return(nil).Once()
+
+	for _, form := range []string{strings.ToUpper(id), "urn:uuid:" + id, "{" + id + "}"} {
+		a := h.call(t, http.MethodGet, "/v1/screenings/"+url.PathEscape(form), h.keyA, "")
+		require.Equal(t, http.StatusOK, a.status, form)
+		require.Equal(t, id, a.body["id"], form)
+	}
+	a := h.call(t, http.MethodPost, "/v1/screenings/"+strings.ToUpper(id)+"/cancel", h.keyA, "")
+	require.Equal(t, http.StatusAccepted, a.status, string(a.raw))
+
+	for _, bad := range []string{"not-a-uuid", "1", strings.Repeat("f", 40)} {
+		for _, path := range []string{"/v1/screenings/" + bad, "/v1/screenings/" + id + "/documents/" + bad} {
+			a := h.call(t, http.MethodGet, path, h.keyA, "")
+			require.Equal(t, http.StatusNotFound, a.status, path)
+		}
+		require.Equal(t, http.StatusNotFound, h.call(t, http.MethodPost, "/v1/screenings/"+bad+"/cancel", h.keyA, "").status)
+	}
+}
+
+// Input that can never succeed gets a 4xx that says so, never 503 "retry later".
+func TestAPIRefusesInputThatCanNeverSucceed(t *testing.T) {
+	t.Parallel()
+	h := newAPIHarness(t)
+	nul := apiValidRequest()
+	apiCandidate(nul)["first_name"] = "Ada\x00"
+	a := h.call(t, http.MethodPost, "/v1/screenings", h.keyA, apiJSON(t, nul))
+	require.Equal(t, http.StatusUnprocessableEntity, a.status, string(a.raw))
+	require.Contains(t, a.body["fields"], "candidate.first_name")
+
+	// Go's HTTP stack refuses control characters in headers at both ends; other bytes pass.
+	for name, key := range map[string]string{"not UTF-8": "key-\xff\xfe", "tab": "key\tkey"} {
+		a := h.call(t, http.MethodPost, "/v1/screenings", h.keyA, apiJSON(t, apiValidRequest()), "Idempotency-Key", key)
+		require.Equal(t, http.StatusUnprocessableEntity, a.status, name)
+		require.Contains(t, a.body["fields"], "Idempotency-Key", name)
+	}
+
+	misspelt := apiValidRequest()
+	misspelt["candidat"] = apiCandidate(misspelt)
+	a = h.call(t, http.MethodPost, "/v1/screenings", h.keyA, apiJSON(t, misspelt))
+	require.Equal(t, http.StatusBadRequest, a.status, "an unknown field is not dropped in silence")
+	require.Contains(t, a.body["message"], "candidat")
+	extra := apiValidRequest()
+	apiCandidate(extra)["middle_name"] = "Augusta"
+	require.Equal(t, http.StatusBadRequest, h.call(t, http.MethodPost, "/v1/screenings", h.keyA, apiJSON(t, extra)).status)
+
+	a = h.call(t, http.MethodPost, "/v1/screenings", h.keyA, apiJSON(t, apiValidRequest())+` {"again": true}`)
+	require.Equal(t, http.StatusBadRequest, a.status, "trailing data")
+	require.Contains(t, a.body["message"], "more after")
+	require.Zero(t, h.screeningCount(t))
+}
+
+func TestAPISearchesWithoutAProviderTimeShowNull(t *testing.T) {
+	t.Parallel()
+	h := newAPIHarness(t)
+	req := apiValidRequest()
+	req["checks"] = []any{map[string]any{"provider": "authenticate", "type": "criminal"}}
+	a := h.call(t, http.MethodPost, "/v1/screenings", h.keyA, apiJSON(t, req))
+	require.Equal(t, http.StatusCreated, a.status, string(a.raw))
+	checkID := a.body["checks"].([]any)[0].(map[string]any)["id"].(string)
+	_, err := h.store.SaveSearch(t.Context(), store.Search{CheckID: checkID, UniqueIdentifier: "s-1",
+		SearchType: "COUNTY_CRIMINAL", SearchStatus: "PENDING", ProviderUpdatedAt: time.Unix(0, 0)})
+	require.NoError(t, err)
+
+	get := h.call(t, http.MethodGet, "/v1/screenings/"+a.body["id"].(string), h.keyA, "")
+	search := get.body["checks"].([]any)[0].(map[string]any)["searches"].([]any)[0].(map[string]any)
+	require.Contains(t, search, "updated_at")
+	require.Nil(t, search["updated_at"], "not 1970-01-01T00:00:00Z")
 }

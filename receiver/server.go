@@ -66,6 +66,9 @@ func New(cfg Config, st *store.Store, tc client.Client, relay Relay, log *slog.L
 	s := &Server{cfg: cfg, store: st, temporal: tc, relay: relay, log: log}
 
 	r := gin.New()
+	// A webhook or API path with an extra slash is answered for what it is, not redirected: a
+	// provider does not follow a redirect with its POST, and a 307 would hide the real answer.
+	r.RedirectTrailingSlash = false
 	r.Use(gin.Recovery(), s.accessLog)
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
@@ -73,6 +76,7 @@ func New(cfg Config, st *store.Store, tc client.Client, relay Relay, log *slog.L
 		// A provider that signs nothing (Authenticate) is told apart by a secret last segment.
 		// Without it too, so that a missing token gets the same 401 as a wrong one, not a 404.
 		r.POST("/webhooks/"+p.Name(), s.webhook(p))
+		r.POST("/webhooks/"+p.Name()+"/", s.webhook(p))
 		r.POST("/webhooks/"+p.Name()+"/:token", s.webhook(p))
 	}
 	r.GET("/oauth/checkr/callback", s.checkrCallback)

@@ -100,7 +100,7 @@ func (h *webhookHarness) post(t *testing.T, body []byte, signature string) webho
 	if signature != "" {
 		req.Header.Set(complycube.SignatureHeader, signature)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
@@ -273,9 +273,12 @@ func TestComplyCubeWebhookAsksForRetryWhenPostgresIsDown(t *testing.T) {
 	require.Empty(t, h.relay.notifications())
 }
 
+// noRedirects answers as a provider does: it does not follow a redirect with its POST.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 func (h *webhookHarness) postAuthenticate(t *testing.T, path string, body []byte) webhookAnswer {
 	t.Helper()
-	resp, err := http.Post(h.base+path, "application/json", bytes.NewReader(body))
+	resp, err := noRedirects.Post(h.base+path, "application/json", bytes.NewReader(body))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)

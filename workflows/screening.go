@@ -136,7 +136,10 @@ func ScreeningWorkflow(ctx workflow.Context, in ScreeningInput) (ScreeningStatus
 	}
 
 	status, result, detail := conclude(s.Checks)
-	if err := setStatus(ctx, in, &s, status, result, "screening."+string(status), detail); err != nil {
+	// Every check has finished: the outcome stands even if a cancellation comes now, and it must
+	// reach Postgres, so its write is not canceled with the workflow.
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if err := setStatus(dctx, in, &s, status, result, "screening."+string(status), detail); err != nil {
 		return s, err
 	}
 	return s, nil

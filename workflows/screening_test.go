@@ -27,6 +27,7 @@ type screeningSuite struct {
 	statuses []activities.ScreeningStatusInput
 
 	canceledBeforeStart bool // the screening was canceled in Postgres before its workflow began
+	finalWriteFailures  int  // how many attempts to write a final status fail first (Postgres down)
 }
 
 func TestScreeningWorkflow(t *testing.T) { suite.Run(t, new(screeningSuite)) }
@@ -51,10 +52,14 @@ func (s *screeningSuite) SetupTest() {
 		func(_ context.Context, in activities.ScreeningStatusInput) error {
 			s.mu.Lock()
 			defer s.mu.Unlock()
+			if store.IsTerminal(in.Status) && s.finalWriteFailures > 0 {
+				s.finalWriteFailures--
+				return errors.New("postgres is down")
+			}
 			s.statuses = append(s.statuses, in)
 			return nil
 		})
-	s.canceledBeforeStart = false
+	s.canceledBeforeStart, s.finalWriteFailures = false, 0
 	s.env.OnActivity(sa.BeginScreening, mock.Anything, "scr-1").Return(
 		func(context.Context, string) (bool, error) { return !s.canceledBeforeStart, nil }).Once()
 	s.env.OnActivity(sa.UpdateCheck, mock.Anything, mock.Anything).Return(nil).Maybe()
@@ -154,6 +159,21 @@ func (s *screeningSuite) TestCancellationCancelsChecks() {
 		mock.MatchedBy(func(in activities.CheckUpdateInput) bool {
 			return in.CheckID == "check-b" && in.Status == store.StatusCanceled
 		}))
+}
+
+// A cancellation that arrives once every check has finished, while the outcome is being written,
+// must not leave the screening in_progress in Postgres forever.
+func (s *screeningSuite) TestCancelDuringTheFinalWriteKeepsTheOutcome() {
+	s.completeAt(time.Hour, "check-a", "clear")
+	s.completeAt(time.Hour, "check-b", "clear")
+	s.finalWriteFailures = 1
+	// The first write fails at once; its retry waits a second: the cancellation comes in between.
+	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, time.Hour+500*time.Millisecond)
+
+	s.env.ExecuteWorkflow(ScreeningWorkflow, twoChecks)
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Equal(store.StatusCompleted, s.lastStatus().Status, "the outcome reached Postgres")
+	s.Equal(ResultClear, s.lastStatus().Result)
 }
 
 func (s *screeningSuite) TestCanceledBeforeItStartedOrdersNothing() {
