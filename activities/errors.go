@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/screenflow/screenflow/store"
 )
 
 // The types of the application errors activities return, which workflows and retry policies tell
@@ -29,6 +31,8 @@ const (
 	ErrTypeAccountUnknown = "AccountUnknown"
 	// ErrTypeSealedTokenUnreadable: a sealed access token cannot be opened with the configured key.
 	ErrTypeSealedTokenUnreadable = "SealedTokenUnreadable"
+	// ErrTypeStoreRefused: Postgres refuses the call in a way it will repeat (store.IsPermanent).
+	ErrTypeStoreRefused = "StoreRefused"
 )
 
 // notReady fails a polling activity so that its retry policy polls again.
@@ -66,4 +70,15 @@ func providerError(err error) error {
 		return permanent(err.Error(), ErrTypeProviderRejected)
 	}
 	return err
+}
+
+// StoreError fails an activity for good when Postgres will refuse the same call again, so that a
+// poison input fails its check with a reason instead of being retried for a day; other errors are
+// returned as they are. The worker applies it to every activity (worker.New).
+func StoreError(err error) error {
+	var appErr *temporal.ApplicationError
+	if err == nil || errors.As(err, &appErr) || !store.IsPermanent(err) {
+		return err
+	}
+	return permanent(err.Error(), ErrTypeStoreRefused)
 }

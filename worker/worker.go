@@ -4,6 +4,7 @@ package worker
 import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -15,11 +16,16 @@ import (
 // New builds a worker on workflows.TaskQueue with the screening workflow and every provider's
 // workflows and activities registered.
 func New(c client.Client, providers *registry.Registry, deps registry.Deps) (sdkworker.Worker, error) {
-	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{})
+	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{Interceptors: Interceptors()})
 	if err := Register(w, providers, deps); err != nil {
 		return nil, err
 	}
 	return w, nil
+}
+
+// Interceptors are the worker's interceptors, for tests that run workflows in the test suite.
+func Interceptors() []interceptor.WorkerInterceptor {
+	return []interceptor.WorkerInterceptor{&storeErrors{}}
 }
 
 // Register registers the screening workflow, the activities every check shares, and each

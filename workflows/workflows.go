@@ -65,10 +65,12 @@ func (t Timing) withDefaults() Timing {
 	return t
 }
 
-// storeActivityOptions are for writes to our own Postgres: quick, and retried until Postgres is back.
+// storeActivityOptions are for writes to our own Postgres: quick, and retried while Postgres is
+// down, for up to a day. What Postgres refuses for good fails at once (activities.StoreError).
 func storeActivityOptions(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: 24 * time.Hour,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,
 			BackoffCoefficient: 2,
