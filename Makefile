@@ -2,7 +2,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 TEMPORAL_CLI_DIR := $(CURDIR)/.bin/temporal-$(TEMPORAL_CLI_VERSION)
 TEMPORAL_CLI := $(TEMPORAL_CLI_DIR)/temporal
 
-.PHONY: dev test build bench lint system-packages
+.PHONY: dev test build bench lint system-packages record-histories fuzz
 
 # Local Postgres and Temporal dev server, then serve and worker in one process.
 dev: build
@@ -16,6 +16,23 @@ build:
 
 bench: $(TEMPORAL_CLI)
 	TEMPORAL_CLI=$(TEMPORAL_CLI) go test -run '^$$' -bench . -benchmem ./...
+
+# Records the histories that workflows/replay_test.go replays, from the end-to-end tests. Run it
+# when a release is cut, never to make a failing replay test pass (README: Changing a workflow).
+record-histories: $(TEMPORAL_CLI)
+	rm -f workflows/testdata/histories/*.json
+	SCREENFLOW_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories TEMPORAL_CLI=$(TEMPORAL_CLI) \
+		go test -count=1 -run 'TestEndToEnd' ./cmd/screenflow/
+
+# Runs every fuzz target for FUZZTIME each (`go test` alone runs only their seeds).
+FUZZTIME ?= 10m
+FUZZ_TARGETS := ./receiver:FuzzCreateScreeningRequest
+fuzz:
+	@for target in $(FUZZ_TARGETS); do \
+		pkg=$${target%%:*}; name=$${target##*:}; \
+		echo "--- $$name ($$pkg, $(FUZZTIME))"; \
+		go test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 lint:
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi

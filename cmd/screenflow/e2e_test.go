@@ -349,6 +349,7 @@ func TestEndToEndScreeningCompletesByWebhook(t *testing.T) {
 			resp.Executions[0].Execution.WorkflowId == workflows.ScreeningWorkflowID(created.ID)
 	}, 30*time.Second, 250*time.Millisecond, "the Temporal UI finds the screening by its search attributes")
 	s.assertNoPIIInHistory(t, done)
+	s.recordHistories(t, "complycube-webhook", done)
 }
 
 func TestEndToEndLostWebhookIsReplacedByPolling(t *testing.T) {
@@ -367,6 +368,7 @@ func TestEndToEndLostWebhookIsReplacedByPolling(t *testing.T) {
 		timeline = append(timeline, e.Kind)
 	}
 	require.Contains(t, timeline, "check.polling")
+	s.recordHistories(t, "complycube-polling", done)
 }
 
 func TestEndToEndWebhookWhileTemporalIsDown(t *testing.T) {
@@ -458,6 +460,7 @@ func TestEndToEndCancelStopsTheCheck(t *testing.T) {
 		desc, err := s.temporal.DescribeWorkflowExecution(context.Background(), workflows.ScreeningWorkflowID(created.ID), "")
 		return err == nil && desc.WorkflowExecutionInfo.Status == enums.WORKFLOW_EXECUTION_STATUS_CANCELED
 	}, 30*time.Second, 200*time.Millisecond)
+	s.recordHistories(t, "complycube-canceled", done)
 }
 
 func TestEndToEndComplyCubeAndAuthenticateChecksCompleteWithBothReports(t *testing.T) {
@@ -501,6 +504,7 @@ func TestEndToEndComplyCubeAndAuthenticateChecksCompleteWithBothReports(t *testi
 		require.Equal(t, served[doc.CheckID], pdf, "the %s report is byte-identical to what the fake served", doc.CheckID)
 	}
 	s.assertNoPIIInHistory(t, done)
+	s.recordHistories(t, "complycube-authenticate", done)
 }
 
 // connectCheckr goes through the OAuth connection as an HR platform and its customer would:
@@ -592,6 +596,7 @@ func TestEndToEndCheckrConnectCredentialAndCompleteWithComplyCube(t *testing.T) 
 		}
 	}
 	s.assertNoPIIInHistory(t, done)
+	s.recordHistories(t, "checkr-complycube", done, workflows.CheckrAccountWorkflowID(account))
 }
 
 func TestEndToEndCheckrDeauthorizationWhileAReportIsPending(t *testing.T) {
@@ -628,6 +633,7 @@ func TestEndToEndCheckrDeauthorizationWhileAReportIsPending(t *testing.T) {
 	done := s.waitForStatus(t, created.ID, store.StatusCanceled, time.Minute)
 	require.Equal(t, store.StatusCanceled, done.Checks[0].Status)
 	require.Contains(t, done.Checks[0].FailureReason, "deauthorized")
+	s.recordHistories(t, "checkr-deauthorized", done, workflows.CheckrAccountWorkflowID(account))
 
 	code, raw = s.request(t, http.MethodPost, "/v1/screenings", map[string]any{
 		"candidate": map[string]string{"reference": "emp-43", "first_name": "Ada", "last_name": candidateLastName,
