@@ -2,13 +2,18 @@ package activities
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"time"
 
 	"github.com/screenflow/screenflow/providers/complycube"
 	"github.com/screenflow/screenflow/store"
 )
 
-// DocumentKindComplyCubeReport is the kind of the PDF report stored for a ComplyCube check.
+// DocumentKindComplyCubeReport is the kind of the PDF report stored for a ComplyCube check. A
+// report stored after the check's outcome changed is of kind "<this>_<16 hex digits of its
+// sha256>": one document per report, and the first one kept.
 const DocumentKindComplyCubeReport = "complycube_report"
 
 // ComplyCube talks to ComplyCube for the check workflows.
@@ -136,6 +141,12 @@ type DocumentRef struct {
 
 // StoreReport downloads the check's PDF report and stores it with its sha256, once.
 func (a *ComplyCube) StoreReport(ctx context.Context, in StoreReportInput) (DocumentRef, error) {
+	return a.saveReport(ctx, in, func([]byte) string { return DocumentKindComplyCubeReport })
+}
+
+// saveReport downloads the check's PDF report and stores it under the kind kindOf names for its
+// bytes; storing a kind again returns the stored document.
+func (a *ComplyCube) saveReport(ctx context.Context, in StoreReportInput, kindOf func(data []byte) string) (DocumentRef, error) {
 	report, err := a.Client.GetReport(ctx, in.ProviderCheckID)
 	if err != nil {
 		return DocumentRef{}, providerError(err)
@@ -147,11 +158,95 @@ func (a *ComplyCube) StoreReport(ctx context.Context, in StoreReportInput) (Docu
 	if contentType == "" {
 		contentType = "application/pdf"
 	}
-	doc, err := a.Store.SaveDocument(ctx, in.CheckID, DocumentKindComplyCubeReport, contentType, report.Data)
+	doc, err := a.Store.SaveDocument(ctx, in.CheckID, kindOf(report.Data), contentType, report.Data)
 	if err != nil {
 		return DocumentRef{}, err
 	}
 	return DocumentRef{DocumentID: doc.ID, SHA256: doc.SHA256, Size: doc.Size}, nil
+}
+
+// amendedReportKind names a report stored after the outcome changed by its bytes, so that a retry
+// stores it once and a later change stores the next one beside it.
+func amendedReportKind(data []byte) string {
+	sum := sha256.Sum256(data)
+	return DocumentKindComplyCubeReport + "_" + hex.EncodeToString(sum[:8])
+}
+
+// AmendCheckInput names a check to read again from ComplyCube, because an event about it came
+// after it completed.
+type AmendCheckInput struct {
+	CheckID string
+	Cause   string // the type of the event, for the timeline
+}
+
+// Amendment is what reading a completed check again changed.
+type Amendment struct {
+	// Changed: ComplyCube's outcome differed from the stored one, and is stored now (by this call or
+	// by an earlier attempt of it).
+	Changed  bool
+	Outcome  string       // the new outcome, when Changed
+	Key      string       // names the change, for the entries that follow from it
+	Document *DocumentRef // the report for the new outcome, when Changed
+}
+
+// AmendComplyCubeCheck reads a completed check again from ComplyCube (GET /checks/{id}: an event
+// alone never sets an outcome) and, when ComplyCube's outcome differs from the stored one, stores
+// it with a timeline entry and then the report for it. A check that did not complete here (it
+// failed or was canceled) stays as it ended, and so does one that ComplyCube does not show as
+// complete with an outcome. A retry finds the change it made and stores the report once.
+func (a *ComplyCube) AmendComplyCubeCheck(ctx context.Context, in AmendCheckInput) (Amendment, error) {
+	check, err := a.Store.Check(ctx, in.CheckID)
+	if err != nil {
+		return Amendment{}, err
+	}
+	if check.Status != store.StatusCompleted || check.ProviderCheckID == nil {
+		return Amendment{}, nil
+	}
+	c, err := a.Client.GetCheck(ctx, *check.ProviderCheckID)
+	if err != nil {
+		return Amendment{}, providerError(err)
+	}
+	current := toProviderCheck(c)
+	if current.Status != complycube.StatusComplete || current.Outcome == "" {
+		return Amendment{}, nil
+	}
+	// The provider's update time tells one change from the next, even back to an earlier outcome.
+	key := "complycube.amended:" + c.ID + ":" + c.UpdatedAt.UTC().Format(time.RFC3339Nano) + ":" + current.Outcome
+	applied, err := a.Store.AmendCheckOutcome(ctx, store.CheckAmendment{
+		CheckID: in.CheckID, Outcome: current.Outcome, Reason: "ComplyCube says so after " + in.Cause,
+		DedupeKey: key, OccurredAt: c.UpdatedAt,
+	})
+	if err != nil || !applied {
+		return Amendment{}, err
+	}
+	doc, err := a.saveReport(ctx, StoreReportInput{CheckID: in.CheckID, ProviderCheckID: c.ID}, amendedReportKind)
+	if err != nil {
+		return Amendment{}, err
+	}
+	return Amendment{Changed: true, Outcome: current.Outcome, Key: key, Document: &doc}, nil
+}
+
+// ScreeningResultInput names a screening whose result is derived again because one of its checks
+// was amended.
+type ScreeningResultInput struct {
+	ScreeningID string
+	Reason      string // ends the timeline entry
+	DedupeKey   string
+}
+
+// RederiveScreeningResult derives a completed screening's result again from its checks' outcomes.
+// While the screening runs it fails with ErrTypeNotReady, so that its retry policy waits: the
+// screening concludes on the outcomes its checks returned, and only after that can an amended
+// outcome be taken into its result.
+func (a *ComplyCube) RederiveScreeningResult(ctx context.Context, in ScreeningResultInput) error {
+	running, err := a.Store.RederiveScreeningResult(ctx, in.ScreeningID, in.Reason, in.DedupeKey)
+	if err != nil {
+		return err
+	}
+	if running {
+		return notReady("the screening has not ended yet")
+	}
+	return nil
 }
 
 func toProviderCheck(c complycube.Check) ProviderCheck {

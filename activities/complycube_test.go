@@ -166,3 +166,122 @@ func tenantOf(t *testing.T, h *complyCubeHarness, screeningID string) string {
 	require.NoError(t, h.st.DB().Get(&tenantID, `SELECT tenant_id FROM screenings WHERE id = $1`, screeningID))
 	return tenantID
 }
+
+// completeCheck completes the check at the fake and here, with its first report, as the check
+// workflow does.
+func (h *complyCubeHarness) completeCheck(t *testing.T, outcome string) activities.ProviderCheck {
+	t.Helper()
+	ctx := context.Background()
+	_, pc := h.createClientAndCheck(t)
+	require.NoError(t, h.fake.CompleteCheck(pc.ID, outcome))
+	_, err := h.act.StoreReport(ctx, activities.StoreReportInput{CheckID: h.checkID, ProviderCheckID: pc.ID})
+	require.NoError(t, err)
+	require.NoError(t, h.st.UpdateCheck(ctx, store.CheckUpdate{CheckID: h.checkID, Status: store.StatusCompleted, Outcome: &outcome}))
+	return pc
+}
+
+func (h *complyCubeHarness) detail(t *testing.T) store.ScreeningDetail {
+	t.Helper()
+	check, err := h.st.Check(context.Background(), h.checkID)
+	require.NoError(t, err)
+	d, err := h.st.ScreeningDetail(context.Background(), tenantOf(t, h, check.ScreeningID), check.ScreeningID)
+	require.NoError(t, err)
+	return d
+}
+
+func timelineKinds(d store.ScreeningDetail, kind string) []string {
+	var details []string
+	for _, e := range d.Timeline {
+		if e.Kind == kind {
+			details = append(details, e.Detail)
+		}
+	}
+	return details
+}
+
+func TestAmendComplyCubeCheckStoresTheNewOutcomeAndItsReportOnce(t *testing.T) {
+	h := newComplyCubeHarness(t)
+	ctx := context.Background()
+	pc := h.completeCheck(t, "clear")
+	in := activities.AmendCheckInput{CheckID: h.checkID, Cause: "check.completed.clear"}
+
+	unchanged, err := h.act.AmendComplyCubeCheck(ctx, in)
+	require.NoError(t, err)
+	require.Equal(t, activities.Amendment{}, unchanged, "ComplyCube still says clear: nothing to amend")
+
+	require.NoError(t, h.fake.MonitoringAttention(pc.ID))
+	in.Cause = "check.monitoring.attention"
+	amended, err := h.act.AmendComplyCubeCheck(ctx, in)
+	require.NoError(t, err)
+	require.True(t, amended.Changed)
+	require.Equal(t, "attention", amended.Outcome)
+	require.NotNil(t, amended.Document)
+	again, err := h.act.AmendComplyCubeCheck(ctx, in)
+	require.NoError(t, err)
+	require.Equal(t, amended, again, "a retry after a lost answer learns the same, and stores the report once")
+
+	check, err := h.st.Check(ctx, h.checkID)
+	require.NoError(t, err)
+	require.Equal(t, "attention", *check.Outcome)
+	require.Equal(t, store.StatusCompleted, check.Status)
+	d := h.detail(t)
+	require.Equal(t, []string{"outcome changed from clear to attention: ComplyCube says so after check.monitoring.attention"},
+		timelineKinds(d, "check.amended"))
+	require.Len(t, d.Documents, 2, "the first report is kept beside the new one")
+	served, _ := h.fake.ReportPDF(pc.ID)
+	_, content, err := h.st.DocumentContent(ctx, d.TenantID, d.ID, amended.Document.DocumentID)
+	require.NoError(t, err)
+	require.Equal(t, served, content)
+
+	// Back to clear: a change of its own, with its own report.
+	require.NoError(t, h.fake.UpdateCheck(pc.ID, "complete", "clear"))
+	back, err := h.act.AmendComplyCubeCheck(ctx, activities.AmendCheckInput{CheckID: h.checkID, Cause: "check.updated"})
+	require.NoError(t, err)
+	require.True(t, back.Changed)
+	require.NotEqual(t, amended.Key, back.Key)
+	require.Len(t, timelineKinds(h.detail(t), "check.amended"), 2)
+}
+
+func TestAmendComplyCubeCheckLeavesChecksThatDidNotComplete(t *testing.T) {
+	h := newComplyCubeHarness(t)
+	ctx := context.Background()
+	_, pc := h.createClientAndCheck(t)
+	require.NoError(t, h.fake.CompleteCheck(pc.ID, "attention"))
+	reason := "canceled"
+	require.NoError(t, h.st.UpdateCheck(ctx, store.CheckUpdate{CheckID: h.checkID, Status: store.StatusCanceled, FailureReason: &reason}))
+
+	got, err := h.act.AmendComplyCubeCheck(ctx, activities.AmendCheckInput{CheckID: h.checkID, Cause: "check.completed"})
+	require.NoError(t, err)
+	require.Equal(t, activities.Amendment{}, got)
+	check, err := h.st.Check(ctx, h.checkID)
+	require.NoError(t, err)
+	require.Nil(t, check.Outcome)
+}
+
+func TestRederiveScreeningResultWaitsForTheScreeningThenChangesItsResult(t *testing.T) {
+	h := newComplyCubeHarness(t)
+	ctx := context.Background()
+	pc := h.completeCheck(t, "clear")
+	check, err := h.st.Check(ctx, h.checkID)
+	require.NoError(t, err)
+	in := activities.ScreeningResultInput{ScreeningID: check.ScreeningID, Reason: "the complycube check was amended", DedupeKey: "k1"}
+
+	require.NoError(t, h.fake.MonitoringAttention(pc.ID))
+	_, err = h.act.AmendComplyCubeCheck(ctx, activities.AmendCheckInput{CheckID: h.checkID, Cause: "check.monitoring.attention"})
+	require.NoError(t, err)
+
+	err = h.act.RederiveScreeningResult(ctx, in)
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr, "the screening still runs")
+	require.Equal(t, activities.ErrTypeNotReady, appErr.Type())
+
+	clear := "clear"
+	require.NoError(t, h.st.SetScreeningStatus(ctx, check.ScreeningID, store.StatusCompleted, &clear))
+	require.NoError(t, h.act.RederiveScreeningResult(ctx, in))
+	require.NoError(t, h.act.RederiveScreeningResult(ctx, in))
+	d := h.detail(t)
+	require.Equal(t, "consider", *d.Result)
+	require.Equal(t, store.StatusCompleted, d.Status)
+	require.Equal(t, []string{"result changed from clear to consider: the complycube check was amended"},
+		timelineKinds(d, "screening.result_changed"))
+}

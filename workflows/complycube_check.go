@@ -41,8 +41,15 @@ const (
 	stageFetchingReport = "fetching_report"
 )
 
+// complyCubeEventsChange names the change that made every ComplyCube event count: check.updated
+// with a terminal status ends the wait, and an event after the finish that says something else is
+// followed up. Workflows started before it replay with the behaviour they ran with.
+const complyCubeEventsChange = "complycube-every-event-counts"
+
 // ComplyCubeCheckWorkflow drives one ComplyCube check: create the client and the check, wait for
 // the completion webhook (or poll past the deadline), store the PDF report and write the outcome.
+// Events that come after the finish and say something else make it read the check again before it
+// returns its result; those that come after it closed go to ComplyCubeAmendmentWorkflow.
 func ComplyCubeCheckWorkflow(ctx workflow.Context, in CheckInput) (CheckResult, error) {
 	w := &complyCubeCheck{
 		checkBase:  checkBase{screeningID: in.ScreeningID, checkID: in.CheckID},
@@ -50,6 +57,7 @@ func ComplyCubeCheckWorkflow(ctx workflow.Context, in CheckInput) (CheckResult, 
 		timing:     in.Timing.withDefaults(),
 		workflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
 		seen:       map[string]bool{},
+		revised:    workflow.GetVersion(ctx, complyCubeEventsChange, workflow.DefaultVersion, 1) == 1,
 	}
 	w.status.Stage = stageCreatingClient
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (ComplyCubeCheckStatus, error) {
@@ -72,6 +80,10 @@ type complyCubeCheck struct {
 	lastUpdate time.Time       // provider time of the newest non-terminal update, to drop stale ones
 	finished   bool            // ComplyCube said the check is complete or failed
 	failed     bool
+	revised    bool // started with complyCubeEventsChange
+	// askAgain is the type of an event after the finish that says something else than what the
+	// check finished with, not followed up yet; "" when there is none.
+	askAgain string
 }
 
 func (w *complyCubeCheck) done() bool { return w.finished }
@@ -138,9 +150,49 @@ func (w *complyCubeCheck) run(ctx workflow.Context) (CheckResult, error) {
 		return w.fail(ctx, "could not download the ComplyCube report: "+failureReason(err))
 	}
 	w.status.Stage = string(store.StatusCompleted)
-	return w.complete(ctx, w.status.Outcome,
+	result, err := w.complete(ctx, w.status.Outcome,
 		fmt.Sprintf("outcome %s; report stored (%d bytes, sha256 %s)", w.status.Outcome, doc.Size, doc.SHA256),
 		[]activities.DocumentRef{doc})
+	if err != nil {
+		return result, err
+	}
+	return w.followUp(ctx, result)
+}
+
+// followUp reads the completed check again from ComplyCube while events that came after the
+// finish say something else (another outcome, a monitoring hit), and returns the result with what
+// ComplyCube says now, so that the screening concludes on it. Its last look and the return happen
+// in one workflow task: an event that comes as the workflow completes fails the completion, and is
+// looked at on the retry. Those that come after it closed go to ComplyCubeAmendmentWorkflow.
+func (w *complyCubeCheck) followUp(ctx workflow.Context, result CheckResult) (CheckResult, error) {
+	var cc *activities.ComplyCube
+	for {
+		if err := w.finishRecording(ctx); err != nil {
+			return result, err
+		}
+		if w.askAgain == "" {
+			return result, nil
+		}
+		cause := w.askAgain
+		w.askAgain = ""
+		var amended activities.Amendment
+		err := workflow.ExecuteActivity(providerActivityOptions(ctx), ccActivity(cc.AmendComplyCubeCheck),
+			activities.AmendCheckInput{CheckID: w.in.CheckID, Cause: cause}).Get(ctx, &amended)
+		if errors.Is(ctx.Err(), workflow.ErrCanceled) {
+			return result, err
+		}
+		if err != nil {
+			// The check did complete: it keeps the outcome it has, and says why it may be stale.
+			w.record(ctx, activities.TimelineInput{DedupeKey: "check.follow_up_failed:" + w.in.CheckID,
+				Kind: "check.follow_up_failed", OccurredAt: workflow.Now(ctx),
+				Detail: "could not read the check again from ComplyCube after later events: " + failureReason(err)})
+			continue
+		}
+		if amended.Changed {
+			w.status.Outcome, result.Outcome = amended.Outcome, amended.Outcome
+			result.Documents = append(result.Documents, *amended.Document)
+		}
+	}
 }
 
 func (w *complyCubeCheck) receiveEvents(ctx workflow.Context) {
@@ -152,8 +204,9 @@ func (w *complyCubeCheck) receiveEvents(ctx workflow.Context) {
 	}
 }
 
-// accept folds one event into the state. Duplicates are dropped by event id; events that arrive
-// after the check finished, or older than the newest update seen, are recorded but change nothing.
+// accept folds one event into the state and records it in the timeline. Duplicates are dropped by
+// event id. Updates older than the newest one seen change nothing, and neither do events after the
+// check finished, unless they say something else: then followUp asks ComplyCube.
 func (w *complyCubeCheck) accept(ctx workflow.Context, ev ComplyCubeEvent) {
 	if ev.EventID == "" || w.seen[ev.EventID] {
 		return
@@ -173,26 +226,27 @@ func (w *complyCubeCheck) accept(ctx workflow.Context, ev ComplyCubeEvent) {
 }
 
 func (w *complyCubeCheck) apply(ev ComplyCubeEvent) (note string) {
-	if ev.ResourceType != "check" {
+	if ev.ResourceType != complycube.ResourceCheck {
 		return ""
 	}
-	if w.finished {
-		return "ignored: the check has already finished"
-	}
+	status, outcome, terminal := w.terminalState(ev)
 	switch {
-	case complycube.IsCheckCompletion(ev.Type):
-		outcome := ev.Outcome
-		if outcome == "" {
-			outcome = strings.TrimPrefix(strings.TrimPrefix(ev.Type, complycube.EventCheckCompleted), ".")
-		}
-		w.finish("complete", outcome)
-	case ev.Type == complycube.EventCheckFailed:
-		w.finish("failed", "")
+	// A check that failed stays failed, as AmendComplyCubeCheck leaves it.
+	case w.finished && w.revised && !w.failed && (ev.Type == complycube.EventCheckMonitoringAttention ||
+		terminal && (status != w.status.ProviderStatus || outcome != w.status.Outcome)):
+		w.askAgain = ev.Type
+		return "after the check finished: ComplyCube is asked for the check again"
+	case w.finished:
+		return "ignored: the check has already finished"
+	case terminal:
+		w.finish(status, outcome)
+	// An update of unknown time is applied: it cannot be shown to be stale.
+	case !ev.OccurredAt.IsZero() && ev.OccurredAt.Before(w.lastUpdate):
+		return "ignored: older than an update already applied"
 	default:
-		if ev.OccurredAt.Before(w.lastUpdate) {
-			return "ignored: older than an update already applied"
+		if ev.OccurredAt.After(w.lastUpdate) {
+			w.lastUpdate = ev.OccurredAt
 		}
-		w.lastUpdate = ev.OccurredAt
 		if ev.Status != "" {
 			w.status.ProviderStatus = ev.Status
 		}
@@ -200,9 +254,30 @@ func (w *complyCubeCheck) apply(ev ComplyCubeEvent) (note string) {
 	return ""
 }
 
+// terminalState reads whether an event says the check ended, and how: a completion
+// (check.completed, check.completed.<outcome>), check.failed, or (with complyCubeEventsChange)
+// check.updated whose payload says complete with an outcome, or failed.
+func (w *complyCubeCheck) terminalState(ev ComplyCubeEvent) (status, outcome string, terminal bool) {
+	switch {
+	case complycube.IsCheckCompletion(ev.Type):
+		outcome := ev.Outcome
+		if outcome == "" {
+			outcome = strings.TrimPrefix(strings.TrimPrefix(ev.Type, complycube.EventCheckCompleted), ".")
+		}
+		return complycube.StatusComplete, outcome, true
+	case ev.Type == complycube.EventCheckFailed:
+		return complycube.StatusFailed, "", true
+	case w.revised && ev.Type == complycube.EventCheckUpdated && ev.Status == complycube.StatusComplete && ev.Outcome != "":
+		return complycube.StatusComplete, ev.Outcome, true
+	case w.revised && ev.Type == complycube.EventCheckUpdated && ev.Status == complycube.StatusFailed:
+		return complycube.StatusFailed, "", true
+	}
+	return "", "", false
+}
+
 func (w *complyCubeCheck) finish(providerStatus, outcome string) {
 	w.finished = true
-	w.failed = providerStatus == "failed"
+	w.failed = providerStatus == complycube.StatusFailed
 	w.status.ProviderStatus = providerStatus
 	w.status.Outcome = outcome
 }

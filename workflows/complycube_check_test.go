@@ -16,6 +16,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/screenflow/screenflow/activities"
 	"github.com/screenflow/screenflow/providers/complycube"
@@ -275,4 +276,96 @@ func TestFailureReasonUnwrapsApplicationErrors(t *testing.T) {
 	err := temporal.NewNonRetryableApplicationError("complycube: get check: 404 not found", "ProviderRejected", nil)
 	require.Equal(t, "complycube: get check: 404 not found", failureReason(err))
 	require.Equal(t, "plain", failureReason(errors.New("plain")))
+}
+
+// TestCheckUpdatedWithATerminalStatusEndsTheWait: a check.updated that says complete (with an
+// outcome) or failed finishes the check as the completion events do. Before, it only changed the
+// provider status, and the check waited for the deadline.
+func (s *complyCubeCheckSuite) TestCheckUpdatedWithATerminalStatusEndsTheWait() {
+	s.mockProviderCalls()
+	s.mockReport()
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	s.signalAt(time.Hour, checkEvent("ev-1", "check.updated", "complete", "", t0)) // no outcome: not an end
+	s.signalAt(2*time.Hour, checkEvent("ev-2", "check.updated", "complete", "attention", t0.Add(time.Hour)))
+	start := s.env.Now()
+
+	r := s.run()
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal("attention", r.Outcome)
+	s.Less(s.env.Now().Sub(start), testTiming.WebhookDeadline, "ended by the event, not by polling")
+}
+
+func (s *complyCubeCheckSuite) TestCheckUpdatedFailedEndsTheWait() {
+	s.mockProviderCalls()
+	s.signalAt(time.Hour, checkEvent("ev-1", "check.updated", "failed", "", time.Now()))
+
+	r := s.run()
+	s.Equal(store.StatusFailed, r.Status)
+	s.Contains(r.FailureReason, "failed")
+}
+
+// TestWorkflowsStartedBeforeTheChangeKeepTheirBehaviour: a history recorded before
+// complyCubeEventsChange replays as it ran, where check.updated did not end the wait.
+func (s *complyCubeCheckSuite) TestWorkflowsStartedBeforeTheChangeKeepTheirBehaviour() {
+	s.env.OnGetVersion(complyCubeEventsChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	s.mockProviderCalls()
+	s.mockReport()
+	s.signalAt(time.Hour, checkEvent("ev-1", "check.updated", "complete", "attention", time.Now()))
+	s.signalAt(2*time.Hour, checkEvent("ev-2", "check.completed.clear", "complete", "clear", time.Now()))
+
+	r := s.run()
+	s.Equal("clear", r.Outcome, "the check.updated only changed the provider status")
+}
+
+// TestEventAfterTheFinishThatSaysOtherwiseIsFollowedUp: a later event with another outcome, or a
+// monitoring hit, while the report is being stored, makes the check read ComplyCube again before
+// it returns; it returns what ComplyCube says now, with both reports. A repeat of the same outcome
+// does not.
+func (s *complyCubeCheckSuite) TestEventAfterTheFinishThatSaysOtherwiseIsFollowedUp() {
+	for _, late := range []ComplyCubeEvent{
+		checkEvent("ev-late", "check.updated", "complete", "attention", time.Now()),
+		checkEvent("ev-late", "check.completed.rejected", "complete", "rejected", time.Now()),
+		checkEvent("ev-late", "check.monitoring.attention", "complete", "attention", time.Now()),
+	} {
+		s.Run(late.Type, func() {
+			s.SetupTest()
+			s.mockProviderCalls()
+			s.mockReport()
+			s.env.OnActivity(ccActivity(cc.AmendComplyCubeCheck), mock.Anything,
+				activities.AmendCheckInput{CheckID: "check-1", Cause: late.Type}).
+				Return(activities.Amendment{Changed: true, Outcome: "attention", Key: "k1",
+					Document: &activities.DocumentRef{DocumentID: "doc-2", SHA256: "def", Size: 43}}, nil).Once()
+			at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+			s.signalAt(time.Hour,
+				checkEvent("ev-done", "check.completed.clear", "complete", "clear", at),
+				checkEvent("ev-same", "check.completed", "complete", "clear", at),
+				late)
+
+			r := s.run()
+			s.Equal(store.StatusCompleted, r.Status)
+			s.Equal("attention", r.Outcome, "the screening concludes on what ComplyCube says now")
+			s.Equal([]activities.DocumentRef{{DocumentID: "doc-1", SHA256: "abc", Size: 42},
+				{DocumentID: "doc-2", SHA256: "def", Size: 43}}, r.Documents)
+			s.env.AssertExpectations(s.T())
+		})
+	}
+}
+
+func (s *complyCubeCheckSuite) TestFollowUpThatFailsKeepsTheCompletedCheck() {
+	s.mockProviderCalls()
+	s.mockReport()
+	s.env.OnActivity(ccActivity(cc.AmendComplyCubeCheck), mock.Anything, mock.Anything).Return(activities.Amendment{},
+		temporal.NewNonRetryableApplicationError("complycube: GET /checks/x: HTTP 404", activities.ErrTypeProviderRejected, nil)).Once()
+	s.signalAt(time.Hour,
+		checkEvent("ev-done", "check.completed.clear", "complete", "clear", time.Now()),
+		checkEvent("ev-late", "check.monitoring.attention", "complete", "attention", time.Now()))
+
+	r := s.run()
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal("clear", r.Outcome)
+	var details []string
+	for _, e := range s.recorded {
+		details = append(details, e.Timeline.Kind+": "+e.Timeline.Detail)
+	}
+	s.Contains(details, "check.follow_up_failed: could not read the check again from ComplyCube after later events: complycube: GET /checks/x: HTTP 404")
 }

@@ -151,34 +151,71 @@ func (c *Client) GetCheck(ctx context.Context, checkID string) (Check, error) {
 	return out, err
 }
 
-// ListChecks lists the client's checks (GET /checks?clientId=...), following pagination
-// ({page, pageSize, totalItems, pages, items}) until every page is read.
+// ListChecks lists the client's checks (GET /checks?clientId=...), every page of them.
 func (c *Client) ListChecks(ctx context.Context, clientID string) ([]Check, error) {
 	// Without clientId the API lists the whole account's checks, which callers must never mistake
 	// for one client's.
 	if clientID == "" {
 		return nil, errors.New("complycube: list checks: empty client id")
 	}
-	var all []Check
-	// A check created while we page shifts the others by one, so a check can appear on two pages.
+	return listAll(ctx, c, "/checks", url.Values{"clientId": {clientID}}, func(ch Check) string { return ch.ID })
+}
+
+// Webhook is a webhook endpoint registered at ComplyCube. Its Secret, the HMAC key of the
+// signatures of what it sends, is in the answer to its creation only.
+type Webhook struct {
+	ID          string    `json:"id"`
+	Description string    `json:"description,omitempty"`
+	URL         string    `json:"url"`
+	Enabled     bool      `json:"enabled"`
+	Events      []string  `json:"events"`
+	Secret      string    `json:"secret,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+}
+
+// CreateWebhookRequest is the body of POST /webhooks. ComplyCube takes HTTPS URLs only.
+type CreateWebhookRequest struct {
+	URL         string   `json:"url"`
+	Enabled     bool     `json:"enabled"`
+	Events      []string `json:"events"` // []string{AllEvents} for every type
+	Description string   `json:"description,omitempty"`
+}
+
+// CreateWebhook registers a webhook endpoint (POST /webhooks). The answer carries its secret,
+// which ComplyCube never shows again.
+func (c *Client) CreateWebhook(ctx context.Context, req CreateWebhookRequest) (Webhook, error) {
+	var out Webhook
+	err := c.do(ctx, http.MethodPost, "/webhooks", nil, req, &out)
+	return out, err
+}
+
+// ListWebhooks lists the account's webhook endpoints (GET /webhooks), every page of them, without
+// their secrets.
+func (c *Client) ListWebhooks(ctx context.Context) ([]Webhook, error) {
+	return listAll(ctx, c, "/webhooks", url.Values{}, func(w Webhook) string { return w.ID })
+}
+
+// listAll reads every page of a list ({page, pageSize, totalItems, pages, items}). An item created
+// while we page shifts the others by one, so an item can appear on two pages: it is kept once, by
+// the id that idOf reads.
+func listAll[T any](ctx context.Context, c *Client, path string, query url.Values, idOf func(T) string) ([]T, error) {
+	var all []T
 	seen := make(map[string]bool)
 	for page := 1; ; page++ {
-		query := url.Values{
-			"clientId": {clientID},
-			"page":     {strconv.Itoa(page)},
-			"pageSize": {strconv.Itoa(c.pageSize)},
-		}
+		query.Set("page", strconv.Itoa(page))
+		query.Set("pageSize", strconv.Itoa(c.pageSize))
 		var out struct {
-			Pages int     `json:"pages"`
-			Items []Check `json:"items"`
+			Pages int `json:"pages"`
+			Items []T `json:"items"`
 		}
-		if err := c.do(ctx, http.MethodGet, "/checks", query, nil, &out); err != nil {
+		if err := c.do(ctx, http.MethodGet, path, query, nil, &out); err != nil {
 			return nil, err
 		}
-		for _, ch := range out.Items {
-			if !seen[ch.ID] {
-				seen[ch.ID] = true
-				all = append(all, ch)
+		for _, item := range out.Items {
+			if id := idOf(item); !seen[id] {
+				seen[id] = true
+				all = append(all, item)
 			}
 		}
 		// An empty page also ends the loop, so that a wrong page count cannot make it endless.

@@ -318,3 +318,46 @@ func TestClientBadReportData(t *testing.T) {
 	_, err := c.GetReport(context.Background(), "abc")
 	assert.ErrorContains(t, err, "decode data")
 }
+
+func TestClientWebhooks(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	var queries []url.Values
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(body))
+		queries = append(queries, r.URL.Query())
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/v1/webhooks":
+			_, _ = io.WriteString(w, `{"id":"w1","url":"https://sf.example.com/webhooks/complycube","enabled":true,
+				"events":["*"],"description":"d","secret":"s3cr3t","createdAt":"2024-01-01T00:00:00.000Z","updatedAt":"2024-01-01T00:00:00.000Z"}`)
+		case r.Method == http.MethodGet && r.URL.Query().Get("page") == "1":
+			_, _ = io.WriteString(w, `{"page":1,"pageSize":1,"totalItems":2,"pages":2,"items":[{"id":"w1","url":"https://a","enabled":true,"events":["*"]}]}`)
+		default:
+			_, _ = io.WriteString(w, `{"page":2,"pageSize":1,"totalItems":2,"pages":2,"items":[{"id":"w2","url":"https://b","enabled":false,"events":["check.pending"]}]}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c := complycube.NewClient(srv.URL+"/v1", apiKey, srv.Client())
+	complycube.SetPageSize(c, 1)
+	ctx := context.Background()
+
+	hook, err := c.CreateWebhook(ctx, complycube.CreateWebhookRequest{URL: "https://sf.example.com/webhooks/complycube",
+		Enabled: true, Events: []string{complycube.AllEvents}, Description: "d"})
+	require.NoError(t, err)
+	assert.Equal(t, "w1", hook.ID)
+	assert.Equal(t, "s3cr3t", hook.Secret)
+	hooks, err := c.ListWebhooks(ctx)
+	require.NoError(t, err)
+	require.Len(t, hooks, 2)
+	assert.Equal(t, "w2", hooks[1].ID)
+	assert.False(t, hooks[1].Enabled)
+
+	mu.Lock()
+	defer mu.Unlock()
+	assert.JSONEq(t, `{"url":"https://sf.example.com/webhooks/complycube","enabled":true,"events":["*"],"description":"d"}`, bodies[0])
+	assert.Equal(t, []string{"1", "2"}, []string{queries[1].Get("page"), queries[2].Get("page")})
+}

@@ -20,12 +20,16 @@ const SignatureHeader = "ComplyCube-Signature"
 
 // Event types the check workflows act on.
 const (
-	EventCheckPending   = "check.pending"
-	EventCheckCompleted = "check.completed"
-	EventCheckFailed    = "check.failed"
-	EventCheckUpdated   = "check.updated"
-	EventClientCreated  = "client.created"
+	EventCheckPending             = "check.pending"
+	EventCheckCompleted           = "check.completed"
+	EventCheckFailed              = "check.failed"
+	EventCheckUpdated             = "check.updated"
+	EventCheckMonitoringAttention = "check.monitoring.attention"
+	EventClientCreated            = "client.created"
 )
+
+// AllEvents, as a webhook's events, subscribes it to every event type.
+const AllEvents = "*"
 
 // Resource types, as in an event's resourceType.
 const (
@@ -47,14 +51,40 @@ func Sign(secret string, body []byte) string {
 // VerifySignature reports whether signature is Sign(secret, body), compared in constant time.
 // An empty secret never verifies: it would make every forged body valid.
 func VerifySignature(secret string, body []byte, signature string) bool {
-	if secret == "" || signature == "" {
+	return VerifySignatureAny([]string{secret}, body, signature)
+}
+
+// VerifySignatureAny reports whether signature is Sign(secret, body) for one of secrets: while a
+// webhook secret is rotated, events signed with the old one are still in flight. Every secret is
+// tried, so that the time taken does not tell which one matched. Empty secrets never verify.
+func VerifySignatureAny(secrets []string, body []byte, signature string) bool {
+	if signature == "" {
 		return false
 	}
 	got, err := hex.DecodeString(signature)
 	if err != nil {
 		return false
 	}
-	return hmac.Equal(got, mac(secret, body))
+	ok := false
+	for _, secret := range secrets {
+		if secret != "" && hmac.Equal(got, mac(secret, body)) {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// ParseSecrets reads a list of webhook secrets separated by commas, newest first, as
+// COMPLYCUBE_WEBHOOK_SECRET holds them while a secret is rotated. Blanks around a secret and empty
+// items are dropped. ComplyCube's secrets have no commas or blanks in them.
+func ParseSecrets(list string) []string {
+	var secrets []string
+	for item := range strings.SplitSeq(list, ",") {
+		if secret := strings.TrimSpace(item); secret != "" {
+			secrets = append(secrets, secret)
+		}
+	}
+	return secrets
 }
 
 func mac(secret string, body []byte) []byte {
@@ -63,17 +93,19 @@ func mac(secret string, body []byte) []byte {
 	return h.Sum(nil)
 }
 
-// Event is a webhook notification. Its ID is what de-duplicates repeated deliveries.
+// Event is a webhook notification. Its ID is what de-duplicates repeated deliveries. Read it with
+// ParseEvent, which reads CreatedAt leniently; it is encoded as ComplyCube sends it.
 type Event struct {
 	ID           string          `json:"id"`
 	Type         string          `json:"type"`
 	ResourceType string          `json:"resourceType"`
 	Payload      json.RawMessage `json:"payload"`
-	CreatedAt    time.Time       `json:"createdAt"`
+	CreatedAt    time.Time       `json:"createdAt"` // zero when the event's createdAt could not be read
 }
 
 // ParseEvent decodes a webhook body. Unknown event types are not an error: ComplyCube adds types,
-// and the receiver decides what to ignore.
+// and the receiver decides what to ignore. Nor is a createdAt of another shape (see
+// ParseTimestamp): it is the zero time.
 func ParseEvent(body []byte) (Event, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil {
@@ -82,10 +114,18 @@ func ParseEvent(body []byte) (Event, error) {
 	if fields == nil {
 		return Event{}, errors.New("complycube: body is not a JSON object: null")
 	}
-	var e Event
-	if err := json.Unmarshal(body, &e); err != nil {
+	var wire struct {
+		ID           string          `json:"id"`
+		Type         string          `json:"type"`
+		ResourceType string          `json:"resourceType"`
+		Payload      json.RawMessage `json:"payload"`
+		CreatedAt    json.RawMessage `json:"createdAt"`
+	}
+	if err := json.Unmarshal(body, &wire); err != nil {
 		return Event{}, fmt.Errorf("complycube: decode event: %w", err)
 	}
+	e := Event{ID: wire.ID, Type: wire.Type, ResourceType: wire.ResourceType, Payload: wire.Payload,
+		CreatedAt: ParseTimestamp(wire.CreatedAt)}
 	if e.ID == "" {
 		return Event{}, errors.New(`complycube: event has no "id"`)
 	}
@@ -118,9 +158,11 @@ type Summary struct {
 	Type         string
 	ResourceType string
 	ResourceID   string
-	Status       string    // payload.status, if any
-	Outcome      string    // payload.outcome, else payload.result.outcome, if any
-	OccurredAt   time.Time // payload.updatedAt, else payload.createdAt, else event createdAt
+	Status       string // payload.status, if any
+	Outcome      string // payload.outcome, else payload.result.outcome, if any
+	// OccurredAt is payload.updatedAt, else payload.createdAt, else the event's createdAt, the first
+	// that ParseTimestamp can read; zero when none can.
+	OccurredAt time.Time
 }
 
 // Summary digests the event without its personal data.
@@ -140,8 +182,8 @@ func (e Event) Summary() Summary {
 	if s.Outcome == "" && d.Result != nil {
 		s.Outcome = d.Result.Outcome
 	}
-	for _, ts := range []string{d.UpdatedAt, d.CreatedAt} {
-		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+	for _, ts := range []json.RawMessage{d.UpdatedAt, d.CreatedAt} {
+		if t := ParseTimestamp(ts); !t.IsZero() {
 			s.OccurredAt = t
 			break
 		}
@@ -167,8 +209,9 @@ type payloadDigest struct {
 	Result  *struct {
 		Outcome string `json:"outcome"`
 	} `json:"result"`
-	CreatedAt string `json:"createdAt"`
-	UpdatedAt string `json:"updatedAt"`
+	// Raw, for ParseTimestamp: a number or an odd string must not stop the others being read.
+	CreatedAt json.RawMessage `json:"createdAt"`
+	UpdatedAt json.RawMessage `json:"updatedAt"`
 }
 
 func (e Event) digest() payloadDigest {

@@ -232,3 +232,79 @@ func TestIsCheckCompletion(t *testing.T) {
 		assert.Equal(t, want, IsCheckCompletion(typ), typ)
 	}
 }
+
+// TestParseEventReadsTimestampsLeniently: an authentic event is never refused for the shape of its
+// dates. Before, a createdAt that was not RFC 3339 failed the whole event.
+func TestParseEventReadsTimestampsLeniently(t *testing.T) {
+	at := time.Date(2020, 1, 1, 11, 14, 23, 0, time.UTC)
+	atMillis := at.Add(964 * time.Millisecond)
+	tests := []struct {
+		name      string
+		createdAt string // as it appears in the JSON body
+		want      time.Time
+	}{
+		{"RFC 3339 with fraction", `"2020-01-01T11:14:23.964Z"`, atMillis},
+		{"RFC 3339 without fraction", `"2020-01-01T11:14:23Z"`, at},
+		{"RFC 3339 with an offset", `"2020-01-01T12:14:23+01:00"`, at},
+		{"space-separated", `"2020-01-01 11:14:23"`, at},
+		{"space-separated with fraction and zone", `"2020-01-01 11:14:23.964Z"`, atMillis},
+		{"no zone", `"2020-01-01T11:14:23"`, at},
+		{"epoch seconds", `1577877263`, at},
+		{"epoch seconds as a string", `"1577877263"`, at},
+		{"epoch seconds with a fraction", `1577877263.5`, at.Add(500 * time.Millisecond)},
+		{"epoch milliseconds", `1577877263964`, atMillis},
+		{"epoch milliseconds as a string", `"1577877263964"`, atMillis},
+		{"empty string", `""`, time.Time{}},
+		{"null", `null`, time.Time{}},
+		{"zero", `0`, time.Time{}},
+		{"negative", `-5`, time.Time{}},
+		{"words", `"yesterday"`, time.Time{}},
+		{"a boolean", `true`, time.Time{}},
+		{"an object", `{"at":"2020-01-01"}`, time.Time{}},
+		{"too large", `99999999999999999`, time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := `{"id":"e1","type":"check.completed.clear","resourceType":"check",
+				"payload":{"id":"c1","status":"complete","outcome":"clear"},"createdAt":` + tt.createdAt + `}`
+			e, err := ParseEvent([]byte(body))
+			require.NoError(t, err)
+			assert.True(t, e.CreatedAt.Equal(tt.want), "got %v", e.CreatedAt)
+			assert.Equal(t, time.UTC, e.CreatedAt.Location())
+			assert.Equal(t, "check:c1", e.Subject())
+			assert.True(t, e.Summary().OccurredAt.Equal(tt.want), "the event's time stands when the payload has none")
+
+			// The payload's times are read the same way.
+			body = `{"id":"e1","type":"check.updated","payload":{"id":"c1","status":"complete","updatedAt":` + tt.createdAt + `}}`
+			e, err = ParseEvent([]byte(body))
+			require.NoError(t, err)
+			assert.True(t, e.Summary().OccurredAt.Equal(tt.want), "got %v", e.Summary().OccurredAt)
+			assert.Equal(t, "complete", e.Summary().Status, "an odd time does not hide the other fields")
+		})
+	}
+	t.Run("payload createdAt when updatedAt cannot be read", func(t *testing.T) {
+		e, err := ParseEvent([]byte(`{"id":"e1","type":"check.updated","payload":{"id":"c1","updatedAt":"","createdAt":1577877263}}`))
+		require.NoError(t, err)
+		assert.True(t, e.Summary().OccurredAt.Equal(at))
+	})
+}
+
+func TestParseSecrets(t *testing.T) {
+	assert.Equal(t, []string{"new", "old"}, ParseSecrets("new,old"))
+	assert.Equal(t, []string{"new", "old"}, ParseSecrets(" new , ,old, "))
+	assert.Equal(t, []string{"only"}, ParseSecrets("only"))
+	assert.Empty(t, ParseSecrets(""))
+	assert.Empty(t, ParseSecrets(" , "))
+}
+
+func TestVerifySignatureAny(t *testing.T) {
+	body := []byte(sampleEvent)
+	secrets := []string{"new", "old"}
+	assert.True(t, VerifySignatureAny(secrets, body, Sign("new", body)))
+	assert.True(t, VerifySignatureAny(secrets, body, Sign("old", body)), "events signed before the rotation still verify")
+	assert.False(t, VerifySignatureAny(secrets, body, Sign("other", body)))
+	assert.False(t, VerifySignatureAny(secrets, []byte(`{}`), Sign("new", body)))
+	assert.False(t, VerifySignatureAny(secrets, body, ""))
+	assert.False(t, VerifySignatureAny(nil, body, Sign("", body)), "no secret verifies nothing")
+	assert.False(t, VerifySignatureAny([]string{""}, body, Sign("", body)), "an empty secret verifies nothing")
+}

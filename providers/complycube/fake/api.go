@@ -43,6 +43,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /v1/checks", s.listChecks)
 	mux.HandleFunc("GET /v1/checks/{id}", s.getCheck)
 	mux.HandleFunc("GET /v1/reports", s.getReport)
+	mux.HandleFunc("POST /v1/webhooks", s.createWebhook)
+	mux.HandleFunc("GET /v1/webhooks", s.listWebhooks)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, errNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 	})
@@ -206,15 +208,16 @@ func (s *Server) getCheck(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, c)
 }
 
-type listPage struct {
-	Page       int                `json:"page"`
-	PageSize   int                `json:"pageSize"`
-	TotalItems int                `json:"totalItems"`
-	Pages      int                `json:"pages"`
-	Items      []complycube.Check `json:"items"`
+type listPage[T any] struct {
+	Page       int `json:"page"`
+	PageSize   int `json:"pageSize"`
+	TotalItems int `json:"totalItems"`
+	Pages      int `json:"pages"`
+	Items      []T `json:"items"`
 }
 
-func (s *Server) listChecks(w http.ResponseWriter, r *http.Request) {
+// writePage answers one page of items, as the query's page and pageSize ask.
+func writePage[T any](w http.ResponseWriter, r *http.Request, items []T) {
 	q := r.URL.Query()
 	page, err := intParam(q.Get("page"), 1, 1, 1<<30)
 	if err != nil {
@@ -226,8 +229,19 @@ func (s *Server) listChecks(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errInvalidRequest, "'pageSize' "+err.Error())
 		return
 	}
-	clientID := q.Get("clientId")
+	start := min((page-1)*pageSize, len(items))
+	end := min(start+pageSize, len(items))
+	writeJSON(w, http.StatusOK, listPage[T]{
+		Page:       page,
+		PageSize:   pageSize,
+		TotalItems: len(items),
+		Pages:      (len(items) + pageSize - 1) / pageSize,
+		Items:      items[start:end],
+	})
+}
 
+func (s *Server) listChecks(w http.ResponseWriter, r *http.Request) {
+	clientID := r.URL.Query().Get("clientId")
 	s.mu.Lock()
 	// ComplyCube does not document the order; newest first here, and clients must not rely on it.
 	matching := []complycube.Check{}
@@ -237,16 +251,7 @@ func (s *Server) listChecks(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Unlock()
-
-	start := min((page-1)*pageSize, len(matching))
-	end := min(start+pageSize, len(matching))
-	writeJSON(w, http.StatusOK, listPage{
-		Page:       page,
-		PageSize:   pageSize,
-		TotalItems: len(matching),
-		Pages:      (len(matching) + pageSize - 1) / pageSize,
-		Items:      matching[start:end],
-	})
+	writePage(w, r, matching)
 }
 
 func (s *Server) getReport(w http.ResponseWriter, r *http.Request) {

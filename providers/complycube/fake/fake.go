@@ -1,7 +1,8 @@
 // Package fake is a local ComplyCube: a real HTTP server with the API calls screening uses, that
-// completes checks by itself and sends signed webhooks with ComplyCube's retry behaviour. Test
+// completes checks by itself and sends signed webhooks with ComplyCube's retry behaviour, to every
+// webhook registered (in Options, as if in ComplyCube's portal, or with POST /webhooks). Test
 // controls make it misbehave the ways the real one can (duplicate, reordered and lost webhooks,
-// failing API calls).
+// failing API calls) and change checks after they completed (check.updated, monitoring hits).
 package fake
 
 import (
@@ -39,9 +40,12 @@ var defaultRetryDelays = []time.Duration{
 type Options struct {
 	// APIKey is the required Authorization value; a wrong or missing one answers 401. Left empty,
 	// every call answers 401.
-	APIKey        string
-	WebhookURL    string // where signed webhooks are POSTed; "" → no webhooks sent
-	WebhookSecret string // HMAC key for the ComplyCube-Signature header
+	APIKey string
+	// WebhookURL and WebhookSecret are a webhook registered before the fake started, as in
+	// ComplyCube's portal: where signed webhooks are POSTed ("" → none), and the HMAC key of their
+	// ComplyCube-Signature header. POST /webhooks registers more, each with a secret of its own.
+	WebhookURL    string
+	WebhookSecret string
 	// CompletionDelay is how long a new check stays pending before it completes by itself.
 	// 0 → 2 s; negative → never by itself (tests call CompleteCheck).
 	CompletionDelay time.Duration
@@ -61,15 +65,20 @@ type Delivery = fakekit.Delivery
 // Server is a fake ComplyCube. Its methods are safe for concurrent use.
 type Server struct {
 	apiKey          string
-	secret          string
 	completionDelay time.Duration
 	log             *slog.Logger
 	mux             *http.ServeMux
-	webhooks        *fakekit.Sender
 	timers          *fakekit.Timers // completion timers, by check id
+	httpClient      *http.Client    // for the webhooks' senders
+	retryDelays     []time.Duration
 
-	mu         sync.Mutex
-	webhookURL string
+	mu sync.Mutex
+	// endpoints are the registered webhooks, oldest first; the first is the one of Options, whose
+	// URL may be "" (then it is not listed and sends nothing).
+	endpoints  []*endpoint
+	closed     bool
+	duplicate  bool     // every sender's, see DuplicateWebhooks
+	dropped    []string // every sender's, see DropWebhooks
 	outcome    string
 	reorder    bool
 	failLeft   int
@@ -86,10 +95,10 @@ type Server struct {
 func New(opts Options) *Server {
 	s := &Server{
 		apiKey:          opts.APIKey,
-		secret:          opts.WebhookSecret,
 		completionDelay: opts.CompletionDelay,
 		log:             opts.Logger,
-		webhookURL:      opts.WebhookURL,
+		httpClient:      opts.HTTPClient,
+		retryDelays:     slices.Clone(opts.RetryDelays),
 		outcome:         opts.Outcome,
 		clients:         make(map[string]clientObject),
 		checks:          make(map[string]complycube.Check),
@@ -99,14 +108,12 @@ func New(opts Options) *Server {
 	if s.completionDelay == 0 {
 		s.completionDelay = defaultCompletionDelay
 	}
-	retryDelays := slices.Clone(opts.RetryDelays)
-	if retryDelays == nil {
-		retryDelays = defaultRetryDelays
+	if s.retryDelays == nil {
+		s.retryDelays = defaultRetryDelays
 	}
-	httpClient := opts.HTTPClient
-	if httpClient == nil {
+	if s.httpClient == nil {
 		// ComplyCube gives a receiver 15 s to acknowledge.
-		httpClient = &http.Client{Timeout: 15 * time.Second}
+		s.httpClient = &http.Client{Timeout: 15 * time.Second}
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -114,17 +121,10 @@ func New(opts Options) *Server {
 	if s.outcome == "" {
 		s.outcome = complycube.OutcomeClear
 	}
-	s.webhooks = fakekit.NewSender(fakekit.SenderOptions{
-		Name:        "fake complycube",
-		HTTPClient:  httpClient,
-		Logger:      s.log,
-		RetryDelays: retryDelays,
-		Header: func(h http.Header, body []byte) {
-			h.Set(complycube.SignatureHeader, complycube.Sign(s.secret, body))
-		},
-		// ComplyCube disables a webhook whose delivery failed every retry.
-		DisableOnGiveUp: true,
-	})
+	s.endpoints = []*endpoint{s.newEndpointLocked(complycube.Webhook{
+		ID: newID(), Description: "registered in the portal", URL: opts.WebhookURL, Enabled: true,
+		Events: []string{complycube.AllEvents}, CreatedAt: now(), UpdatedAt: now(),
+	}, opts.WebhookSecret)}
 	s.timers = fakekit.NewTimers(&s.mu)
 	s.mux = s.routes()
 	return s
@@ -134,21 +134,29 @@ func New(opts Options) *Server {
 // waits for their goroutines.
 func (s *Server) Close() {
 	s.timers.Close()
-	s.webhooks.Close()
+	s.mu.Lock()
+	s.closed = true
+	endpoints := slices.Clone(s.endpoints)
+	s.mu.Unlock()
+	for _, ep := range endpoints {
+		ep.sender.Close()
+	}
 }
 
-// SetWebhookURL points webhooks at url ("" stops them). Like registering a webhook anew, it
-// enables a webhook that was disabled after failing every retry.
+// SetWebhookURL points the webhook of Options at url ("" stops it). Like registering a webhook
+// anew, it enables it if it was disabled after failing every retry.
 func (s *Server) SetWebhookURL(url string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.webhookURL = url
-	s.webhooks.Enable()
+	s.endpoints[0].hook.URL = url
+	s.endpoints[0].sender.Enable()
 }
 
-// WebhookDisabled reports whether the webhook was disabled because a delivery failed every retry.
+// WebhookDisabled reports whether a webhook was disabled because a delivery failed every retry.
 func (s *Server) WebhookDisabled() bool {
-	return s.webhooks.Disabled()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.ContainsFunc(s.endpoints, func(ep *endpoint) bool { return ep.sender.Disabled() })
 }
 
 // SetOutcome sets the outcome of checks that complete by themselves from now on; "" → "clear".
@@ -163,7 +171,12 @@ func (s *Server) SetOutcome(outcome string) {
 
 // DuplicateWebhooks makes every webhook from now on be delivered twice, with the same event id.
 func (s *Server) DuplicateWebhooks(on bool) {
-	s.webhooks.SetDuplicate(on)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.duplicate = on
+	for _, ep := range s.endpoints {
+		ep.sender.SetDuplicate(on)
+	}
 }
 
 // ReorderWebhooks makes checks created from now on send check.pending only after the events that
@@ -177,7 +190,12 @@ func (s *Server) ReorderWebhooks(on bool) {
 // DropWebhooks makes events of these types never be sent, as if the webhook were lost. Without
 // arguments it sends every type again.
 func (s *Server) DropWebhooks(types ...string) {
-	s.webhooks.Drop(types...)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropped = slices.Clone(types)
+	for _, ep := range s.endpoints {
+		ep.sender.Drop(types...)
+	}
 }
 
 // FailAPI makes the next n API calls answer status with an error body, before doing anything.
@@ -214,6 +232,53 @@ func (s *Server) FailCheck(checkID string) error {
 	return nil
 }
 
+// UpdateCheck changes a check, pending or not, to status complete with outcome, or to failed (with
+// no outcome), as a review or a re-run at ComplyCube does, and sends check.updated with the check's
+// id, status, outcome and times. It sends nothing else: a check completed this way sends no
+// check.completed. A complete check's report is made anew for its outcome; a failed one has none.
+func (s *Server) UpdateCheck(checkID, status, outcome string) error {
+	switch {
+	case status == complycube.StatusComplete && !slices.Contains(complycube.Outcomes, outcome):
+		return fmt.Errorf("fake complycube: unknown outcome %q", outcome)
+	case status == complycube.StatusFailed && outcome != "":
+		return fmt.Errorf("fake complycube: a failed check has no outcome, not %q", outcome)
+	case status != complycube.StatusComplete && status != complycube.StatusFailed:
+		return fmt.Errorf("fake complycube: a check is updated to complete or failed, not %q", status)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.checks[checkID]
+	if !ok {
+		return fmt.Errorf("fake complycube: no check %q", checkID)
+	}
+	s.timers.StopLocked(c.ID)
+	c = s.setStateLocked(c, status, outcome)
+	updated := s.sendLocked(newWebhook(complycube.EventCheckUpdated, complycube.ResourceCheck, eventPayload(c)))
+	s.releaseHeldLocked(c.ID, updated)
+	s.log.Info("fake complycube: check updated", "check_id", c.ID, "status", status, "outcome", outcome)
+	return nil
+}
+
+// MonitoringAttention is a monitoring hit on a completed check: its outcome becomes attention, its
+// report is made anew, and check.monitoring.attention is sent with the check's id, status, outcome
+// and times. ComplyCube monitors checks created with monitoring on; the fake does not hold a check
+// to that.
+func (s *Server) MonitoringAttention(checkID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.checks[checkID]
+	if !ok {
+		return fmt.Errorf("fake complycube: no check %q", checkID)
+	}
+	if c.Status != complycube.StatusComplete {
+		return fmt.Errorf("fake complycube: check %s is %s: only a complete check is monitored", checkID, c.Status)
+	}
+	c = s.setStateLocked(c, complycube.StatusComplete, complycube.OutcomeAttention)
+	s.sendLocked(newWebhook(complycube.EventCheckMonitoringAttention, complycube.ResourceCheck, eventPayload(c)))
+	s.log.Info("fake complycube: monitoring hit", "check_id", c.ID)
+	return nil
+}
+
 // ReportPDF returns the exact bytes GET /reports serves for the check, once it is complete.
 func (s *Server) ReportPDF(checkID string) ([]byte, bool) {
 	s.mu.Lock()
@@ -222,9 +287,21 @@ func (s *Server) ReportPDF(checkID string) ([]byte, bool) {
 	return slices.Clone(pdf), ok
 }
 
-// Deliveries returns every webhook delivery attempt so far, in the order they finished.
+// Deliveries returns every webhook delivery attempt so far, in the order they finished; with
+// several webhooks registered, those to every webhook by when they started.
 func (s *Server) Deliveries() []Delivery {
-	return s.webhooks.Deliveries()
+	s.mu.Lock()
+	endpoints := slices.Clone(s.endpoints)
+	s.mu.Unlock()
+	if len(endpoints) == 1 {
+		return endpoints[0].sender.Deliveries()
+	}
+	var all []Delivery
+	for _, ep := range endpoints {
+		all = append(all, ep.sender.Deliveries()...)
+	}
+	slices.SortStableFunc(all, func(a, b Delivery) int { return a.At.Compare(b.At) })
+	return all
 }
 
 // ChecksCreated returns how many checks POST /checks created.
@@ -259,13 +336,8 @@ func (s *Server) scheduleCompletionLocked(checkID string) {
 
 func (s *Server) completeLocked(c complycube.Check, outcome string) {
 	s.timers.StopLocked(c.ID)
-	c.Status = complycube.StatusComplete
-	c.Result = &complycube.CheckResult{Outcome: outcome}
-	c.UpdatedAt = now()
-	s.checks[c.ID] = c
-	s.reports[c.ID] = reportPDF(c.ID, outcome)
-
-	payload := checkEventPayload{ID: c.ID, Status: c.Status, Outcome: outcome, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	c = s.setStateLocked(c, complycube.StatusComplete, outcome)
+	payload := eventPayload(c)
 	first := s.sendLocked(newWebhook(complycube.EventCheckCompleted, complycube.ResourceCheck, payload))
 	second := s.sendLocked(newWebhook(complycube.EventCheckCompleted+"."+outcome, complycube.ResourceCheck, payload))
 	s.releaseHeldLocked(c.ID, first, second)
@@ -274,14 +346,23 @@ func (s *Server) completeLocked(c complycube.Check, outcome string) {
 
 func (s *Server) failLocked(c complycube.Check) {
 	s.timers.StopLocked(c.ID)
-	c.Status = complycube.StatusFailed
-	c.UpdatedAt = now()
-	s.checks[c.ID] = c
-
-	payload := checkEventPayload{ID: c.ID, Status: c.Status, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
-	failed := s.sendLocked(newWebhook(complycube.EventCheckFailed, complycube.ResourceCheck, payload))
+	c = s.setStateLocked(c, complycube.StatusFailed, "")
+	failed := s.sendLocked(newWebhook(complycube.EventCheckFailed, complycube.ResourceCheck, eventPayload(c)))
 	s.releaseHeldLocked(c.ID, failed)
 	s.log.Info("fake complycube: check failed", "check_id", c.ID)
+}
+
+// setStateLocked records the check's new status and outcome, and its report: one for the outcome
+// of a complete check, none for another status.
+func (s *Server) setStateLocked(c complycube.Check, status, outcome string) complycube.Check {
+	c.Status, c.Result, c.UpdatedAt = status, nil, now()
+	delete(s.reports, c.ID)
+	if status == complycube.StatusComplete {
+		c.Result = &complycube.CheckResult{Outcome: outcome}
+		s.reports[c.ID] = reportPDF(c.ID, outcome)
+	}
+	s.checks[c.ID] = c
+	return c
 }
 
 // releaseHeldLocked sends the check.pending that ReorderWebhooks held back, after the events in
@@ -295,13 +376,22 @@ func (s *Server) releaseHeldLocked(checkID string, after ...<-chan struct{}) {
 	s.sendLocked(wh, after...)
 }
 
-// checkEventPayload is what ComplyCube sends for check events other than creation.
+// checkEventPayload is what ComplyCube sends for check events other than creation: the outcome
+// only when the status is complete.
 type checkEventPayload struct {
 	ID        string    `json:"id"`
 	Status    string    `json:"status"`
 	Outcome   string    `json:"outcome,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+func eventPayload(c complycube.Check) checkEventPayload {
+	p := checkEventPayload{ID: c.ID, Status: c.Status, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	if c.Result != nil {
+		p.Outcome = c.Result.Outcome
+	}
+	return p
 }
 
 // newID returns an id shaped like ComplyCube's: 24 hex digits.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -34,13 +35,14 @@ type receiver struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
+	secret   string             // what signatures are checked with
 	answers  []int              // statuses to answer in turn; 200 once used up
 	accepted []complycube.Event // events answered 2xx, in arrival order
 }
 
 func newReceiver(t *testing.T, answers ...int) *receiver {
 	t.Helper()
-	r := &receiver{t: t, answers: answers}
+	r := &receiver{t: t, secret: secret, answers: answers}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
 	return r
@@ -56,7 +58,10 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost || req.Header.Get("Content-Type") != "application/json" {
 		r.t.Errorf("webhook sent as %s with Content-Type %q", req.Method, req.Header.Get("Content-Type"))
 	}
-	if !complycube.VerifySignature(secret, body, req.Header.Get(complycube.SignatureHeader)) {
+	r.mu.Lock()
+	key := r.secret
+	r.mu.Unlock()
+	if !complycube.VerifySignature(key, body, req.Header.Get(complycube.SignatureHeader)) {
 		r.t.Errorf("webhook with a bad signature: %s", body)
 		w.WriteHeader(http.StatusUnauthorized)
 		return
@@ -600,7 +605,7 @@ func TestAPI(t *testing.T) {
 		{"report without checkId", "GET", "/v1/reports", apiKey, "", 400, "invalid_request"},
 		{"report of unknown check", "GET", "/v1/reports?checkId=nope", apiKey, "", 404, "resource_not_found"},
 		{"report of pending check", "GET", "/v1/reports?checkId=" + checkIDs[1], apiKey, "", 404, "resource_not_found"},
-		{"unknown route", "GET", "/v1/webhooks", apiKey, "", 404, "resource_not_found"},
+		{"unknown route", "GET", "/v1/addresses", apiKey, "", 404, "resource_not_found"},
 	}
 	for _, tt := range errorCases {
 		t.Run(tt.name, func(t *testing.T) {
@@ -622,4 +627,223 @@ func TestAPI(t *testing.T) {
 		assert.Equal(t, http.StatusOK, status)
 	})
 	assert.Equal(t, 3, f.ChecksCreated(), "failed calls create nothing")
+}
+
+func (r *receiver) setSecret(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.secret = s
+}
+
+// exactPayload decodes a check event's payload keeping every key, to hold it to the documented shape.
+func exactPayload(t *testing.T, e complycube.Event) map[string]any {
+	t.Helper()
+	var p map[string]any
+	require.NoError(t, json.Unmarshal(e.Payload, &p))
+	return p
+}
+
+func TestUpdateCheckSendsCheckUpdated(t *testing.T) {
+	r := newReceiver(t)
+	f, c := start(t, fake.Options{WebhookURL: r.srv.URL, CompletionDelay: -1})
+	_, ch := createCheck(t, c)
+
+	assert.ErrorContains(t, f.UpdateCheck(ch.ID, "complete", "maybe"), "unknown outcome")
+	assert.ErrorContains(t, f.UpdateCheck(ch.ID, "failed", "clear"), "no outcome")
+	assert.ErrorContains(t, f.UpdateCheck(ch.ID, "pending", ""), "complete or failed")
+	assert.ErrorContains(t, f.UpdateCheck("nope", "complete", "clear"), "no check")
+
+	// A pending check completed by check.updated alone.
+	require.NoError(t, f.UpdateCheck(ch.ID, "complete", "clear"))
+	require.Eventually(t, r.hasTypes("check.updated"), wait, tick)
+	e := r.event(t, "check.updated")
+	assert.Equal(t, "check", e.ResourceType)
+	assert.Equal(t, "check:"+ch.ID, e.Subject())
+	p := exactPayload(t, e)
+	assert.ElementsMatch(t, []string{"id", "status", "outcome", "createdAt", "updatedAt"}, slices.Collect(maps.Keys(p)))
+	assert.Equal(t, "complete", p["status"])
+	assert.Equal(t, "clear", p["outcome"])
+	s := e.Summary()
+	assert.Equal(t, "complete", s.Status)
+	assert.Equal(t, "clear", s.Outcome)
+	first, ok := f.ReportPDF(ch.ID)
+	require.True(t, ok)
+
+	// A completed check whose outcome changes gets a new report.
+	require.NoError(t, f.UpdateCheck(ch.ID, "complete", "rejected"))
+	require.Eventually(t, func() bool { return len(r.events()) == 4 }, wait, tick) // client, pending, two updates
+	got, err := c.GetCheck(context.Background(), ch.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "rejected", got.Result.Outcome)
+	second, ok := f.ReportPDF(ch.ID)
+	require.True(t, ok)
+	assert.NotEqual(t, first, second)
+	assert.Contains(t, string(second), "outcome rejected")
+
+	// Failed: no outcome, no report.
+	require.NoError(t, f.UpdateCheck(ch.ID, "failed", ""))
+	require.Eventually(t, func() bool { return len(r.events()) == 5 }, wait, tick)
+	last := r.events()[4]
+	assert.Equal(t, "check.updated", last.Type)
+	assert.Equal(t, "failed", payloadOf(t, last).Status)
+	assert.NotContains(t, exactPayload(t, last), "outcome", "the outcome is sent only when the status is complete")
+	_, ok = f.ReportPDF(ch.ID)
+	assert.False(t, ok)
+	for _, d := range f.Deliveries() {
+		assert.NotEqual(t, "check.completed", d.Type, "a check completed by check.updated sends no check.completed")
+	}
+}
+
+func TestUpdateCheckReleasesAHeldPending(t *testing.T) {
+	r := newReceiver(t)
+	f, c := start(t, fake.Options{WebhookURL: r.srv.URL, CompletionDelay: -1})
+	f.ReorderWebhooks(true)
+	_, ch := createCheck(t, c)
+	require.NoError(t, f.UpdateCheck(ch.ID, "complete", "attention"))
+	require.Eventually(t, r.hasTypes("check.pending", "check.updated"), wait, tick)
+	types := r.types()
+	assert.Greater(t, slices.Index(types, "check.pending"), slices.Index(types, "check.updated"))
+}
+
+func TestMonitoringAttention(t *testing.T) {
+	r := newReceiver(t)
+	f, c := start(t, fake.Options{WebhookURL: r.srv.URL, CompletionDelay: -1})
+	_, ch := createCheck(t, c)
+	assert.ErrorContains(t, f.MonitoringAttention(ch.ID), "only a complete check is monitored")
+	assert.ErrorContains(t, f.MonitoringAttention("nope"), "no check")
+	require.NoError(t, f.CompleteCheck(ch.ID, "clear"))
+	clear, _ := f.ReportPDF(ch.ID)
+
+	require.NoError(t, f.MonitoringAttention(ch.ID))
+	require.Eventually(t, r.hasTypes("check.monitoring.attention"), wait, tick)
+	e := r.event(t, "check.monitoring.attention")
+	assert.Equal(t, "check", e.ResourceType)
+	assert.Equal(t, "check:"+ch.ID, e.Subject())
+	p := exactPayload(t, e)
+	assert.ElementsMatch(t, []string{"id", "status", "outcome", "createdAt", "updatedAt"}, slices.Collect(maps.Keys(p)))
+	assert.Equal(t, "complete", p["status"])
+	assert.Equal(t, "attention", p["outcome"])
+	assert.False(t, complycube.IsCheckCompletion(e.Type))
+
+	got, err := c.GetCheck(context.Background(), ch.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "attention", got.Result.Outcome, "GET /checks/{id} shows the monitoring outcome")
+	attention, ok := f.ReportPDF(ch.ID)
+	require.True(t, ok)
+	assert.NotEqual(t, clear, attention)
+}
+
+func TestRegisteredWebhookGetsEventsSignedWithItsOwnSecret(t *testing.T) {
+	portal := newReceiver(t)
+	registered := newReceiver(t)
+	f, c := start(t, fake.Options{WebhookURL: portal.srv.URL, CompletionDelay: -1})
+
+	hook, err := c.CreateWebhook(context.Background(), complycube.CreateWebhookRequest{
+		URL: registered.srv.URL, Enabled: true, Events: []string{"*"}, Description: "screenflow"})
+	require.NoError(t, err)
+	assert.Regexp(t, "^[0-9a-f]{24}$", hook.ID)
+	assert.Regexp(t, "^[0-9a-f]{64}$", hook.Secret)
+	assert.NotEqual(t, secret, hook.Secret)
+	assert.True(t, hook.Enabled)
+	assert.Equal(t, []string{"*"}, hook.Events)
+	assert.Equal(t, "screenflow", hook.Description)
+	assert.False(t, hook.CreatedAt.IsZero())
+	registered.setSecret(hook.Secret)
+
+	cl := createClient(t, c)
+	require.Eventually(t, func() bool { return len(portal.events()) == 1 && len(registered.events()) == 1 }, wait, tick)
+	assert.Equal(t, portal.events()[0].ID, registered.events()[0].ID, "every webhook gets the event, signed with its own secret")
+	assert.Equal(t, "client:"+cl.ID, registered.events()[0].Subject())
+	assert.Len(t, deliveries(t, f, 2), 2)
+
+	hooks, err := c.ListWebhooks(context.Background())
+	require.NoError(t, err)
+	require.Len(t, hooks, 2)
+	assert.Equal(t, portal.srv.URL, hooks[0].URL)
+	assert.Equal(t, registered.srv.URL, hooks[1].URL)
+	for _, h := range hooks {
+		assert.Empty(t, h.Secret, "a secret is shown at creation only")
+		assert.True(t, h.Enabled)
+	}
+
+	// A webhook subscribed to some types gets those only; a disabled one gets nothing.
+	typed := newReceiver(t)
+	typedHook, err := c.CreateWebhook(context.Background(), complycube.CreateWebhookRequest{
+		URL: typed.srv.URL, Enabled: true, Events: []string{"check.pending"}})
+	require.NoError(t, err)
+	typed.setSecret(typedHook.Secret)
+	off := newReceiver(t)
+	_, err = c.CreateWebhook(context.Background(), complycube.CreateWebhookRequest{URL: off.srv.URL, Events: []string{"*"}})
+	require.NoError(t, err)
+	_, err = c.CreateCheck(context.Background(), complycube.CreateCheckRequest{ClientID: cl.ID, Type: "document_check"})
+	require.NoError(t, err)
+	require.Eventually(t, typed.hasTypes("check.pending"), wait, tick)
+	require.Eventually(t, registered.hasTypes("check.pending"), wait, tick)
+	f.Close()
+	assert.Equal(t, []string{"check.pending"}, typed.types())
+	assert.Empty(t, off.events())
+}
+
+func TestRegisteredWebhookDisabledAlone(t *testing.T) {
+	portal := newReceiver(t)
+	failing := newReceiver(t, 500, 500)
+	f, c := start(t, fake.Options{WebhookURL: portal.srv.URL, CompletionDelay: -1, RetryDelays: []time.Duration{time.Millisecond}})
+	hook, err := c.CreateWebhook(context.Background(), complycube.CreateWebhookRequest{URL: failing.srv.URL, Enabled: true, Events: []string{"*"}})
+	require.NoError(t, err)
+	failing.setSecret(hook.Secret)
+	createClient(t, c)
+
+	require.Eventually(t, f.WebhookDisabled, wait, tick)
+	hooks, err := c.ListWebhooks(context.Background())
+	require.NoError(t, err)
+	require.Len(t, hooks, 2)
+	assert.True(t, hooks[0].Enabled, "the other webhook carries on")
+	assert.False(t, hooks[1].Enabled, "GET /webhooks shows the webhook disabled")
+	createClient(t, c)
+	require.Eventually(t, func() bool { return len(portal.events()) == 2 }, wait, tick)
+}
+
+func TestWebhooksAPI(t *testing.T) {
+	f := fake.New(fake.Options{APIKey: apiKey, CompletionDelay: -1})
+	t.Cleanup(f.Close)
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+
+	status, page := call(t, srv, "GET", "/v1/webhooks", apiKey, "")
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, []any{}, page["items"], "the webhook of Options has no URL: none is listed")
+
+	status, hook := call(t, srv, "POST", "/v1/webhooks", apiKey,
+		`{"url":"http://127.0.0.1:1/webhooks/complycube","enabled":true,"events":["*"]}`)
+	require.Equal(t, http.StatusOK, status, "the fake takes http, for a screenflow on localhost")
+	assert.NotEmpty(t, hook["secret"])
+
+	for _, tt := range []struct{ name, body, message string }{
+		{"no url", `{"enabled":true,"events":["*"]}`, "'url' must be provided"},
+		{"not http(s)", `{"url":"ftp://example.com/x","enabled":true,"events":["*"]}`, "HTTPS"},
+		{"relative", `{"url":"/webhooks/complycube","enabled":true,"events":["*"]}`, "HTTPS"},
+		{"no events", `{"url":"https://example.com/x","enabled":true}`, "'events' must be provided"},
+		{"unknown event", `{"url":"https://example.com/x","enabled":true,"events":["check.teleported"]}`, "unknown event type"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := call(t, srv, "POST", "/v1/webhooks", apiKey, tt.body)
+			assert.Equal(t, http.StatusBadRequest, status)
+			assert.Equal(t, "invalid_request", body["type"])
+			assert.Contains(t, body["message"], tt.message)
+		})
+	}
+
+	for range 19 {
+		status, _ := call(t, srv, "POST", "/v1/webhooks", apiKey, `{"url":"https://example.com/x","events":["*"]}`)
+		require.Equal(t, http.StatusOK, status)
+	}
+	status, body := call(t, srv, "POST", "/v1/webhooks", apiKey, `{"url":"https://example.com/x","events":["*"]}`)
+	assert.Equal(t, http.StatusBadRequest, status, "at most 20 webhooks")
+	assert.Contains(t, body["message"], "at most 20")
+
+	status, page = call(t, srv, "GET", "/v1/webhooks?pageSize=8&page=3", apiKey, "")
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, float64(20), page["totalItems"])
+	assert.Equal(t, float64(3), page["pages"])
+	assert.Len(t, page["items"], 4)
 }
