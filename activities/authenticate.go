@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,7 +12,9 @@ import (
 	"github.com/screenflow/screenflow/store"
 )
 
-// DocumentKindAuthenticateReport is the kind of the PDF report stored for an Authenticate check.
+// DocumentKindAuthenticateReport starts the kind of a PDF report stored for an Authenticate check:
+// "<this>_<reportUUID>", one document per report, so that a report stored again (a late COMPLETED
+// after the check finished) is the same document, and a new one is stored beside it.
 const DocumentKindAuthenticateReport = "authenticate_report"
 
 // Authenticate talks to Authenticate for the check workflows.
@@ -69,6 +72,36 @@ func splitStreetAddress(line string) (house, street string) {
 		return first, strings.TrimSpace(rest)
 	}
 	return "", line
+}
+
+// AuthenticateOptions are an Authenticate check's options, as stored with the check
+// (workflows.AuthenticateOptions is this type).
+type AuthenticateOptions struct {
+	SexOffender bool `json:"sex_offender"`
+	PDFReport   bool `json:"pdf_report"`
+}
+
+// AuthenticateCheckRecord is what an amendment needs of a stored Authenticate check.
+type AuthenticateCheckRecord struct {
+	Status         store.Status
+	UserAccessCode string // "" when the check never created its user
+	Options        AuthenticateOptions
+}
+
+// ReadAuthenticateCheck reads a stored Authenticate check, for the events that come after its
+// workflow closed.
+func (a *Authenticate) ReadAuthenticateCheck(ctx context.Context, checkID string) (AuthenticateCheckRecord, error) {
+	check, err := a.Store.Check(ctx, checkID)
+	if err != nil {
+		return AuthenticateCheckRecord{}, err
+	}
+	r := AuthenticateCheckRecord{Status: check.Status}
+	if check.ProviderClientID != nil {
+		r.UserAccessCode = *check.ProviderClientID
+	}
+	// The API validated the options when it stored them; an unreadable value means none.
+	_ = json.Unmarshal(check.Options, &r.Options)
+	return r, nil
 }
 
 // AuthenticateOrderInput names an Authenticate user and what to order for it.
@@ -141,16 +174,17 @@ func (a *Authenticate) ReadAuthenticateResult(ctx context.Context, in Authentica
 	var all []authenticate.Search
 	r := AuthenticateResult{SexOffenderComplete: !in.SexOffender}
 	if tr.Criminal != nil {
-		r.CriminalComplete = tr.Criminal.Status == authenticate.SearchComplete
+		r.CriminalComplete = authenticate.Is(tr.Criminal.Status, authenticate.SearchComplete)
 		all = append(all, tr.Criminal.Searches...)
 	}
 	if tr.SexOffender != nil && in.SexOffender {
-		r.SexOffenderComplete = tr.SexOffender.SearchStatus == authenticate.SearchComplete
+		r.SexOffenderComplete = authenticate.Is(tr.SexOffender.SearchStatus, authenticate.SearchComplete)
 		all = append(all, *tr.SexOffender)
 	}
 	for _, s := range all {
 		r.Searches++
-		if s.SearchStatus == authenticate.SearchComplete && !strings.EqualFold(s.SearchSubStatus, authenticate.SubStatusClear) {
+		// A sub status other than CLEAR, known or not, is a record: someone must look.
+		if authenticate.Is(s.SearchStatus, authenticate.SearchComplete) && !authenticate.Is(s.SearchSubStatus, authenticate.SubStatusClear) {
 			r.RecordsFound++
 		}
 	}
@@ -243,17 +277,39 @@ type ReportRef struct {
 	ReportUUID     string
 }
 
-// PollAuthenticatePDF returns the report's final status (COMPLETED or FAILED), failing with
-// ErrTypeNotReady until then, so that its retry policy polls.
-func (a *Authenticate) PollAuthenticatePDF(ctx context.Context, in ReportRef) (string, error) {
+// AuthenticatePDF is a user's latest PDF report as Authenticate's API shows it.
+type AuthenticatePDF struct {
+	ReportUUID string
+	Status     string // as Authenticate spells it: compare with authenticate.Is
+}
+
+// Finished reports whether the report's generation has ended, COMPLETED or FAILED.
+func (p AuthenticatePDF) Finished() bool {
+	return authenticate.Is(p.Status, authenticate.PDFCompleted) || authenticate.Is(p.Status, authenticate.PDFFailed)
+}
+
+// ReadAuthenticatePDF reads the user's latest report from Authenticate's API: an event saying a
+// report completed or failed is unsigned, so the workflow acts on this instead.
+func (a *Authenticate) ReadAuthenticatePDF(ctx context.Context, in ReportRef) (AuthenticatePDF, error) {
 	report, err := a.Client.RetrievePDFReport(ctx, in.UserAccessCode)
 	if err != nil {
-		return "", providerError(err)
+		return AuthenticatePDF{}, providerError(err)
 	}
-	if report.ReportUUID != in.ReportUUID || (report.Status != authenticate.PDFCompleted && report.Status != authenticate.PDFFailed) {
-		return "", notReady("the report is still being generated")
+	return AuthenticatePDF{ReportUUID: report.ReportUUID, Status: report.Status}, nil
+}
+
+// PollAuthenticatePDF returns the report once it has finished (COMPLETED or FAILED), failing with
+// ErrTypeNotReady until then, so that its retry policy polls. A ReportRef without a reportUUID
+// (the request's answer named none) takes the user's latest report, the one just requested.
+func (a *Authenticate) PollAuthenticatePDF(ctx context.Context, in ReportRef) (AuthenticatePDF, error) {
+	report, err := a.ReadAuthenticatePDF(ctx, in)
+	if err != nil {
+		return report, err
 	}
-	return report.Status, nil
+	if (in.ReportUUID != "" && report.ReportUUID != in.ReportUUID) || report.ReportUUID == "" || !report.Finished() {
+		return AuthenticatePDF{}, notReady("the report is still being generated")
+	}
+	return report, nil
 }
 
 // StoreAuthenticateReport downloads the report and stores it. The link comes from Authenticate's
@@ -265,7 +321,7 @@ func (a *Authenticate) StoreAuthenticateReport(ctx context.Context, in ReportRef
 	if err != nil {
 		return DocumentRef{}, providerError(err)
 	}
-	if report.ReportUUID != in.ReportUUID || report.Status != authenticate.PDFCompleted || report.ReportLink == "" {
+	if report.ReportUUID != in.ReportUUID || !authenticate.Is(report.Status, authenticate.PDFCompleted) || report.ReportLink == "" {
 		return DocumentRef{}, permanent(
 			"Authenticate does not confirm the report as completed", ErrTypeReportLinkExpired)
 	}
@@ -281,9 +337,44 @@ func (a *Authenticate) StoreAuthenticateReport(ctx context.Context, in ReportRef
 	if err != nil {
 		return DocumentRef{}, providerError(err)
 	}
-	doc, err := a.Store.SaveDocument(ctx, in.CheckID, DocumentKindAuthenticateReport, "application/pdf", pdf)
+	doc, err := a.Store.SaveDocument(ctx, in.CheckID, DocumentKindAuthenticateReport+"_"+in.ReportUUID, "application/pdf", pdf)
 	if err != nil {
 		return DocumentRef{}, err
 	}
 	return DocumentRef{DocumentID: doc.ID, SHA256: doc.SHA256, Size: doc.Size}, nil
+}
+
+// AmendOutcomeInput is a finished check's outcome as Authenticate's API shows it after a late
+// event.
+type AmendOutcomeInput struct {
+	CheckID string
+	Outcome string
+	Reason  string // ends the timeline entry
+	// DedupeKey names this change, so that a retried write adds one entry.
+	DedupeKey  string
+	OccurredAt time.Time
+}
+
+// AmendAuthenticateOutcome sets a completed check's outcome when it differs from the stored one,
+// with a timeline entry that says what it was (store.AmendCheckOutcome). applied reports that the
+// change is in effect, by this call or an earlier attempt of it; a failed or canceled check stays
+// as it ended.
+func (a *Authenticate) AmendAuthenticateOutcome(ctx context.Context, in AmendOutcomeInput) (applied bool, err error) {
+	return a.Store.AmendCheckOutcome(ctx, store.CheckAmendment{CheckID: in.CheckID, Outcome: in.Outcome,
+		Reason: in.Reason, DedupeKey: in.DedupeKey, OccurredAt: in.OccurredAt})
+}
+
+// RederiveAuthenticateScreeningResult derives a completed screening's result again after one of
+// its Authenticate checks was amended. While the screening runs it fails with ErrTypeNotReady, so
+// that its retry policy waits: the screening concludes on the outcomes its checks returned, and
+// only then can an amended outcome be taken into its result.
+func (a *Authenticate) RederiveAuthenticateScreeningResult(ctx context.Context, in ScreeningResultInput) error {
+	running, err := a.Store.RederiveScreeningResult(ctx, in.ScreeningID, in.Reason, in.DedupeKey)
+	if err != nil {
+		return err
+	}
+	if running {
+		return notReady("the screening has not ended yet")
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package activities_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -151,8 +153,8 @@ func TestPDFReportIsStoredByteIdenticalAndAnExpiredLinkAsksForANewOne(t *testing
 	require.NoError(t, err)
 	ref := activities.ReportRef{CheckID: h.checkID, UserAccessCode: in.UserAccessCode, ReportUUID: uuid}
 	require.Eventually(t, func() bool {
-		status, err := h.act.PollAuthenticatePDF(ctx, ref)
-		return err == nil && status == authenticate.PDFCompleted
+		report, err := h.act.PollAuthenticatePDF(ctx, ref)
+		return err == nil && report == activities.AuthenticatePDF{ReportUUID: uuid, Status: authenticate.PDFCompleted}
 	}, 10*time.Second, 20*time.Millisecond)
 
 	doc, err := h.act.StoreAuthenticateReport(ctx, ref)
@@ -185,4 +187,126 @@ func tenantOfAuthCheck(t *testing.T, h *authenticateHarness) string {
 	require.NoError(t, h.st.DB().Get(&id, `SELECT s.tenant_id FROM checks c JOIN screenings s ON s.id = c.screening_id
 		WHERE c.id = $1`, h.checkID))
 	return id
+}
+
+func TestAuthenticateAnswersInAnotherCaseOrSpelling(t *testing.T) {
+	h := newAuthenticateHarness(t, authfake.Options{SearchDelay: -1})
+	ctx := context.Background()
+	pdf := []byte("%PDF-1.4 spelled otherwise")
+	// Authenticate documents its statuses only as "string": an API that spells them otherwise than
+	// the fake (and the docs' stage names) do.
+	var api *httptest.Server
+	api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case authenticate.DefaultPaths.TestResult:
+			_, _ = io.WriteString(w, `{"userAccessCode":"uac-x","criminal":{"status":"Completed","searches":[
+				{"unique_identifier":"s-1","search_type":"COUNTY_CRIMINAL","search_status":"completed","search_sub_status":"clear"},
+				{"unique_identifier":"s-2","search_type":"COUNTY_CRIMINAL","search_status":"COMPLETED","search_sub_status":"Record Found"}]},
+				"sexOffender":{"unique_identifier":"soc","search_type":"SEX_OFFENDER","search_status":"Complete","search_sub_status":"Clear"}}`)
+		case authenticate.DefaultPaths.RetrievePDF:
+			_, _ = io.WriteString(w, `{"reportUUID":"rep-1","status":"Completed","reportLink":"`+api.URL+`/report.pdf"}`)
+		case "/report.pdf":
+			w.Header().Set("Content-Type", "application/pdf")
+			_, _ = w.Write(pdf)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(api.Close)
+	act := &activities.Authenticate{Store: h.st, Client: authenticate.NewClient(api.URL, authKey, authenticate.Paths{}, nil)}
+	in := activities.AuthenticateOrderInput{CheckID: h.checkID, UserAccessCode: "uac-x", SexOffender: true}
+
+	r, err := act.ReadAuthenticateResult(ctx, in)
+	require.NoError(t, err)
+	require.Equal(t, activities.AuthenticateResult{CriminalComplete: true, SexOffenderComplete: true, Searches: 3, RecordsFound: 1}, r)
+
+	doc, err := act.StoreAuthenticateReport(ctx, activities.ReportRef{CheckID: h.checkID, UserAccessCode: "uac-x", ReportUUID: "rep-1"})
+	require.NoError(t, err, "a report Authenticate calls Completed is completed")
+	require.Equal(t, int64(len(pdf)), doc.Size)
+}
+
+func TestAuthenticateReportIsReadFromTheAPIAndStoredOncePerReport(t *testing.T) {
+	h := newAuthenticateHarness(t, authfake.Options{SearchDelay: -1, RateLimit: time.Millisecond, PDFDelay: time.Millisecond})
+	ctx := context.Background()
+	in := h.order(t, false)
+	first, err := h.act.InitiateAuthenticatePDF(ctx, in)
+	require.NoError(t, err)
+
+	// Without a reportUUID (the request's answer named none), the poll takes the latest report.
+	var polled activities.AuthenticatePDF
+	require.Eventually(t, func() bool {
+		polled, err = h.act.PollAuthenticatePDF(ctx, activities.ReportRef{CheckID: h.checkID, UserAccessCode: in.UserAccessCode})
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, activities.AuthenticatePDF{ReportUUID: first, Status: authenticate.PDFCompleted}, polled)
+
+	ref := activities.ReportRef{CheckID: h.checkID, UserAccessCode: in.UserAccessCode, ReportUUID: first}
+	doc, err := h.act.StoreAuthenticateReport(ctx, ref)
+	require.NoError(t, err)
+	again, err := h.act.StoreAuthenticateReport(ctx, ref)
+	require.NoError(t, err)
+	require.Equal(t, doc, again, "the same report is one document")
+
+	time.Sleep(5 * time.Millisecond) // the fake's rate limit
+	second, err := h.act.InitiateAuthenticatePDF(ctx, in)
+	require.NoError(t, err)
+	read, err := h.act.ReadAuthenticatePDF(ctx, ref)
+	require.NoError(t, err)
+	require.Equal(t, second, read.ReportUUID, "the API's latest report")
+	_, err = h.act.PollAuthenticatePDF(ctx, ref)
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr, "the report asked for is no longer the latest")
+	require.Equal(t, activities.ErrTypeNotReady, appErr.Type())
+	require.Eventually(t, func() bool {
+		read, err = h.act.ReadAuthenticatePDF(ctx, ref)
+		return err == nil && read.Finished()
+	}, 10*time.Second, 20*time.Millisecond)
+	newer, err := h.act.StoreAuthenticateReport(ctx, activities.ReportRef{CheckID: h.checkID, UserAccessCode: in.UserAccessCode, ReportUUID: second})
+	require.NoError(t, err)
+	require.NotEqual(t, doc.DocumentID, newer.DocumentID, "a new report is stored beside the first")
+	var kinds []string
+	require.NoError(t, h.st.DB().Select(&kinds, `SELECT kind FROM documents WHERE check_id = $1 ORDER BY created_at`, h.checkID))
+	require.ElementsMatch(t, []string{"authenticate_report_" + first, "authenticate_report_" + second}, kinds)
+}
+
+func TestAuthenticateCheckIsReadAndAmended(t *testing.T) {
+	h := newAuthenticateHarness(t, authfake.Options{SearchDelay: -1})
+	ctx := context.Background()
+	in := h.order(t, true)
+	scrID := screeningOfAuthCheck(t, h)
+	_, err := h.st.DB().Exec(`UPDATE checks SET options = '{"sex_offender":true,"pdf_report":false}' WHERE id = $1`, h.checkID)
+	require.NoError(t, err)
+
+	check, err := h.act.ReadAuthenticateCheck(ctx, h.checkID)
+	require.NoError(t, err)
+	require.Equal(t, activities.AuthenticateCheckRecord{Status: store.StatusPending, UserAccessCode: in.UserAccessCode,
+		Options: activities.AuthenticateOptions{SexOffender: true}}, check)
+
+	amend := activities.AmendOutcomeInput{CheckID: h.checkID, Outcome: "record_found", Reason: "Authenticate's API shows it",
+		DedupeKey: "authenticate.amended:k1", OccurredAt: time.Now()}
+	applied, err := h.act.AmendAuthenticateOutcome(ctx, amend)
+	require.NoError(t, err)
+	require.False(t, applied, "a check that has not completed is left alone")
+
+	clear := "clear"
+	require.NoError(t, h.st.UpdateCheck(ctx, store.CheckUpdate{CheckID: h.checkID, Status: store.StatusCompleted, Outcome: &clear}))
+	result := activities.ScreeningResultInput{ScreeningID: scrID, Reason: "amended", DedupeKey: "screening.result:k1"}
+	err = h.act.RederiveAuthenticateScreeningResult(ctx, result)
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr, "while the screening runs, its result waits")
+	require.Equal(t, activities.ErrTypeNotReady, appErr.Type())
+
+	require.NoError(t, h.st.SetScreeningStatus(ctx, scrID, store.StatusCompleted, &clear))
+	for range 2 {
+		applied, err = h.act.AmendAuthenticateOutcome(ctx, amend)
+		require.NoError(t, err)
+		require.True(t, applied, "applied, and a retry learns the same")
+		require.NoError(t, h.act.RederiveAuthenticateScreeningResult(ctx, result))
+	}
+	stored, err := h.st.Check(ctx, h.checkID)
+	require.NoError(t, err)
+	require.Equal(t, "record_found", *stored.Outcome)
+	var got string
+	require.NoError(t, h.st.DB().Get(&got, `SELECT result FROM screenings WHERE id = $1`, scrID))
+	require.Equal(t, "consider", got)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/screenflow/screenflow/devenv/testenv"
+	"github.com/screenflow/screenflow/providers/authenticate"
 	"github.com/screenflow/screenflow/providers/builtin"
 	"github.com/screenflow/screenflow/providers/complycube"
 	"github.com/screenflow/screenflow/providers/registry"
@@ -305,8 +306,9 @@ func TestAuthenticateWebhookStoresEventsSentToTheTokenURL(t *testing.T) {
 		Subject   string `db:"subject"`
 		EventType string `db:"event_type"`
 	}
+	// Authenticate's events are keyed by the SHA-256 of their body: its "id" may be shared.
 	require.NoError(t, h.db.Get(&row, `SELECT subject, event_type FROM webhook_events
-		WHERE provider = 'authenticate' AND event_id = 'auth-ev-1'`))
+		WHERE provider = 'authenticate' AND event_id = $1`, authenticate.BodyKey([]byte(authenticateEventBody))))
 	require.Equal(t, "user:uac-123", row.Subject)
 	require.Equal(t, "CRIMINAL_REQUEST_STATUS_UPDATE", row.EventType)
 	require.Len(t, h.relay.notifications(), 1)

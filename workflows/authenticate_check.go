@@ -27,10 +27,7 @@ type AuthenticateEvent = authenticate.Summary
 const AuthenticateCheckWorkflowName = "AuthenticateCheckWorkflow"
 
 // AuthenticateOptions are an Authenticate check's options, as stored with the check.
-type AuthenticateOptions struct {
-	SexOffender bool `json:"sex_offender"`
-	PDFReport   bool `json:"pdf_report"`
-}
+type AuthenticateOptions = activities.AuthenticateOptions
 
 // AuthenticateCheckStatus answers QueryStatus.
 type AuthenticateCheckStatus struct {
@@ -63,7 +60,11 @@ const (
 
 // AuthenticateCheckWorkflow drives one Authenticate criminal check: create the user (route first),
 // record consent, order the searches, follow every event until the API confirms all searches are
-// complete (polling past the deadline), then obtain and store the PDF report.
+// complete (polling past the deadline), then obtain and store the PDF report. Authenticate's
+// webhooks are unsigned, so an event is only ever a prompt to read its API again: the outcome is
+// what the API last showed, and a report counts as completed or failed only when the API says so.
+// Events are de-duplicated by their key, the SHA-256 of their body (authenticate.Event.Key), never
+// by Authenticate's id, which may be shared by different events.
 func AuthenticateCheckWorkflow(ctx workflow.Context, in CheckInput) (CheckResult, error) {
 	var opts AuthenticateOptions
 	// The API validated the options when it stored them; an unreadable value means none.
@@ -76,6 +77,7 @@ func AuthenticateCheckWorkflow(ctx workflow.Context, in CheckInput) (CheckResult
 		workflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
 		seen:       map[string]bool{},
 		reports:    map[string]reportState{},
+		tried:      map[string]bool{},
 	}
 	w.status.Stage = stageCreatingUser
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (AuthenticateCheckStatus, error) {
@@ -96,19 +98,27 @@ type authenticateCheck struct {
 	status     AuthenticateCheckStatus
 	order      activities.AuthenticateOrderInput
 
-	seen map[string]bool
+	seen map[string]bool // event keys already taken: the relay delivers at least once
 	// Events only prompt a look: Authenticate's webhooks are unsigned, so the API is re-read
 	// before the check acts on a terminal event. ALL_CRIMINAL_REQUESTS_COMPLETE may overtake the
 	// last search update; once it has been seen, every completed search prompts another look.
-	allCriminalSeen  bool
-	lookNeeded       bool
-	monitoringRecord bool
-	reports          map[string]reportState // by reportUUID
+	allCriminalSeen bool
+	lookNeeded      bool
+	// latest is the last complete result the API gave: the outcome is read from it.
+	latest activities.AuthenticateResult
+	// confirming counts MONITORING_RECORD_FOUND notices whose look at the API is in flight.
+	confirming int
+	reports    map[string]reportState // by reportUUID
+	tried      map[string]bool        // reports an earlier attempt followed
 }
 
 type reportState struct {
-	status string
-	at     time.Time // the provider's time of the status
+	status    string    // the newest stage an event reported, for the status query
+	at        time.Time // the provider's time of it
+	announced bool      // an INITIATED or COMPLETED event named the report (see eventReport)
+	// prompt is the key of a COMPLETED or FAILED event the API has not been asked about yet ("":
+	// none), and promptStage what it said.
+	prompt, promptStage string
 }
 
 func (w *authenticateCheck) run(ctx workflow.Context) (CheckResult, error) {
@@ -142,40 +152,62 @@ func (w *authenticateCheck) run(ctx workflow.Context) (CheckResult, error) {
 	}
 
 	w.status.Stage = stageAwaitingResults
-	result, err := w.awaitSearches(ctx)
-	if err != nil {
+	if err := w.awaitSearches(ctx); err != nil {
 		if errors.Is(ctx.Err(), workflow.ErrCanceled) {
 			return CheckResult{}, err
 		}
 		return w.fail(ctx, "no result from Authenticate: "+failureReason(err))
 	}
 	w.status.CriminalComplete = true
-	w.status.RecordsFound = result.RecordsFound
-	outcome := OutcomeClear
-	if result.RecordsFound > 0 || w.monitoringRecord {
-		outcome = OutcomeRecordFound
-	}
-	summary := fmt.Sprintf("outcome %s: %d of %d searches found records", outcome, result.RecordsFound, result.Searches)
-	if !w.opts.PDFReport {
-		return w.complete(ctx, outcome, summary, nil)
-	}
 
-	doc, err := w.obtainReport(ctx)
-	if err != nil {
-		if errors.Is(ctx.Err(), workflow.ErrCanceled) {
-			return CheckResult{}, err
+	var docs []activities.DocumentRef
+	var stored string
+	if w.opts.PDFReport {
+		doc, err := w.obtainReport(ctx)
+		if err != nil {
+			if errors.Is(ctx.Err(), workflow.ErrCanceled) {
+				return CheckResult{}, err
+			}
+			return w.fail(ctx, err.Error())
 		}
-		return w.fail(ctx, err.Error())
+		docs, stored = []activities.DocumentRef{doc}, fmt.Sprintf("; report stored (%d bytes, sha256 %s)", doc.Size, doc.SHA256)
 	}
-	return w.complete(ctx, outcome, fmt.Sprintf("%s; report stored (%d bytes, sha256 %s)", summary, doc.Size, doc.SHA256),
-		[]activities.DocumentRef{doc})
+	// A monitoring notice being looked into may still change what the API last showed.
+	if err := workflow.Await(ctx, func() bool { return w.confirming == 0 }); err != nil {
+		return CheckResult{}, err
+	}
+	outcome := authenticateOutcome(w.latest)
+	return w.complete(ctx, outcome, fmt.Sprintf("outcome %s: %d of %d searches found records%s",
+		outcome, w.latest.RecordsFound, w.latest.Searches, stored), docs)
+}
+
+// authenticateOutcome is a check's outcome from a complete result of Authenticate's API.
+func authenticateOutcome(r activities.AuthenticateResult) string {
+	if r.RecordsFound > 0 {
+		return OutcomeRecordFound
+	}
+	return OutcomeClear
+}
+
+// readResult reads the searches from Authenticate's API, keeping a complete result as the latest.
+func (w *authenticateCheck) readResult(ctx workflow.Context) (activities.AuthenticateResult, error) {
+	var a *activities.Authenticate
+	var r activities.AuthenticateResult
+	err := workflow.ExecuteActivity(providerActivityOptions(ctx), authActivity(a.ReadAuthenticateResult), w.order).Get(ctx, &r)
+	if err == nil && r.CriminalComplete && r.SexOffenderComplete {
+		w.setLatest(r)
+	}
+	return r, err
+}
+
+func (w *authenticateCheck) setLatest(r activities.AuthenticateResult) {
+	w.latest, w.status.RecordsFound = r, r.RecordsFound
 }
 
 // awaitSearches waits until Authenticate's API says every search is complete. An event saying so
 // makes the workflow look; if the API does not agree yet (the event overtook the last update),
 // it goes on waiting. Past the deadline it polls.
-func (w *authenticateCheck) awaitSearches(ctx workflow.Context) (activities.AuthenticateResult, error) {
-	var a *activities.Authenticate
+func (w *authenticateCheck) awaitSearches(ctx workflow.Context) error {
 	deadline := workflow.Now(ctx).Add(w.timing.WebhookDeadline)
 	for {
 		remaining := deadline.Sub(workflow.Now(ctx))
@@ -184,27 +216,31 @@ func (w *authenticateCheck) awaitSearches(ctx workflow.Context) (activities.Auth
 		}
 		signaled, err := workflow.AwaitWithTimeout(ctx, remaining, func() bool { return w.allCriminalSeen && w.lookNeeded })
 		if err != nil {
-			return activities.AuthenticateResult{}, err
+			return err
 		}
 		if !signaled {
 			break
 		}
 		w.lookNeeded = false
-		var r activities.AuthenticateResult
-		if err := workflow.ExecuteActivity(providerActivityOptions(ctx), authActivity(a.ReadAuthenticateResult), w.order).Get(ctx, &r); err != nil {
-			return r, err
+		r, err := w.readResult(ctx)
+		if err != nil {
+			return err
 		}
 		if r.CriminalComplete && r.SexOffenderComplete {
-			return r, nil
+			return nil
 		}
 	}
 	w.record(ctx, activities.TimelineInput{DedupeKey: "check.polling:" + w.in.CheckID, Kind: "check.polling",
 		Detail:     fmt.Sprintf("searches not complete within %s; polling Authenticate every %s", w.timing.WebhookDeadline, w.timing.PollInterval),
 		OccurredAt: workflow.Now(ctx)})
 	// The API is the truth for searches, so events do not cut this poll short.
+	var a *activities.Authenticate
 	var r activities.AuthenticateResult
-	_, err := pollUntil(ctx, w.timing.PollInterval, nil, authActivity(a.PollAuthenticateResult), w.order, &r)
-	return r, err
+	if _, err := pollUntil(ctx, w.timing.PollInterval, nil, authActivity(a.PollAuthenticateResult), w.order, &r); err != nil {
+		return err
+	}
+	w.setLatest(r)
+	return nil
 }
 
 // obtainReport requests a PDF report and stores it. A failed generation is requested again with
@@ -227,11 +263,14 @@ func (w *authenticateCheck) obtainReport(ctx workflow.Context) (activities.Docum
 		}
 		w.status.Stage, w.status.ReportUUID = stageAwaitingPDF, uuid
 
-		state, err := w.awaitReport(ctx, uuid)
+		report, err := w.awaitReport(ctx, uuid)
 		if err != nil {
 			return activities.DocumentRef{}, fmt.Errorf("no PDF report from Authenticate: %s", failureReason(err))
 		}
-		if state.status == authenticate.PDFFailed {
+		uuid = report.ReportUUID
+		w.tried[uuid] = true
+		w.status.ReportUUID, w.status.ReportStatus = uuid, report.Status
+		if authenticate.Is(report.Status, authenticate.PDFFailed) {
 			lastProblem = "PDF report generation failed"
 			if err := workflow.Sleep(ctx, time.Duration(attempt)*time.Minute); err != nil {
 				return activities.DocumentRef{}, err
@@ -239,9 +278,7 @@ func (w *authenticateCheck) obtainReport(ctx workflow.Context) (activities.Docum
 			continue
 		}
 		var doc activities.DocumentRef
-		err = workflow.ExecuteActivity(providerActivityOptions(ctx), authActivity(a.StoreAuthenticateReport), activities.ReportRef{
-			CheckID: w.in.CheckID, UserAccessCode: w.order.UserAccessCode, ReportUUID: uuid,
-		}).Get(ctx, &doc)
+		err = workflow.ExecuteActivity(providerActivityOptions(ctx), authActivity(a.StoreAuthenticateReport), w.reportRef(uuid)).Get(ctx, &doc)
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeReportLinkExpired {
 			lastProblem = "the PDF report's link expired before it was downloaded"
@@ -257,24 +294,84 @@ func (w *authenticateCheck) obtainReport(ctx workflow.Context) (activities.Docum
 	return activities.DocumentRef{}, fmt.Errorf("%s %d times; giving up", lastProblem, maxReportAttempts)
 }
 
-// awaitReport waits for the report's COMPLETED or FAILED event, polling past the deadline.
-func (w *authenticateCheck) awaitReport(ctx workflow.Context, uuid string) (reportState, error) {
+func (w *authenticateCheck) reportRef(uuid string) activities.ReportRef {
+	return activities.ReportRef{CheckID: w.in.CheckID, UserAccessCode: w.order.UserAccessCode, ReportUUID: uuid}
+}
+
+// awaitReport waits until Authenticate's API shows the requested report COMPLETED or FAILED, and
+// returns it as the API shows it. A COMPLETED or FAILED event only prompts the look: unsigned, it
+// could be forged or early, and one the API does not confirm is noted in the timeline and waited
+// past. When the request's answer named no report, the report is the one the events name (see
+// eventReport). Past the deadline it polls.
+func (w *authenticateCheck) awaitReport(ctx workflow.Context, uuid string) (activities.AuthenticatePDF, error) {
 	var a *activities.Authenticate
-	var status string
-	byEvent, err := awaitOrPoll(ctx, w.timing, func() bool {
-		st := w.reports[uuid].status
-		return st == authenticate.PDFCompleted || st == authenticate.PDFFailed
-	}, func() {
-		w.record(ctx, activities.TimelineInput{DedupeKey: "report.polling:" + uuid, Kind: "check.polling",
-			Detail:     fmt.Sprintf("report %s not finished within %s; polling Authenticate every %s", uuid, w.timing.WebhookDeadline, w.timing.PollInterval),
+	deadline := workflow.Now(ctx).Add(w.timing.WebhookDeadline)
+	for {
+		remaining := deadline.Sub(workflow.Now(ctx))
+		if remaining <= 0 {
+			break
+		}
+		signaled, err := workflow.AwaitWithTimeout(ctx, remaining, func() bool {
+			if uuid == "" {
+				return w.eventReport() != ""
+			}
+			return w.reports[uuid].prompt != ""
+		})
+		if err != nil {
+			return activities.AuthenticatePDF{}, err
+		}
+		if !signaled {
+			break
+		}
+		if uuid == "" {
+			uuid = w.eventReport()
+			w.status.ReportUUID = uuid
+			w.record(ctx, activities.TimelineInput{DedupeKey: "report.named:" + uuid, Kind: "report.named",
+				Detail:     "report " + uuid + ": the request's answer named no report; following the one Authenticate's events name",
+				OccurredAt: workflow.Now(ctx)})
+			continue
+		}
+		state := w.reports[uuid]
+		prompt, said := state.prompt, state.promptStage
+		state.prompt, state.promptStage = "", ""
+		w.reports[uuid] = state
+		var report activities.AuthenticatePDF
+		if err := workflow.ExecuteActivity(providerActivityOptions(ctx), authActivity(a.ReadAuthenticatePDF), w.reportRef(uuid)).Get(ctx, &report); err != nil {
+			return report, err
+		}
+		if report.ReportUUID == uuid && report.Finished() {
+			return report, nil
+		}
+		w.record(ctx, activities.TimelineInput{DedupeKey: "report.unconfirmed:" + prompt, Kind: "report.unconfirmed",
+			Detail: fmt.Sprintf("report %s: an event said %s, which Authenticate's API does not confirm (its latest report: %s %s); still waiting",
+				uuid, said, report.ReportUUID, report.Status),
 			OccurredAt: workflow.Now(ctx)})
-	}, authActivity(a.PollAuthenticatePDF), activities.ReportRef{
-		CheckID: w.in.CheckID, UserAccessCode: w.order.UserAccessCode, ReportUUID: uuid,
-	}, &status)
-	if byEvent {
-		return w.reports[uuid], nil
 	}
-	return reportState{status: status}, err
+	w.record(ctx, activities.TimelineInput{DedupeKey: "report.polling:" + uuid, Kind: "check.polling",
+		Detail:     fmt.Sprintf("report %s not finished within %s; polling Authenticate every %s", uuid, w.timing.WebhookDeadline, w.timing.PollInterval),
+		OccurredAt: workflow.Now(ctx)})
+	// The API is the truth for the report, so events do not cut this poll short.
+	var report activities.AuthenticatePDF
+	_, err := pollUntil(ctx, w.timing.PollInterval, nil, authActivity(a.PollAuthenticatePDF), w.reportRef(uuid), &report)
+	return report, err
+}
+
+// eventReport is the report the events name, for a request whose answer named none: the newest
+// one an INITIATED or COMPLETED event announced that no earlier attempt followed; "" while there
+// is none. Every event it reads is about this check's user, who has no other reports.
+func (w *authenticateCheck) eventReport() string {
+	var newest string
+	var newestAt time.Time
+	// Map order varies; the newest by time, then by uuid, does not.
+	for uuid, r := range w.reports {
+		if !r.announced || w.tried[uuid] {
+			continue
+		}
+		if newest == "" || r.at.After(newestAt) || (r.at.Equal(newestAt) && uuid > newest) {
+			newest, newestAt = uuid, r.at
+		}
+	}
+	return newest
 }
 
 func (w *authenticateCheck) receiveEvents(ctx workflow.Context) {
@@ -286,7 +383,7 @@ func (w *authenticateCheck) receiveEvents(ctx workflow.Context) {
 	}
 }
 
-// accept folds one event into the state: duplicates are dropped by event id, and each event is
+// accept folds one event into the state: duplicates are dropped by event key, and each event is
 // recorded in the timeline (search updates through their own activity, which also drops stale
 // ones by the provider's time).
 func (w *authenticateCheck) accept(ctx workflow.Context, ev AuthenticateEvent) {
@@ -304,7 +401,7 @@ func (w *authenticateCheck) accept(ctx workflow.Context, ev AuthenticateEvent) {
 		if ev.Search == nil {
 			break
 		}
-		if ev.Search.SearchStatus == authenticate.SearchComplete {
+		if authenticate.Is(ev.Search.SearchStatus, authenticate.SearchComplete) {
 			w.lookNeeded = true
 		}
 		var a *activities.Authenticate
@@ -316,28 +413,74 @@ func (w *authenticateCheck) accept(ctx workflow.Context, ev AuthenticateEvent) {
 	case authenticate.EventPDFReportGeneration:
 		w.applyReportEvent(ev, occurred)
 	case authenticate.EventMonitoringRecordFound:
-		w.monitoringRecord = true
+		w.confirmRecord(ctx, ev, occurred)
+		return
 	}
 	w.record(ctx, activities.TimelineInput{DedupeKey: "authenticate:" + ev.EventID, Kind: "provider.event",
 		Detail: describeAuthenticateEvent(ev), OccurredAt: occurred})
 }
 
-// applyReportEvent keeps each report's newest stage; a late INITIATED does not undo COMPLETED.
+// confirmRecord reads Authenticate's API again for a MONITORING_RECORD_FOUND: anyone holding the
+// webhook URL could send one, so only a record the API shows counts (it becomes the latest result
+// the outcome is read from). The timeline says whether the API confirmed it.
+func (w *authenticateCheck) confirmRecord(ctx workflow.Context, ev AuthenticateEvent, occurred time.Time) {
+	w.confirming++
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		defer func() { w.confirming-- }()
+		// The user's route is written just before its code reaches the workflow, so an event can
+		// come first.
+		if err := workflow.Await(gctx, func() bool { return w.order.UserAccessCode != "" }); err != nil {
+			return
+		}
+		r, err := w.readResult(gctx)
+		w.record(gctx, activities.TimelineInput{DedupeKey: "authenticate:" + ev.EventID, Kind: "provider.event",
+			Detail: describeAuthenticateEvent(ev) + ": " + recordConfirmation(r, err), OccurredAt: occurred})
+	})
+}
+
+// recordConfirmation says whether a read of Authenticate's API confirms a record.
+func recordConfirmation(r activities.AuthenticateResult, err error) string {
+	switch {
+	case err != nil:
+		return "not confirmed: Authenticate's API could not be read (" + failureReason(err) + "); nothing changes"
+	case r.RecordsFound == 0:
+		return "not confirmed by Authenticate's API, which shows no record; nothing changes"
+	}
+	return fmt.Sprintf("confirmed by Authenticate's API (%d of %d searches found records)", r.RecordsFound, r.Searches)
+}
+
+// applyReportEvent notes a report's stage. The newest stage by the provider's time is shown (a late
+// INITIATED does not undo COMPLETED); INITIATED and COMPLETED name a report the check may follow,
+// and COMPLETED and FAILED prompt a look at the API.
 func (w *authenticateCheck) applyReportEvent(ev AuthenticateEvent, at time.Time) {
-	prev, known := w.reports[ev.ReportUUID]
-	finished := prev.status == authenticate.PDFCompleted || prev.status == authenticate.PDFFailed
-	if known && (finished || at.Before(prev.at)) {
+	if ev.ReportUUID == "" {
 		return
 	}
-	w.reports[ev.ReportUUID] = reportState{status: ev.Status, at: at}
+	r := w.reports[ev.ReportUUID]
+	if r.status == "" || !at.Before(r.at) {
+		r.status, r.at = ev.Status, at
+	}
+	completed := authenticate.Is(ev.Status, authenticate.PDFCompleted)
+	if completed || authenticate.Is(ev.Status, authenticate.PDFInitiated) {
+		r.announced = true
+	}
+	if completed || authenticate.Is(ev.Status, authenticate.PDFFailed) {
+		r.prompt, r.promptStage = ev.EventID, ev.Status
+	}
+	w.reports[ev.ReportUUID] = r
 	if ev.ReportUUID == w.status.ReportUUID || w.status.ReportUUID == "" {
-		w.status.ReportStatus = ev.Status
+		w.status.ReportStatus = r.status
 	}
 }
 
 func describeAuthenticateEvent(ev AuthenticateEvent) string {
 	d := ev.Type
 	switch {
+	case ev.Search != nil:
+		d += fmt.Sprintf(": %s %s: %s", ev.Search.SearchType, ev.Search.UniqueIdentifier, ev.Search.SearchStatus)
+		if ev.Search.SearchSubStatus != "" {
+			d += " (" + ev.Search.SearchSubStatus + ")"
+		}
 	case ev.ReportUUID != "":
 		d += fmt.Sprintf(": report %s %s", ev.ReportUUID, ev.Status)
 	case ev.Status != "" && ev.VerificationMethod != "":

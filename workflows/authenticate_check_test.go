@@ -3,6 +3,8 @@ package workflows
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,8 +34,13 @@ type authenticateCheckSuite struct {
 	readResults   []activities.AuthenticateResult // what successive reads of the API return
 	reportsAsked  int
 	stored        []activities.ReportRef
-	storeErrs     []error // what successive report downloads fail with (nil: success)
-	updates       []activities.CheckUpdateInput
+	storeErrs     []error  // what successive report downloads fail with (nil: success)
+	initiated     []string // the reportUUID each successive report request answers with
+	// pdfAPI is each report's stage as the API shows it: the stage its events last said, unless
+	// apiSays says otherwise.
+	pdfAPI, apiSays map[string]string
+	updates         []activities.CheckUpdateInput
+	recorded        []activities.CheckEventInput
 }
 
 func TestAuthenticateCheckWorkflow(t *testing.T) { suite.Run(t, new(authenticateCheckSuite)) }
@@ -46,13 +53,21 @@ func (s *authenticateCheckSuite) SetupTest() {
 	s.env.RegisterWorkflow(AuthenticateCheckWorkflow)
 	s.env.RegisterActivityWithOptions(ac, activity.RegisterOptions{Name: registry.ActivityPrefix(authenticate.Name)})
 	s.env.RegisterActivity(sa)
-	s.searchUpdates, s.reads, s.readResults, s.reportsAsked, s.stored, s.storeErrs, s.updates =
-		nil, 0, []activities.AuthenticateResult{complete}, 0, nil, nil, nil
+	s.searchUpdates, s.reads, s.readResults, s.reportsAsked, s.stored, s.storeErrs, s.updates, s.recorded =
+		nil, 0, []activities.AuthenticateResult{complete}, 0, nil, nil, nil, nil
+	s.initiated = []string{"rep-1", "rep-2", "rep-3"}
+	s.pdfAPI, s.apiSays = map[string]string{}, map[string]string{}
 
 	s.env.OnActivity(authActivity(ac.CreateAuthenticateUser), mock.Anything, mock.Anything).Return("uac-1", nil).Once()
 	s.env.OnActivity(authActivity(ac.RecordAuthenticateConsent), mock.Anything, mock.Anything).Return(nil).Once()
 	s.env.OnActivity(authActivity(ac.OrderAuthenticateSearches), mock.Anything, mock.Anything).Return(nil).Once()
-	s.env.OnActivity(sa.RecordCheckEvent, mock.Anything, mock.Anything).Return(nil).Maybe()
+	s.env.OnActivity(sa.RecordCheckEvent, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CheckEventInput) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.recorded = append(s.recorded, in)
+			return nil
+		}).Maybe()
 	s.env.OnActivity(sa.UpdateCheck, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CheckUpdateInput) error {
 			s.mu.Lock()
@@ -80,7 +95,17 @@ func (s *authenticateCheckSuite) SetupTest() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.reportsAsked++
-			return []string{"", "rep-1", "rep-2", "rep-3"}[s.reportsAsked], nil
+			return s.initiated[s.reportsAsked-1], nil
+		}).Maybe()
+	s.env.OnActivity(authActivity(ac.ReadAuthenticatePDF), mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ReportRef) (activities.AuthenticatePDF, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			status, pinned := s.apiSays[in.ReportUUID]
+			if !pinned {
+				status = s.pdfAPI[in.ReportUUID]
+			}
+			return activities.AuthenticatePDF{ReportUUID: in.ReportUUID, Status: status}, nil
 		}).Maybe()
 	s.env.OnActivity(authActivity(ac.StoreAuthenticateReport), mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.ReportRef) (activities.DocumentRef, error) {
@@ -95,11 +120,19 @@ func (s *authenticateCheckSuite) SetupTest() {
 }
 
 func (s *authenticateCheckSuite) signalAt(delay time.Duration, events ...AuthenticateEvent) {
-	s.env.RegisterDelayedCallback(func() {
-		for _, ev := range events {
-			s.env.SignalWorkflow(AuthenticateEventSignal, ev)
+	s.env.RegisterDelayedCallback(func() { s.signal(events...) }, delay)
+}
+
+// signal sends events; the API shows the stage a report's event says from then on.
+func (s *authenticateCheckSuite) signal(events ...AuthenticateEvent) {
+	for _, ev := range events {
+		if ev.Type == authenticate.EventPDFReportGeneration {
+			s.mu.Lock()
+			s.pdfAPI[ev.ReportUUID] = ev.Status
+			s.mu.Unlock()
 		}
-	}, delay)
+		s.env.SignalWorkflow(AuthenticateEventSignal, ev)
+	}
 }
 
 var t0 = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
@@ -229,7 +262,8 @@ func (s *authenticateCheckSuite) TestNoWebhooksPollsTheSearchesAndTheReport() {
 			}
 			return complete, nil
 		})
-	s.env.OnActivity(authActivity(ac.PollAuthenticatePDF), mock.Anything, mock.Anything).Return(authenticate.PDFCompleted, nil).Once()
+	s.env.OnActivity(authActivity(ac.PollAuthenticatePDF), mock.Anything, mock.Anything).Return(
+		activities.AuthenticatePDF{ReportUUID: "rep-1", Status: authenticate.PDFCompleted}, nil).Once()
 	start := s.env.Now()
 
 	r := s.run(AuthenticateOptions{PDFReport: true, SexOffender: true})
@@ -252,4 +286,159 @@ func (s *authenticateCheckSuite) TestSexOffenderCheckIsWaitedFor() {
 	r := s.run(AuthenticateOptions{SexOffender: true})
 	s.Equal(store.StatusCompleted, r.Status)
 	s.Equal(2, s.reads)
+}
+
+// parsed is the signal the relay makes of a webhook body: the provider's Translate keeps
+// ParseEvent's Summary.
+func (s *authenticateCheckSuite) parsed(body string) AuthenticateEvent {
+	ev, err := authenticate.ParseEvent([]byte(body))
+	s.Require().NoError(err)
+	return ev.Summary()
+}
+
+// timelineHas reports whether the timeline entry written under dedupeKey says every part.
+func (s *authenticateCheckSuite) timelineHas(dedupeKey string, parts ...string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.recorded {
+		if e.Timeline.DedupeKey != dedupeKey {
+			continue
+		}
+		for _, p := range parts {
+			if !strings.Contains(e.Timeline.Detail, p) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func (s *authenticateCheckSuite) TestEventsSharingOneIDAllTakeEffect() {
+	// Every sample in Authenticate's documentation shows "id": "string": nothing says the id is
+	// unique per event. Two updates of different searches and the all-complete share one here.
+	update := func(search, at string) AuthenticateEvent {
+		return s.parsed(fmt.Sprintf(`{"id":"string","event":"CRIMINAL_REQUEST_STATUS_UPDATE","eventDate":%q,
+			"order":{"userAccessCode":"uac-1","orderDetails":{"unique_identifier":%q,"search_type":"COUNTY_CRIMINAL",
+			"search_status":"COMPLETE","search_sub_status":"CLEAR"}}}`, at, search))
+	}
+	s.signalAt(time.Hour, update("s1", "2026-11-01T09:10:00.000Z"), update("s2", "2026-11-01T09:11:00.000Z"),
+		s.parsed(`{"id":"string","event":"ALL_CRIMINAL_REQUESTS_COMPLETE","eventDate":"2026-11-01T09:12:00.000Z",
+			"order":{"userAccessCode":"uac-1"}}`))
+	start := s.env.Now()
+
+	r := s.run(AuthenticateOptions{})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Len(s.searchUpdates, 2, "both updates are taken")
+	s.NotEqual(s.searchUpdates[0].EventID, s.searchUpdates[1].EventID, "and recorded under keys of their own")
+	s.Equal(1, s.reads, "the all-complete prompted the look")
+	s.Less(s.env.Now().Sub(start), testTiming.WebhookDeadline, "the events completed the check, not polling")
+}
+
+func (s *authenticateCheckSuite) TestMonitoringRecordFoundTheAPIDoesNotShowChangesNothing() {
+	s.signalAt(time.Hour, AuthenticateEvent{EventID: "m1", Type: authenticate.EventMonitoringRecordFound, OccurredAt: t0})
+	s.signalAt(2*time.Hour, allComplete("e-all", time.Hour))
+
+	r := s.run(AuthenticateOptions{})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal(OutcomeClear, r.Outcome, "an unsigned notice the API does not back flags nobody")
+	s.True(s.timelineHas("authenticate:m1", authenticate.EventMonitoringRecordFound, "not confirmed"))
+}
+
+func (s *authenticateCheckSuite) TestMonitoringRecordFoundConfirmedByTheAPIWhileTheReportIsMade() {
+	// The searches are read clear; the monitoring notice comes while the report is being made,
+	// and the API, read again, shows the record.
+	s.readResults = []activities.AuthenticateResult{complete,
+		{CriminalComplete: true, SexOffenderComplete: true, Searches: 3, RecordsFound: 1}}
+	s.signalAt(time.Hour, allComplete("e-all", 0))
+	s.signalAt(2*time.Hour, AuthenticateEvent{EventID: "m1", Type: authenticate.EventMonitoringRecordFound, OccurredAt: t0.Add(time.Hour)})
+	s.signalAt(3*time.Hour, reportEvent("p1", "rep-1", authenticate.PDFCompleted, 2*time.Hour))
+
+	r := s.run(AuthenticateOptions{PDFReport: true})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal(OutcomeRecordFound, r.Outcome)
+	s.Equal(2, s.reads)
+	s.True(s.timelineHas("authenticate:m1", authenticate.EventMonitoringRecordFound, "confirmed"))
+	s.False(s.timelineHas("authenticate:m1", "not confirmed"))
+}
+
+func (s *authenticateCheckSuite) TestReportUUIDTakenFromTheEventsWhenTheRequestAnswersNone() {
+	s.initiated = []string{""}
+	s.signalAt(time.Hour, allComplete("e-all", 0))
+	s.signalAt(2*time.Hour, reportEvent("p1", "rep-9", authenticate.PDFInitiated, time.Hour),
+		reportEvent("p2", "rep-9", authenticate.PDFCompleted, time.Hour+time.Minute))
+	start := s.env.Now()
+
+	r := s.run(AuthenticateOptions{PDFReport: true})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Require().Len(s.stored, 1)
+	s.Equal("rep-9", s.stored[0].ReportUUID)
+	s.Equal(1, s.reportsAsked)
+	s.Less(s.env.Now().Sub(start), testTiming.WebhookDeadline, "no wait for the deadline, let alone 60 days of polling")
+}
+
+func (s *authenticateCheckSuite) TestStatusLiteralsInAnotherCaseOrSpelling() {
+	s.readResults = []activities.AuthenticateResult{
+		{CriminalComplete: false, SexOffenderComplete: true, Searches: 2},
+		{CriminalComplete: true, SexOffenderComplete: true, Searches: 2},
+	}
+	s.signalAt(time.Hour, allComplete("e-all", 0))
+	// "Completed" for a search (the docs say COMPLETE) and "completed" for a report stage.
+	s.signalAt(2*time.Hour, searchEvent("e1", "s1", "Completed", "clear", time.Minute))
+	s.signalAt(3*time.Hour, reportEvent("p1", "rep-1", "completed", 2*time.Hour))
+	start := s.env.Now()
+
+	r := s.run(AuthenticateOptions{PDFReport: true})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal(2, s.reads, "the completed search prompted the second look")
+	s.Require().Len(s.stored, 1)
+	s.Less(s.env.Now().Sub(start), testTiming.WebhookDeadline, "no polling")
+}
+
+func (s *authenticateCheckSuite) TestAFailedEventIsConfirmedBeforeTheReportCountsAsFailed() {
+	s.signalAt(time.Hour, allComplete("e-all", 0))
+	// Anyone holding the URL could send this FAILED: the API still shows the report being made.
+	s.apiSays["rep-1"] = authenticate.PDFInitiated
+	s.signalAt(2*time.Hour, reportEvent("p1", "rep-1", authenticate.PDFFailed, time.Hour))
+	s.env.RegisterDelayedCallback(func() {
+		s.mu.Lock()
+		delete(s.apiSays, "rep-1")
+		s.mu.Unlock()
+		s.signal(reportEvent("p2", "rep-1", authenticate.PDFCompleted, 2*time.Hour))
+	}, 3*time.Hour)
+
+	r := s.run(AuthenticateOptions{PDFReport: true})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal(1, s.reportsAsked, "no new report for a failure the API does not confirm")
+	s.Require().Len(s.stored, 1)
+	s.Equal("rep-1", s.stored[0].ReportUUID)
+	s.True(s.timelineHas("report.unconfirmed:p1", "FAILED", "does not confirm"))
+}
+
+func (s *authenticateCheckSuite) TestAFailedEventTheAPIConfirmsRequestsANewReport() {
+	s.signalAt(time.Hour, allComplete("e-all", 0))
+	s.signalAt(2*time.Hour, reportEvent("p1", "rep-1", "Failed", time.Hour))
+	s.signalAt(3*time.Hour, reportEvent("p2", "rep-2", authenticate.PDFCompleted, 2*time.Hour))
+
+	r := s.run(AuthenticateOptions{PDFReport: true})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal(2, s.reportsAsked)
+	s.Equal("doc-rep-2", r.Documents[0].DocumentID)
+}
+
+func (s *authenticateCheckSuite) TestAForgedCompletedIsNotDownloadedFrom() {
+	s.signalAt(time.Hour, allComplete("e-all", 0))
+	s.apiSays["rep-1"] = authenticate.PDFInitiated
+	s.signalAt(2*time.Hour, reportEvent("p1", "rep-1", authenticate.PDFCompleted, time.Hour))
+	s.env.RegisterDelayedCallback(func() {
+		s.mu.Lock()
+		delete(s.apiSays, "rep-1")
+		s.mu.Unlock()
+		s.signal(reportEvent("p2", "rep-1", authenticate.PDFCompleted, 2*time.Hour))
+	}, 3*time.Hour)
+
+	r := s.run(AuthenticateOptions{PDFReport: true})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Len(s.stored, 1, "the report is fetched once the API confirms it")
+	s.True(s.timelineHas("report.unconfirmed:p1", "COMPLETED", "does not confirm"))
 }

@@ -3,6 +3,7 @@ package authenticate
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,13 +40,18 @@ const (
 	SearchComplete   = "COMPLETE"
 )
 
-// Event is a webhook notification, in the envelope every Authenticate event shares. Its ID is
-// what de-duplicates repeated deliveries.
+// Event is a webhook notification, in the envelope every Authenticate event shares.
 type Event struct {
+	// ID is Authenticate's "id". Its documentation never says it is unique per event (every sample
+	// shows "string"): it may name the user or the order, so it does not de-duplicate; Key does.
 	ID        string    `json:"id"`
 	Event     string    `json:"event"`
 	EventDate time.Time `json:"eventDate"`
 	Order     Order     `json:"order"`
+	// Key de-duplicates deliveries: the hex SHA-256 of the raw body, set by ParseEvent. A retry
+	// resends the same bytes and so has the same key, while two different events cannot share
+	// one, whatever their ids.
+	Key string `json:"-"`
 }
 
 // Order is an event's "order": which fields are set depends on the event type.
@@ -91,12 +97,18 @@ func ParseEvent(body []byte) (Event, error) {
 	case w.Order == nil || w.Order.UserAccessCode == "":
 		return Event{}, errors.New(`authenticate: event has no "order.userAccessCode"`)
 	}
-	e := Event{ID: w.ID, Event: w.Event, Order: w.Order.Order}
+	e := Event{ID: w.ID, Event: w.Event, Order: w.Order.Order, Key: BodyKey(body)}
 	e.EventDate, _ = parseTime(w.EventDate)
 	if t, ok := parseTime(w.Order.Expires); ok {
 		e.Order.Expires = &t
 	}
 	return e, nil
+}
+
+// BodyKey is the de-duplication key of a webhook body: its hex SHA-256 (see Event.Key).
+func BodyKey(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
 }
 
 func parseTime(raw json.RawMessage) (time.Time, bool) {
@@ -121,7 +133,7 @@ func (e Event) Subject() string {
 // Summary is what of an event may travel into workflow history: no PII, and no reportLink (a
 // bearer link to a PDF about a person; activities read it from the stored event instead).
 type Summary struct {
-	EventID            string
+	EventID            string // Event.Key, the de-duplication key: not Authenticate's "id"
 	Type               string
 	OccurredAt         time.Time // eventDate
 	Status             string    // order.status: a PDF stage or a verification status
@@ -134,7 +146,7 @@ type Summary struct {
 // Summary digests the event without its personal data and report link.
 func (e Event) Summary() Summary {
 	s := Summary{
-		EventID:            e.ID,
+		EventID:            e.Key,
 		Type:               e.Event,
 		OccurredAt:         e.EventDate,
 		Status:             e.Order.Status,
@@ -152,14 +164,25 @@ func (e Event) Summary() Summary {
 	return s
 }
 
-// TokenMatches reports whether got is the expected webhook URL token. Authenticate does not sign
-// webhooks, so an unguessable token in the registered URL is what tells its requests apart.
-// Comparing SHA-256 digests in constant time hides the expected token's length as well as its
-// content. An empty expected token never matches: it would let every request in.
-func TokenMatches(expected, got string) bool {
-	if expected == "" {
-		return false
+// TokenMatches reports whether got is one of the expected webhook URL tokens. Authenticate does
+// not sign webhooks, so an unguessable token in the registered URL is what tells its requests
+// apart; several are accepted so that a token can be rotated (register the new one, then drop the
+// old one once Authenticate has stopped using it). Every expected token is compared, in constant
+// time over SHA-256 digests, which hides the tokens' lengths as well as their content and which
+// one matched. An empty token never matches: it would let every request in.
+func TokenMatches(expected []string, got string) bool {
+	g := sha256.Sum256([]byte(got))
+	match := 0
+	for _, token := range expected {
+		e := sha256.Sum256([]byte(token))
+		match |= subtle.ConstantTimeCompare(e[:], g[:]) & notEmpty(token)
 	}
-	e, g := sha256.Sum256([]byte(expected)), sha256.Sum256([]byte(got))
-	return subtle.ConstantTimeCompare(e[:], g[:]) == 1
+	return match == 1
+}
+
+func notEmpty(s string) int {
+	if s == "" {
+		return 0
+	}
+	return 1
 }

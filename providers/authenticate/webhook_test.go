@@ -1,6 +1,9 @@
 package authenticate_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -164,7 +167,7 @@ func TestSummary(t *testing.T) {
 		require.NoError(t, err)
 		s := e.Summary()
 		assert.Equal(t, authenticate.Summary{
-			EventID:    "ev-pdf",
+			EventID:    authenticate.BodyKey([]byte(samplePDF)),
 			Type:       authenticate.EventPDFReportGeneration,
 			OccurredAt: e.EventDate,
 			Status:     authenticate.PDFCompleted,
@@ -204,23 +207,88 @@ func TestSummary(t *testing.T) {
 }
 
 func TestTokenMatches(t *testing.T) {
-	const token = "k2V9dXqz7Yb1Qp0sLw4R"
+	const token, previous = "k2V9dXqz7Yb1Qp0sLw4R", "Zr8mN3pQ5sT7vX9yB1dF"
 	tests := []struct {
-		name, expected, got string
-		want                bool
+		name     string
+		expected []string
+		got      string
+		want     bool
 	}{
-		{"same", token, token, true},
-		{"different", token, "k2V9dXqz7Yb1Qp0sLw4S", false},
-		{"prefix", token, token[:10], false},
-		{"longer", token, token + "x", false},
-		{"case differs", token, strings.ToUpper(token), false},
-		{"empty got", token, "", false},
-		{"empty expected", "", "", false},
-		{"empty expected, any got", "", token, false},
+		{"same", []string{token}, token, true},
+		{"different", []string{token}, "k2V9dXqz7Yb1Qp0sLw4S", false},
+		{"prefix", []string{token}, token[:10], false},
+		{"longer", []string{token}, token + "x", false},
+		{"case differs", []string{token}, strings.ToUpper(token), false},
+		{"empty got", []string{token}, "", false},
+		{"rotation: the new token", []string{token, previous}, token, true},
+		{"rotation: the old token", []string{token, previous}, previous, true},
+		{"rotation: both at once", []string{token, previous}, token + "," + previous, false},
+		{"rotation: neither", []string{token, previous}, "Zr8mN3pQ5sT7vX9yB1dG", false},
+		{"no expected token", nil, "", false},
+		{"empty expected", []string{""}, "", false},
+		{"empty expected, any got", []string{""}, token, false},
+		{"an empty one among others", []string{token, ""}, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, authenticate.TokenMatches(tt.expected, tt.got))
 		})
+	}
+}
+
+func TestEventKeyIsTheBodysSHA256(t *testing.T) {
+	// Authenticate's samples all show "id": "string": two different events may share an id.
+	first := `{"id":"string","event":"CRIMINAL_REQUEST_STATUS_UPDATE","eventDate":"2020-12-07T19:18:32.076Z",` +
+		`"order":{"userAccessCode":"u","orderDetails":{"unique_identifier":"s-1","search_status":"COMPLETE"}}}`
+	second := strings.Replace(first, "s-1", "s-2", 1)
+	a, err := authenticate.ParseEvent([]byte(first))
+	require.NoError(t, err)
+	b, err := authenticate.ParseEvent([]byte(second))
+	require.NoError(t, err)
+	again, err := authenticate.ParseEvent([]byte(first))
+	require.NoError(t, err)
+
+	assert.Equal(t, a.ID, b.ID)
+	assert.NotEqual(t, a.Key, b.Key, "two events sharing an id keep keys of their own")
+	assert.Equal(t, a.Key, again.Key, "a retry of the same bytes is a duplicate")
+	sum := sha256.Sum256([]byte(first))
+	assert.Equal(t, hex.EncodeToString(sum[:]), a.Key)
+	assert.Equal(t, a.Key, authenticate.BodyKey([]byte(first)))
+	assert.Equal(t, a.Key, a.Summary().EventID, "the workflow de-duplicates by the inbox's key")
+	raw, err := json.Marshal(a)
+	require.NoError(t, err)
+	assert.NotContains(t, string(raw), a.Key, "the key is not part of the event's JSON")
+}
+
+func TestIs(t *testing.T) {
+	tests := []struct {
+		status, want string
+		is           bool
+	}{
+		{"COMPLETE", authenticate.SearchComplete, true},
+		{"COMPLETED", authenticate.SearchComplete, true},
+		{"complete", authenticate.SearchComplete, true},
+		{" Completed ", authenticate.SearchComplete, true},
+		{"COMPLETED", authenticate.PDFCompleted, true},
+		{"COMPLETE", authenticate.PDFCompleted, true},
+		{"completed", authenticate.PDFCompleted, true},
+		{"FAILED", authenticate.PDFFailed, true},
+		{"Failed", authenticate.PDFFailed, true},
+		{"INITIATED", authenticate.PDFInitiated, true},
+		{"clear", authenticate.SubStatusClear, true},
+		{"Clear", authenticate.SubStatusClear, true},
+		{"record found", authenticate.SubStatusRecordFound, true},
+		{"record-found", authenticate.SubStatusRecordFound, true},
+		{"in progress", authenticate.SearchInProgress, true},
+		{"IN_PROGRESS", authenticate.SearchComplete, false},
+		{"INCOMPLETE", authenticate.SearchComplete, false},
+		{"COMPLETED_WITH_ERRORS", authenticate.PDFCompleted, false},
+		{"", authenticate.SearchComplete, false},
+		{"FAILED", authenticate.PDFCompleted, false},
+		{"CLEAR", authenticate.SubStatusRecordFound, false},
+		{"NOT_CLEAR", authenticate.SubStatusClear, false},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.is, authenticate.Is(tt.status, tt.want), "Is(%q, %q)", tt.status, tt.want)
 	}
 }

@@ -41,8 +41,11 @@ const (
 // Authenticate is the Authenticate provider: criminal searches and the sex offender check, with
 // unsigned webhooks sent to a URL whose last segment is a secret token.
 type Authenticate struct {
-	baseURL, apiKey, companyCode, webhookToken string
-	paths                                      authenticate.Paths
+	baseURL, apiKey, companyCode string
+	// webhookTokens are the tokens a webhook URL may end with: the first is the one Subscribe
+	// registers, the others are accepted while a rotation is under way.
+	webhookTokens []string
+	paths         authenticate.Paths
 }
 
 func (*Authenticate) Name() string { return authenticate.Name }
@@ -54,7 +57,7 @@ func (*Authenticate) Settings() []registry.Setting {
 
 func (p *Authenticate) Configure(env registry.Env) error {
 	p.baseURL, p.apiKey = authenticateBaseURL.Get(env), authenticateAPIKey.Get(env)
-	p.companyCode, p.webhookToken = authenticateCompanyCode.Get(env), authenticateWebhookToken.Get(env)
+	p.companyCode, p.webhookTokens = authenticateCompanyCode.Get(env), webhookTokens(authenticateWebhookToken.Get(env))
 	p.paths = authenticate.Paths{
 		CriminalSearch: authenticatePathCriminal.Get(env), TestResult: authenticatePathResult.Get(env),
 		InitiatePDF: authenticatePathInitiate.Get(env), RetrievePDF: authenticatePathRetrieve.Get(env),
@@ -74,8 +77,20 @@ func (p *Authenticate) Configure(env registry.Env) error {
 	return nil
 }
 
+// webhookTokens reads AUTHENTICATE_WEBHOOK_TOKEN, a comma-separated list: spaces around a token
+// and empty entries (a trailing comma) are ignored.
+func webhookTokens(setting string) []string {
+	var tokens []string
+	for token := range strings.SplitSeq(setting, ",") {
+		if token = strings.TrimSpace(token); token != "" {
+			tokens = append(tokens, token)
+		}
+	}
+	return tokens
+}
+
 func (p *Authenticate) Warnings() []string {
-	if p.webhookToken == "" {
+	if len(p.webhookTokens) == 0 {
 		return []string{"AUTHENTICATE_WEBHOOK_TOKEN is not set: every Authenticate webhook will be refused with 401"}
 	}
 	return nil
@@ -110,16 +125,19 @@ func (*Authenticate) ValidateCheck(raw json.RawMessage) (registry.Check, registr
 	return registry.Check{Type: c.Type, Options: stored}, validateType(c.Type, []string{authenticateCheckType}), nil
 }
 
-// VerifyWebhook checks the URL's token. Authenticate documents no signature, so the unguessable
-// token is the credential (constant time, fail closed), and the workflow re-reads state from
-// Authenticate's API before it acts on anything terminal.
+// VerifyWebhook checks the URL's token against each configured one. Authenticate documents no
+// signature, so the unguessable token is the credential (constant time, fail closed), and the
+// workflow re-reads state from Authenticate's API before it acts on anything terminal.
 func (p *Authenticate) VerifyWebhook(_ http.Header, token string, _ []byte) bool {
-	return authenticate.TokenMatches(p.webhookToken, token)
+	return authenticate.TokenMatches(p.webhookTokens, token)
 }
 
+// ParseWebhook keys the inbox by the SHA-256 of the body, not by Authenticate's "id", which its
+// documentation never says is unique per event: keyed by the id, a second event about the same
+// user or order would be acknowledged as a duplicate and lost. A retry resends the same bytes.
 func (*Authenticate) ParseWebhook(body []byte) (registry.Envelope, error) {
 	ev, err := authenticate.ParseEvent(body)
-	return registry.Envelope{ID: ev.ID, Type: ev.Event, Subject: ev.Subject()}, err
+	return registry.Envelope{ID: ev.Key, Type: ev.Event, Subject: ev.Subject()}, err
 }
 
 // Translate keeps the summary only: it has no PII, and no report link either.
@@ -133,8 +151,21 @@ func (*Authenticate) Translate(body []byte) (registry.Signal, error) {
 
 func (*Authenticate) CheckWorkflow() string { return workflows.AuthenticateCheckWorkflowName }
 
+// Revive takes an event about a check whose workflow has closed (a monitoring hit, a late search
+// update, a new report): an AuthenticateAmendmentWorkflow under the check workflow's id reads
+// Authenticate's API again and amends what the HR platform sees, so that no event about a user
+// screenflow created is discarded.
+func (*Authenticate) Revive(workflowID string, sig registry.Signal) (string, any, bool) {
+	in, ok := workflows.NewAuthenticateAmendmentInput(workflowID)
+	if !ok || sig.Name != workflows.AuthenticateEventSignal {
+		return "", nil, false
+	}
+	return workflows.AuthenticateAmendmentWorkflowName, in, true
+}
+
 func (p *Authenticate) Register(w registry.Worker, deps registry.Deps) error {
 	w.RegisterWorkflowWithOptions(workflows.AuthenticateCheckWorkflow, workflow.RegisterOptions{Name: workflows.AuthenticateCheckWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.AuthenticateAmendmentWorkflow, workflow.RegisterOptions{Name: workflows.AuthenticateAmendmentWorkflowName})
 	w.RegisterActivityWithOptions(&activities.Authenticate{Store: deps.Store, Client: p.client()},
 		activity.RegisterOptions{Name: registry.ActivityPrefix(authenticate.Name)})
 	return nil
@@ -150,7 +181,7 @@ func (p *Authenticate) Subscribe(ctx context.Context, publicBaseURL string, out 
 	var missing []string
 	for name, value := range map[string]string{
 		authenticateAPIKey.Name: p.apiKey, authenticateCompanyCode.Name: p.companyCode,
-		authenticateWebhookToken.Name: p.webhookToken, "PUBLIC_BASE_URL": publicBaseURL,
+		authenticateWebhookToken.Name: strings.Join(p.webhookTokens, ","), "PUBLIC_BASE_URL": publicBaseURL,
 	} {
 		if value == "" {
 			missing = append(missing, name)
@@ -162,11 +193,14 @@ func (p *Authenticate) Subscribe(ctx context.Context, publicBaseURL string, out 
 	if !strings.HasPrefix(publicBaseURL, "https://") && !strings.HasPrefix(publicBaseURL, "http://") {
 		return errors.New("PUBLIC_BASE_URL must be an absolute http(s) URL, e.g. https://screenflow.example.com")
 	}
+	// Authenticate keeps one URL per company: the first token's. The others stay accepted until
+	// they are removed from the setting, once Authenticate has stopped sending to them.
+	token := p.webhookTokens[0]
 	base := strings.TrimRight(publicBaseURL, "/") + authenticateWebhookPath
-	if err := p.client().RegisterWebhook(ctx, p.companyCode, base+p.webhookToken); err != nil {
+	if err := p.client().RegisterWebhook(ctx, p.companyCode, base+token); err != nil {
 		return fmt.Errorf("register the webhook with Authenticate: %w", err)
 	}
-	fmt.Fprintf(out, "registered with Authenticate for company %s:\n  %s\n", p.companyCode, base+maskToken(p.webhookToken))
+	fmt.Fprintf(out, "registered with Authenticate for company %s:\n  %s\n", p.companyCode, base+maskToken(token))
 	return nil
 }
 

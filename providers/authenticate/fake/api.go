@@ -261,7 +261,7 @@ func (s *Server) initiatePDF(w http.ResponseWriter, r *http.Request) {
 	u.latestReport = rep
 	u.lastPDFRequest = time.Now()
 	u.pdfRequests++
-	s.sendLocked(newWebhook(authenticate.EventPDFReportGeneration, authenticate.Order{
+	s.sendLocked(s.newWebhookLocked(authenticate.EventPDFReportGeneration, authenticate.Order{
 		UserAccessCode: u.code, Status: rep.status, ReportUUID: rep.uuid,
 	}))
 	s.timers.ArmLocked("pdf/"+rep.uuid, s.pdfDelay, func() { s.finishReportLocked(rep) })

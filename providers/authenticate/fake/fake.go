@@ -87,8 +87,11 @@ type Server struct {
 	failLeft    int
 	failStatus  int
 	failPDFLeft int
-	users       map[string]*user
-	reports     map[string]*report
+	// sharedEventID, when set, is the id of every event sent (ShareEventID).
+	sharedEventID string
+	sent          []fakekit.Webhook
+	users         map[string]*user
+	reports       map[string]*report
 }
 
 // user is what the fake keeps of an Authenticate user. It keeps no personal data: nothing reads it.
@@ -253,6 +256,65 @@ func (s *Server) AdvanceSearches(userAccessCode string) error {
 	return nil
 }
 
+// ShareEventID makes every event sent from now on carry id as its "id", as Authenticate would if
+// its id named the user or the order rather than the event: its documentation never says the id
+// is unique per event (every sample shows "string"). "" gives each event its own id again.
+func (s *Server) ShareEventID(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sharedEventID = id
+}
+
+// SendUserPIIUpdate sends USER_PII_UPDATE for the user, as Authenticate does when the user's
+// personal data changes. The event carries only the userAccessCode.
+func (s *Server) SendUserPIIUpdate(userAccessCode string) error {
+	return s.sendUserEvent(userAccessCode, authenticate.EventUserPIIUpdate)
+}
+
+// SendMonitoringRecordFound sends MONITORING_RECORD_FOUND for the user and changes nothing in
+// the API: what a forged or mistaken notice looks like to the receiver.
+func (s *Server) SendMonitoringRecordFound(userAccessCode string) error {
+	return s.sendUserEvent(userAccessCode, authenticate.EventMonitoringRecordFound)
+}
+
+// sendUserEvent sends an event whose order holds only the userAccessCode.
+func (s *Server) sendUserEvent(userAccessCode, typ string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[userAccessCode]; !ok {
+		return fmt.Errorf("fake authenticate: no user %q", userAccessCode)
+	}
+	s.sendLocked(s.newWebhookLocked(typ, authenticate.Order{UserAccessCode: userAccessCode}))
+	return nil
+}
+
+// FindMonitoringRecord is monitoring finding a record about the user after its searches
+// completed: the user's first criminal search reports RECORD_FOUND in the test result from now
+// on, and MONITORING_RECORD_FOUND is sent.
+func (s *Server) FindMonitoringRecord(userAccessCode string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[userAccessCode]
+	switch {
+	case !ok:
+		return fmt.Errorf("fake authenticate: no user %q", userAccessCode)
+	case len(u.criminal) == 0 || !allComplete(u.criminal):
+		return errors.New("fake authenticate: monitoring follows completed criminal searches")
+	}
+	u.criminal[0].SearchSubStatus = authenticate.SubStatusRecordFound
+	s.sendLocked(s.newWebhookLocked(authenticate.EventMonitoringRecordFound, authenticate.Order{UserAccessCode: userAccessCode}))
+	return nil
+}
+
+// Sent returns every webhook the fake has issued, in order, with the exact bytes of each body:
+// once each, whatever DuplicateWebhooks says, and including those DropWebhooks kept from being
+// delivered.
+func (s *Server) Sent() []Webhook {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.sent)
+}
+
 // ReportPDF returns the exact bytes served for the report, once it is COMPLETED.
 func (s *Server) ReportPDF(reportUUID string) ([]byte, bool) {
 	s.mu.Lock()
@@ -314,14 +376,14 @@ func (s *Server) stepCriminalLocked(u *user) (moved, pending bool) {
 	}
 	hooks := make([]fakekit.Webhook, 0, len(steps)+1)
 	for _, sr := range steps {
-		hooks = append(hooks, newWebhook(authenticate.EventCriminalStatusUpdate, authenticate.Order{UserAccessCode: u.code, OrderDetails: &sr}))
+		hooks = append(hooks, s.newWebhookLocked(authenticate.EventCriminalStatusUpdate, authenticate.Order{UserAccessCode: u.code, OrderDetails: &sr}))
 	}
 	pending = !allComplete(u.criminal)
 	if s.reorder {
 		slices.Reverse(hooks)
 	}
 	if !pending {
-		all := newWebhook(authenticate.EventAllCriminalComplete, authenticate.Order{UserAccessCode: u.code})
+		all := s.newWebhookLocked(authenticate.EventAllCriminalComplete, authenticate.Order{UserAccessCode: u.code})
 		at := len(hooks)
 		if s.reorder {
 			at--
@@ -338,7 +400,7 @@ func (s *Server) stepCriminalLocked(u *user) (moved, pending bool) {
 func (s *Server) stepSexOffenderLocked(u *user) (moved, pending bool) {
 	steps := s.advanceLocked(u.sexOffender)
 	for _, sr := range steps {
-		s.sendLocked(newWebhook(authenticate.EventSexOffenderStatusUpdate, authenticate.Order{UserAccessCode: u.code, OrderDetails: &sr}))
+		s.sendLocked(s.newWebhookLocked(authenticate.EventSexOffenderStatusUpdate, authenticate.Order{UserAccessCode: u.code, OrderDetails: &sr}))
 	}
 	return len(steps) > 0, !allComplete(u.sexOffender)
 }
@@ -388,7 +450,7 @@ func (s *Server) finishReportLocked(r *report) {
 		order.ReportLink, order.Expires = link, &expires
 	}
 	order.Status = r.status
-	s.sendLocked(newWebhook(authenticate.EventPDFReportGeneration, order))
+	s.sendLocked(s.newWebhookLocked(authenticate.EventPDFReportGeneration, order))
 	s.log.Info("fake authenticate: report generated", "report_uuid", r.uuid, "status", r.status)
 }
 

@@ -75,7 +75,7 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	token, _ := strings.CutPrefix(req.URL.Path, "/webhooks/authenticate/")
-	if !authenticate.TokenMatches(hookToken, token) {
+	if !authenticate.TokenMatches([]string{hookToken}, token) {
 		r.t.Errorf("webhook to %s, not the registered URL", req.URL.Path)
 		w.WriteHeader(http.StatusNotFound)
 		return
@@ -692,4 +692,68 @@ func TestAdvanceSearchesErrors(t *testing.T) {
 	require.NoError(t, f.AdvanceSearches(code))
 	require.NoError(t, f.AdvanceSearches(code))
 	assert.ErrorContains(t, f.AdvanceSearches(code), "already complete")
+}
+
+func TestUserPIIUpdateAndMonitoringEventsInTheSeedsShape(t *testing.T) {
+	r := newReceiver(t)
+	f, c := start(t, fake.Options{WebhookURL: r.url(), SearchDelay: -1})
+	code, _ := orderCriminal(t, c)
+	require.Error(t, f.FindMonitoringRecord(code), "monitoring follows completed searches")
+	require.Error(t, f.SendUserPIIUpdate("nobody"))
+
+	require.NoError(t, f.SendUserPIIUpdate(code))
+	require.NoError(t, f.SendMonitoringRecordFound(code))
+	require.Eventually(t, r.hasCount(authenticate.EventMonitoringRecordFound, 1), wait, tick)
+	tr, err := c.GetTestResult(context.Background(), code)
+	require.NoError(t, err)
+	for _, s := range tr.Criminal.Searches {
+		assert.Empty(t, s.SearchSubStatus, "a bare notice changes nothing in the API")
+	}
+
+	require.NoError(t, f.AdvanceSearches(code))
+	require.NoError(t, f.AdvanceSearches(code))
+	require.NoError(t, f.FindMonitoringRecord(code))
+	require.Eventually(t, r.hasCount(authenticate.EventMonitoringRecordFound, 2), wait, tick)
+	tr, err = c.GetTestResult(context.Background(), code)
+	require.NoError(t, err)
+	assert.Equal(t, authenticate.SubStatusRecordFound, tr.Criminal.Searches[0].SearchSubStatus, "monitoring's record is in the API")
+
+	for _, rc := range r.all() {
+		if rc.event.Event != authenticate.EventUserPIIUpdate && rc.event.Event != authenticate.EventMonitoringRecordFound {
+			continue
+		}
+		// The documentation's USER_PII_UPDATE sample, without its trailing comma; monitoring has
+		// no sample and shares the envelope.
+		assert.Equal(t, []string{"event", "eventDate", "id", "order"}, keys(rc.raw))
+		assert.Equal(t, []string{"userAccessCode"}, keys(rc.raw["order"]))
+		assert.Equal(t, "user:"+code, rc.event.Subject())
+	}
+	assert.Equal(t, 1, r.count(authenticate.EventUserPIIUpdate))
+}
+
+func TestShareEventID(t *testing.T) {
+	r := newReceiver(t)
+	f, c := start(t, fake.Options{WebhookURL: r.url(), SearchDelay: -1})
+	f.ShareEventID("order-1")
+	code, _ := orderCriminal(t, c)
+	require.NoError(t, f.AdvanceSearches(code))
+	require.NoError(t, f.AdvanceSearches(code))
+	require.Eventually(t, r.hasCount(authenticate.EventAllCriminalComplete, 1), wait, tick)
+
+	sent := f.Sent()
+	require.Len(t, sent, 7)
+	bodies := map[string]bool{}
+	for _, wh := range sent {
+		e, err := authenticate.ParseEvent(wh.Body)
+		require.NoError(t, err)
+		assert.Equal(t, "order-1", e.ID)
+		assert.Equal(t, "order-1", wh.EventID)
+		bodies[string(wh.Body)] = true
+	}
+	assert.Len(t, bodies, 7, "one id, seven different events")
+
+	f.ShareEventID("")
+	require.NoError(t, f.SendUserPIIUpdate(code))
+	last := f.Sent()[7]
+	assert.NotEqual(t, "order-1", last.EventID, "each event has its own id again")
 }
