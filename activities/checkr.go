@@ -3,6 +3,8 @@ package activities
 import (
 	"context"
 	"errors"
+	"strings"
+	"time"
 
 	"github.com/screenflow/screenflow/providers/checkr"
 	"github.com/screenflow/screenflow/store"
@@ -42,15 +44,6 @@ func (a *Checkr) clientFor(ctx context.Context, accountID string) (*checkr.Clien
 	return a.Client.WithKey(string(token)), nil
 }
 
-// CheckrAccountStatus reads an integrated account's state from Postgres.
-func (a *Checkr) CheckrAccountStatus(ctx context.Context, accountID string) (store.CheckrAccountStatus, error) {
-	acct, err := a.Store.CheckrAccount(ctx, accountID)
-	if errors.Is(err, store.ErrNotFound) {
-		return "", permanent("the Checkr account "+accountID+" is not connected", ErrTypeAccountUnknown)
-	}
-	return acct.Status, err
-}
-
 // AwaitingCredentialingInput marks a check as waiting for its account, or as waiting no more.
 type AwaitingCredentialingInput struct {
 	CheckID  string
@@ -60,6 +53,17 @@ type AwaitingCredentialingInput struct {
 // SetAwaitingCredentialing shows the check as awaiting_credentialing in the HR API, or back to pending.
 func (a *Checkr) SetAwaitingCredentialing(ctx context.Context, in AwaitingCredentialingInput) error {
 	return a.Store.SetCheckAwaitingCredentialing(ctx, in.CheckID, in.Awaiting)
+}
+
+// ActionRequiredInput marks a check as waiting for the candidate, or as waiting no more.
+type ActionRequiredInput struct {
+	CheckID  string
+	Required bool
+}
+
+// SetActionRequired shows the check as action_required in the HR API, or back in_progress.
+func (a *Checkr) SetActionRequired(ctx context.Context, in ActionRequiredInput) error {
+	return a.Store.SetCheckActionRequired(ctx, in.CheckID, in.Required)
 }
 
 // CheckrOrderInput names a check and how it is ordered at Checkr.
@@ -180,6 +184,44 @@ func (a *Checkr) CreateCheckrReport(ctx context.Context, in CheckrOrderInput) (s
 	return reportID, a.TrackCheckrReport(ctx, CheckrReportRef{CheckID: in.CheckID, ReportID: reportID, WorkflowID: in.WorkflowID})
 }
 
+// CheckrInvitationRef names an invitation of a check.
+type CheckrInvitationRef struct {
+	AccountID    string
+	InvitationID string
+}
+
+// CheckrInvitationSummary is an invitation as the workflow needs it: never its URL, which lets
+// anyone fill it in.
+type CheckrInvitationSummary struct {
+	Status   string // completed, expired or deleted
+	ReportID string // once completed
+}
+
+// PollCheckrInvitation reads the invitation (GET /v1/invitations/{id}) and fails with
+// ErrTypeNotReady while the candidate has not completed it, so that its retry policy polls: it is
+// what finds the report when invitation.completed is lost.
+func (a *Checkr) PollCheckrInvitation(ctx context.Context, in CheckrInvitationRef) (CheckrInvitationSummary, error) {
+	client, err := a.clientFor(ctx, in.AccountID)
+	if err != nil {
+		return CheckrInvitationSummary{}, err
+	}
+	inv, err := client.GetInvitation(ctx, in.InvitationID)
+	if err != nil {
+		return CheckrInvitationSummary{}, providerError(err)
+	}
+	status := inv.Status
+	if inv.DeletedAt != nil {
+		status = checkr.InvitationDeleted
+	}
+	switch {
+	case status == checkr.InvitationPending:
+		return CheckrInvitationSummary{}, notReady("the invitation is pending")
+	case status == checkr.InvitationCompleted && inv.ReportID == "":
+		return CheckrInvitationSummary{}, notReady("the invitation is completed but names no report yet")
+	}
+	return CheckrInvitationSummary{Status: status, ReportID: inv.ReportID}, nil
+}
+
 // CheckrReportRef names a report of a check.
 type CheckrReportRef struct {
 	CheckID    string
@@ -260,16 +302,131 @@ func (a *Checkr) StoreCheckrDocument(ctx context.Context, in CheckrDocumentInput
 	if contentType == "" {
 		contentType = "application/pdf"
 	}
-	stored, err := a.Store.SaveDocument(ctx, in.CheckID, "checkr_"+doc.Type+"_"+in.DocumentID, contentType, content)
+	stored, err := a.Store.SaveDocument(ctx, in.CheckID, checkrDocumentKind(doc.Type, in.DocumentID), contentType, content)
 	if err != nil {
 		return DocumentRef{}, err
 	}
 	return DocumentRef{DocumentID: stored.ID, SHA256: stored.SHA256, Size: stored.Size}, nil
 }
 
-// CheckrAccounts keeps the integrated accounts' state in Postgres for their workflows.
+// checkrDocumentKind is the kind a Checkr document is stored under: its type and Checkr's id.
+func checkrDocumentKind(docType, documentID string) string {
+	return "checkr_" + docType + "_" + documentID
+}
+
+// CheckrCheckRecord is a Checkr check as Postgres has it, for the events that come after its
+// workflow closed.
+type CheckrCheckRecord struct {
+	Status      store.Status
+	Outcome     string
+	AccountID   string // "" for the direct account
+	ReportID    string // "" when no report was ordered or found
+	DocumentIDs []string
+}
+
+// ReadCheckrCheck reads a Checkr check, with the ids of the Checkr documents stored for it.
+func (a *Checkr) ReadCheckrCheck(ctx context.Context, checkID string) (CheckrCheckRecord, error) {
+	c, err := a.Store.Check(ctx, checkID)
+	if err != nil {
+		return CheckrCheckRecord{}, err
+	}
+	kinds, err := a.Store.CheckDocumentKinds(ctx, checkID)
+	if err != nil {
+		return CheckrCheckRecord{}, err
+	}
+	r := CheckrCheckRecord{Status: c.Status, Outcome: orEmpty(c.Outcome), AccountID: orEmpty(c.CheckrAccountID),
+		ReportID: orEmpty(c.ProviderCheckID)}
+	for _, kind := range kinds {
+		if strings.HasPrefix(kind, "checkr_") {
+			r.DocumentIDs = append(r.DocumentIDs, kind[strings.LastIndex(kind, "_")+1:])
+		}
+	}
+	return r, nil
+}
+
+func orEmpty(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// CheckrAmendmentInput is a completed check's result as Checkr's API has it after an event that
+// came once the check had completed: an upgrade, a dispute, an adjudication, a new result.
+type CheckrAmendmentInput struct {
+	CheckID    string
+	Outcome    string
+	Reason     string // ends the timeline entries
+	DedupeKey  string // names this amendment, so that a retry writes it once
+	OccurredAt time.Time
+}
+
+// AmendCheckrCheck sets a completed check's outcome to the report's result. It reports whether
+// the amendment is in effect (made now or by an earlier attempt): the outcome changed.
+func (a *Checkr) AmendCheckrCheck(ctx context.Context, in CheckrAmendmentInput) (bool, error) {
+	return a.Store.AmendCheckOutcome(ctx, store.CheckAmendment{CheckID: in.CheckID, Outcome: in.Outcome,
+		Reason: in.Reason, DedupeKey: in.DedupeKey, OccurredAt: in.OccurredAt})
+}
+
+// RederiveCheckrScreeningResult derives a completed screening's result again from its checks'
+// outcomes, after a check's was amended. While the screening runs it fails with ErrTypeNotReady,
+// so that its retry policy waits: the screening concludes on the outcomes its checks returned, and
+// only after that can an amended outcome be taken into its result.
+func (a *Checkr) RederiveCheckrScreeningResult(ctx context.Context, in ScreeningResultInput) error {
+	running, err := a.Store.RederiveScreeningResult(ctx, in.ScreeningID, in.Reason, in.DedupeKey)
+	if err != nil {
+		return err
+	}
+	if running {
+		return notReady("the screening has not ended yet")
+	}
+	return nil
+}
+
+// CheckrAccounts keeps the integrated accounts' state, and the checks waiting on it, in Postgres
+// for their workflows.
 type CheckrAccounts struct {
 	Store *store.Store
+}
+
+// CheckrSubscriptionInput names a check workflow that waits on an account's state.
+type CheckrSubscriptionInput struct {
+	AccountID  string
+	WorkflowID string
+}
+
+// SubscribeCheckrAccount subscribes the check workflow to the account's state and returns the
+// account's status now; the account's workflow tells it every later change, and need not be
+// running for this. An account no tenant connected fails for good (ErrTypeAccountUnknown).
+func (a *CheckrAccounts) SubscribeCheckrAccount(ctx context.Context, in CheckrSubscriptionInput) (store.CheckrAccountStatus, error) {
+	acct, err := a.Store.SubscribeCheckrAccount(ctx, in.AccountID, in.WorkflowID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", permanent("the Checkr account "+in.AccountID+" is not connected", ErrTypeAccountUnknown)
+	}
+	return acct.Status, err
+}
+
+// CheckrUnsubscriptionInput names check workflows that no longer wait on an account's state.
+type CheckrUnsubscriptionInput struct {
+	AccountID   string
+	WorkflowIDs []string
+}
+
+// UnsubscribeCheckrAccount forgets check workflows that no longer wait on the account: finished.
+func (a *CheckrAccounts) UnsubscribeCheckrAccount(ctx context.Context, in CheckrUnsubscriptionInput) error {
+	return a.Store.UnsubscribeCheckrAccount(ctx, in.AccountID, in.WorkflowIDs)
+}
+
+// CheckrSubscribersPage asks for the account's subscribers after a cursor.
+type CheckrSubscribersPage struct {
+	AccountID string
+	After     string // "" for the first page; then the last workflow id of the page before
+	Limit     int
+}
+
+// ListCheckrSubscribers lists a page of the account's subscribers, sorted by workflow id.
+func (a *CheckrAccounts) ListCheckrSubscribers(ctx context.Context, in CheckrSubscribersPage) ([]string, error) {
+	return a.Store.CheckrSubscribers(ctx, in.AccountID, in.After, in.Limit)
 }
 
 // ReadCheckrAccountStatus returns the account's status in Postgres, or "" when no tenant has

@@ -137,3 +137,152 @@ func TestCheckrCallsStopOnceTheAccountIsDeauthorized(t *testing.T) {
 	require.True(t, appErr.NonRetryable())
 	require.Equal(t, 0, h.fake.CandidatesCreated())
 }
+
+func TestCheckrInvitationIsPolledUntilTheCandidateEndsIt(t *testing.T) {
+	h := newCheckrHarness(t)
+	ctx := context.Background()
+	h.order.Mode = activities.CheckrModeInvitation
+	cand, err := h.act.CreateCheckrCandidate(ctx, h.order)
+	require.NoError(t, err)
+	h.order.CandidateID = cand
+	invitationID, err := h.act.CreateCheckrInvitation(ctx, h.order)
+	require.NoError(t, err)
+	ref := activities.CheckrInvitationRef{AccountID: h.account, InvitationID: invitationID}
+
+	_, err = h.act.PollCheckrInvitation(ctx, ref)
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.Equal(t, activities.ErrTypeNotReady, appErr.Type(), "pending: the retry policy polls")
+
+	require.NoError(t, h.fake.CompleteInvitation(invitationID))
+	got, err := h.act.PollCheckrInvitation(ctx, ref)
+	require.NoError(t, err)
+	require.Equal(t, checkr.InvitationCompleted, got.Status)
+	require.NotEmpty(t, got.ReportID, "the report the candidate's invitation created")
+
+	for name, end := range map[string]func(string) error{
+		checkr.InvitationExpired: h.fake.ExpireInvitation,
+		checkr.InvitationDeleted: h.fake.DeleteInvitation,
+	} {
+		h.order.CheckID = newCheckrCheck(t, h)
+		cand, err := h.act.CreateCheckrCandidate(ctx, h.order)
+		require.NoError(t, err)
+		h.order.CandidateID = cand
+		id, err := h.act.CreateCheckrInvitation(ctx, h.order)
+		require.NoError(t, err)
+		require.NoError(t, end(id))
+		got, err := h.act.PollCheckrInvitation(ctx, activities.CheckrInvitationRef{AccountID: h.account, InvitationID: id})
+		require.NoError(t, err)
+		require.Equal(t, activities.CheckrInvitationSummary{Status: name}, got)
+	}
+}
+
+// newCheckrCheck stores another screening with one Checkr check on the harness's account.
+func newCheckrCheck(t *testing.T, h *checkrHarness) string {
+	t.Helper()
+	ctx := context.Background()
+	first, err := h.st.Check(ctx, h.checkID)
+	require.NoError(t, err)
+	var tenantID string
+	require.NoError(t, h.st.DB().Get(&tenantID, `SELECT tenant_id FROM screenings WHERE id = $1`, first.ScreeningID))
+	scr, _, err := h.st.CreateScreening(ctx, store.NewScreening{TenantID: tenantID,
+		Candidate: store.Candidate{Reference: "emp-2", FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com", DOB: "1990-12-10"},
+		Checks:    []store.NewCheck{{Provider: checkr.Name, Type: "tasker_standard", CheckrAccountID: h.account}}})
+	require.NoError(t, err)
+	checks, err := h.st.ScreeningChecks(ctx, scr.ID)
+	require.NoError(t, err)
+	return checks[0].ID
+}
+
+func TestCheckrSubscriptionsAreKeptInPostgres(t *testing.T) {
+	h := newCheckrHarness(t)
+	ctx := context.Background()
+	accounts := &activities.CheckrAccounts{Store: h.st}
+	for _, id := range []string{"wf-b", "wf-a", "wf-c", "wf-a"} {
+		status, err := accounts.SubscribeCheckrAccount(ctx, activities.CheckrSubscriptionInput{AccountID: h.account, WorkflowID: id})
+		require.NoError(t, err)
+		require.Equal(t, store.CheckrAwaitingCredentialing, status, "the account's status in Postgres")
+	}
+	page, err := accounts.ListCheckrSubscribers(ctx, activities.CheckrSubscribersPage{AccountID: h.account, Limit: 2})
+	require.NoError(t, err)
+	require.Equal(t, []string{"wf-a", "wf-b"}, page)
+	require.NoError(t, accounts.UnsubscribeCheckrAccount(ctx, activities.CheckrUnsubscriptionInput{AccountID: h.account, WorkflowIDs: []string{"wf-c"}}))
+	page, err = accounts.ListCheckrSubscribers(ctx, activities.CheckrSubscribersPage{AccountID: h.account, After: "wf-a", Limit: 2})
+	require.NoError(t, err)
+	require.Equal(t, []string{"wf-b"}, page)
+
+	_, err = accounts.SubscribeCheckrAccount(ctx, activities.CheckrSubscriptionInput{AccountID: "nope", WorkflowID: "wf-a"})
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.Equal(t, activities.ErrTypeAccountUnknown, appErr.Type())
+	require.True(t, appErr.NonRetryable())
+}
+
+func TestAnUpgradedReportAmendsTheCompletedCheckAndScreening(t *testing.T) {
+	h := newCheckrHarness(t)
+	ctx := context.Background()
+	cand, err := h.act.CreateCheckrCandidate(ctx, h.order)
+	require.NoError(t, err)
+	h.order.CandidateID = cand
+	reportID, err := h.act.CreateCheckrReport(ctx, h.order)
+	require.NoError(t, err)
+	require.NoError(t, h.fake.CompleteReport(reportID))
+	ref := activities.CheckrReportRef{CheckID: h.checkID, AccountID: h.account, ReportID: reportID}
+	report, err := h.act.FetchCheckrReport(ctx, ref)
+	require.NoError(t, err)
+	_, err = h.act.StoreCheckrDocument(ctx, activities.CheckrDocumentInput{CheckID: h.checkID, AccountID: h.account, DocumentID: report.DocumentIDs[0]})
+	require.NoError(t, err)
+	clear := checkr.ResultClear
+	require.NoError(t, h.st.UpdateCheck(ctx, store.CheckUpdate{CheckID: h.checkID, Status: store.StatusCompleted, Outcome: &clear}))
+	check, err := h.st.Check(ctx, h.checkID)
+	require.NoError(t, err)
+	require.NoError(t, h.st.SetScreeningStatus(ctx, check.ScreeningID, store.StatusCompleted, &clear))
+
+	rec, err := h.act.ReadCheckrCheck(ctx, h.checkID)
+	require.NoError(t, err)
+	require.Equal(t, activities.CheckrCheckRecord{Status: store.StatusCompleted, Outcome: checkr.ResultClear, AccountID: h.account,
+		ReportID: reportID, DocumentIDs: report.DocumentIDs}, rec)
+
+	h.fake.SetResult(checkr.ResultConsider)
+	require.NoError(t, h.fake.UpgradeReport(reportID))
+	upgraded, err := h.act.FetchCheckrReport(ctx, ref)
+	require.NoError(t, err)
+	require.Len(t, upgraded.DocumentIDs, 2)
+	_, err = h.act.StoreCheckrDocument(ctx, activities.CheckrDocumentInput{CheckID: h.checkID, AccountID: h.account, DocumentID: upgraded.DocumentIDs[1]})
+	require.NoError(t, err)
+	in := activities.CheckrAmendmentInput{CheckID: h.checkID, Outcome: upgraded.Result,
+		Reason: "Checkr's report after report.upgraded", DedupeKey: "checkr.amended:ev-1", OccurredAt: time.Now()}
+	for range 2 {
+		changed, err := h.act.AmendCheckrCheck(ctx, in)
+		require.NoError(t, err)
+		require.True(t, changed, "a retry learns what the first call did")
+	}
+	rederive := activities.ScreeningResultInput{ScreeningID: check.ScreeningID, Reason: in.Reason, DedupeKey: in.DedupeKey + ":screening"}
+	for range 2 {
+		require.NoError(t, h.act.RederiveCheckrScreeningResult(ctx, rederive))
+	}
+
+	rec, err = h.act.ReadCheckrCheck(ctx, h.checkID)
+	require.NoError(t, err)
+	require.Equal(t, checkr.ResultConsider, rec.Outcome)
+	require.Equal(t, upgraded.DocumentIDs, rec.DocumentIDs)
+	var result string
+	var entries int
+	require.NoError(t, h.st.DB().Get(&result, `SELECT result FROM screenings WHERE id = $1`, check.ScreeningID))
+	require.Equal(t, checkr.ResultConsider, result, "the screening's result follows its check")
+	require.NoError(t, h.st.DB().Get(&entries, `SELECT count(*) FROM timeline_entries WHERE screening_id = $1
+		AND dedupe_key LIKE 'checkr.amended:%'`, check.ScreeningID))
+	require.Equal(t, 2, entries, "the check's and the screening's, once each")
+}
+
+func TestAScreeningResultIsDerivedAgainOnlyOnceTheScreeningEnded(t *testing.T) {
+	h := newCheckrHarness(t)
+	ctx := context.Background()
+	check, err := h.st.Check(ctx, h.checkID)
+	require.NoError(t, err)
+	in := activities.ScreeningResultInput{ScreeningID: check.ScreeningID, Reason: "test", DedupeKey: "k"}
+	err = h.act.RederiveCheckrScreeningResult(ctx, in)
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.Equal(t, activities.ErrTypeNotReady, appErr.Type(), "the screening still runs: its retry policy waits")
+}

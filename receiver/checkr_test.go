@@ -59,8 +59,27 @@ func TestCheckrWebhookAcceptsASignatureUnderEitherKey(t *testing.T) {
 
 	var subject string
 	require.NoError(t, h.db.Get(&subject, `SELECT subject FROM webhook_events WHERE event_id = '57a1142c4772617d5c010000'`))
-	require.Equal(t, "report:f4bda8bd0201d322e41301aa", subject)
+	require.Equal(t, "candidate:3cd3d2bf54acfd7207caa276", subject, "a report routes by its candidate, routed when it was created")
 	require.Equal(t, 2, h.storedCount(t))
+}
+
+func TestCheckrWebhookAcceptsAPreviousKeyDuringARotation(t *testing.T) {
+	h := &webhookHarness{db: testenv.NewDB(t), relay: &webhookRelay{}}
+	engine := receiver.New(receiver.Config{Providers: configuredProviders(t, map[string]string{
+		"CHECKR_API_KEY": "direct-new", "CHECKR_OAUTH_CLIENT_SECRET": "secret-new",
+		"CHECKR_WEBHOOK_PREVIOUS_KEYS": "direct-old,secret-old"})},
+		store.New(h.db), nil, h.relay, slog.New(slog.DiscardHandler))
+	srv := httptest.NewServer(engine)
+	t.Cleanup(srv.Close)
+	h.base = srv.URL
+
+	body := []byte(checkrReportEvent)
+	a := h.postCheckr(t, body, checkr.Sign("secret-old", body))
+	require.Equal(t, http.StatusOK, a.status, a.raw)
+	require.Equal(t, "stored", a.body["status"], "an event signed before the rotation is kept")
+	other := bytes.Replace(body, []byte("57a1142c"), []byte("77a1142c"), 1)
+	require.Equal(t, http.StatusUnauthorized, h.postCheckr(t, other, checkr.Sign("secret-older", other)).status)
+	require.Equal(t, 1, h.storedCount(t))
 }
 
 func TestCheckrWebhookRejectsOtherSignaturesAndStoresNothing(t *testing.T) {

@@ -135,8 +135,9 @@ func (s *Server) checkrDisconnect(c *gin.Context) {
 }
 
 // tellCheckrAccount signals the account's workflow, starting it if need be. Postgres already holds
-// the change, and the workflow re-reads it whenever a check subscribes, so a failure here (Temporal
-// down) is logged, not returned.
+// the change: checks read it when they subscribe, and the workflow when it next starts. So a
+// failure here (Temporal down) is logged, not returned; Checkr's own event about the change (the
+// relay starts the workflow for it) tells the checks in flight.
 func (s *Server) tellCheckrAccount(ctx context.Context, accountID string, ev workflows.CheckrAccountEvent) {
 	ctx, cancel := context.WithTimeout(ctx, temporalTimeout)
 	defer cancel()

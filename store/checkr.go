@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // CheckrAccountStatus is the state of a Checkr account connected with OAuth.
@@ -255,4 +256,65 @@ func (s *Store) SetCheckAwaitingCredentialing(ctx context.Context, checkID strin
 		return fmt.Errorf("store: set check awaiting credentialing: %w", err)
 	}
 	return nil
+}
+
+// SubscribeCheckrAccount records that the check workflow workflowID waits on the account's state,
+// then reads the account (ErrNotFound when no tenant connected it). The subscription is committed
+// before the account is read, on purpose: the account's workflow records a change before it lists
+// the subscribers to tell, so a change this read misses is told to this subscriber.
+func (s *Store) SubscribeCheckrAccount(ctx context.Context, accountID, workflowID string) (CheckrAccount, error) {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO checkr_subscribers (account_id, workflow_id)
+		SELECT id, $2 FROM checkr_accounts WHERE id = $1
+		ON CONFLICT (account_id, workflow_id) DO NOTHING`, accountID, workflowID); err != nil {
+		return CheckrAccount{}, fmt.Errorf("store: subscribe to checkr account: %w", err)
+	}
+	return s.CheckrAccount(ctx, accountID)
+}
+
+// UnsubscribeCheckrAccount forgets subscribers of the account: checks that have finished.
+func (s *Store) UnsubscribeCheckrAccount(ctx context.Context, accountID string, workflowIDs []string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM checkr_subscribers WHERE account_id = $1 AND workflow_id = ANY($2)`,
+		accountID, pq.Array(workflowIDs)); err != nil {
+		return fmt.Errorf("store: unsubscribe from checkr account: %w", err)
+	}
+	return nil
+}
+
+// CheckrSubscribers lists up to limit subscribers of the account whose workflow ids sort after
+// after, in that order: a page, and the cursor of the next is its last id.
+func (s *Store) CheckrSubscribers(ctx context.Context, accountID, after string, limit int) ([]string, error) {
+	var ids []string
+	if err := s.db.SelectContext(ctx, &ids, `SELECT workflow_id FROM checkr_subscribers
+		WHERE account_id = $1 AND workflow_id > $2 ORDER BY workflow_id LIMIT $3`, accountID, after, limit); err != nil {
+		return nil, fmt.Errorf("store: checkr subscribers: %w", err)
+	}
+	return ids, nil
+}
+
+// SetCheckActionRequired moves a check in progress (or pending) to action_required while the
+// provider waits for the candidate, or with required false back to in_progress. Only a check
+// awaiting action goes back, and a terminal check is never touched, so that a late call cannot
+// rewind a check that has moved on.
+func (s *Store) SetCheckActionRequired(ctx context.Context, checkID string, required bool) error {
+	query := `UPDATE checks SET status = 'action_required', updated_at = now()
+		WHERE id = $1 AND status IN ('pending', 'in_progress')`
+	if !required {
+		query = `UPDATE checks SET status = 'in_progress', updated_at = now()
+			WHERE id = $1 AND status = 'action_required'`
+	}
+	if _, err := s.db.ExecContext(ctx, query, checkID); err != nil {
+		return fmt.Errorf("store: set check action required: %w", err)
+	}
+	return nil
+}
+
+// CheckDocumentKinds lists the kinds of a check's stored documents, in the order they were stored:
+// a Checkr report's amendment stores only the documents it lacks.
+func (s *Store) CheckDocumentKinds(ctx context.Context, checkID string) ([]string, error) {
+	var kinds []string
+	if err := s.db.SelectContext(ctx, &kinds, `SELECT kind FROM documents WHERE check_id = $1 ORDER BY created_at, id`,
+		checkID); err != nil {
+		return nil, fmt.Errorf("store: check document kinds: %w", err)
+	}
+	return kinds, nil
 }

@@ -314,3 +314,108 @@ func TestChecksRecordTheirCheckrAccountAndInvitation(t *testing.T) {
 		Checks:    []store.NewCheck{{Provider: "checkr", Type: "tasker_standard", CheckrAccountID: "acct-unknown"}}})
 	require.Error(t, err, "a check orders through a connected account only")
 }
+
+func TestCheckrSubscribersArePagedAndForgotten(t *testing.T) {
+	st := store.New(testenv.NewDB(t))
+	ctx := context.Background()
+	tenant, _, err := st.CreateTenant(ctx, "acme")
+	require.NoError(t, err)
+	_, err = st.ConnectCheckrAccount(ctx, tenant.ID, "acct-1", []byte("sealed-1"), "fp-1")
+	require.NoError(t, err)
+	_, err = st.ConnectCheckrAccount(ctx, tenant.ID, "acct-2", []byte("sealed-2"), "fp-2")
+	require.NoError(t, err)
+
+	const n = 250
+	for i := range n {
+		acct, err := st.SubscribeCheckrAccount(ctx, "acct-1", fmt.Sprintf("screening/s/checkr/c%03d", i))
+		require.NoError(t, err)
+		require.Equal(t, store.CheckrAwaitingCredentialing, acct.Status, "the subscription answers the account's status")
+	}
+	_, err = st.SubscribeCheckrAccount(ctx, "acct-1", "screening/s/checkr/c000")
+	require.NoError(t, err, "subscribing again is a no-op")
+	_, err = st.SubscribeCheckrAccount(ctx, "acct-2", "screening/s/checkr/other")
+	require.NoError(t, err)
+	_, err = st.SubscribeCheckrAccount(ctx, "acct-unknown", "screening/s/checkr/c000")
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	var all []string
+	after := ""
+	for {
+		page, err := st.CheckrSubscribers(ctx, "acct-1", after, 100)
+		require.NoError(t, err)
+		if len(page) == 0 {
+			break
+		}
+		require.LessOrEqual(t, len(page), 100)
+		all = append(all, page...)
+		after = page[len(page)-1]
+	}
+	require.Len(t, all, n, "every subscriber once, and only the account's")
+	require.IsIncreasing(t, all)
+
+	require.NoError(t, st.UnsubscribeCheckrAccount(ctx, "acct-1", []string{"screening/s/checkr/c000", "screening/s/checkr/c249", "nope"}))
+	page, err := st.CheckrSubscribers(ctx, "acct-1", "", n)
+	require.NoError(t, err)
+	require.Len(t, page, n-2)
+	require.Equal(t, "screening/s/checkr/c001", page[0])
+	other, err := st.CheckrSubscribers(ctx, "acct-2", "", n)
+	require.NoError(t, err)
+	require.Equal(t, []string{"screening/s/checkr/other"}, other)
+	var rows int
+	require.NoError(t, st.DB().Get(&rows, `SELECT count(*) FROM checkr_subscribers WHERE account_id = 'acct-unknown'`))
+	require.Zero(t, rows, "nothing is kept for an account no tenant connected")
+}
+
+func TestACheckRequiresActionAndGoesBackInProgress(t *testing.T) {
+	st := store.New(testenv.NewDB(t))
+	ctx := context.Background()
+	_, scr, _ := newScreening(t, st, "", nil)
+	checks, err := st.ScreeningChecks(ctx, scr.ID)
+	require.NoError(t, err)
+	id := checks[0].ID
+	status := func() store.Status {
+		t.Helper()
+		c, err := st.Check(ctx, id)
+		require.NoError(t, err)
+		return c.Status
+	}
+
+	require.NoError(t, st.UpdateCheck(ctx, store.CheckUpdate{CheckID: id, Status: store.StatusInProgress}))
+	require.NoError(t, st.SetCheckActionRequired(ctx, id, true))
+	require.Equal(t, store.StatusActionRequired, status())
+	require.NoError(t, st.SetCheckActionRequired(ctx, id, true))
+	require.Equal(t, store.StatusActionRequired, status())
+	require.NoError(t, st.SetCheckActionRequired(ctx, id, false))
+	require.Equal(t, store.StatusInProgress, status())
+	require.NoError(t, st.SetCheckActionRequired(ctx, id, false))
+	require.Equal(t, store.StatusInProgress, status())
+
+	require.NoError(t, st.SetCheckAwaitingCredentialing(ctx, id, true))
+	require.NoError(t, st.SetCheckActionRequired(ctx, id, true))
+	require.Equal(t, store.StatusAwaitingCredentialing, status(), "a check that cannot order yet waits on its account, not the candidate")
+	require.NoError(t, st.SetCheckAwaitingCredentialing(ctx, id, false))
+
+	require.NoError(t, st.SetCheckActionRequired(ctx, id, true))
+	require.NoError(t, st.UpdateCheck(ctx, store.CheckUpdate{CheckID: id, Status: store.StatusCompleted}))
+	require.NoError(t, st.SetCheckActionRequired(ctx, id, false))
+	require.NoError(t, st.SetCheckActionRequired(ctx, id, true))
+	require.Equal(t, store.StatusCompleted, status(), "a terminal check is never touched")
+}
+
+func TestCheckDocumentKinds(t *testing.T) {
+	st := store.New(testenv.NewDB(t))
+	ctx := context.Background()
+	_, scr, _ := newScreening(t, st, "", nil)
+	checks, err := st.ScreeningChecks(ctx, scr.ID)
+	require.NoError(t, err)
+	kinds, err := st.CheckDocumentKinds(ctx, checks[0].ID)
+	require.NoError(t, err)
+	require.Empty(t, kinds)
+	for _, kind := range []string{"checkr_pdf_report_d1", "checkr_pdf_report_d2", "checkr_pdf_report_d1"} {
+		_, err := st.SaveDocument(ctx, checks[0].ID, kind, "application/pdf", []byte("%PDF-"+kind))
+		require.NoError(t, err)
+	}
+	kinds, err = st.CheckDocumentKinds(ctx, checks[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, []string{"checkr_pdf_report_d1", "checkr_pdf_report_d2"}, kinds)
+}

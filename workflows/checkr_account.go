@@ -1,8 +1,9 @@
 package workflows
 
 import (
-	"maps"
 	"slices"
+	"strings"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -15,10 +16,8 @@ const (
 	// CheckrAccountEventSignal carries a CheckrAccountEvent: the account was connected (OAuth),
 	// credentialed or deauthorized.
 	CheckrAccountEventSignal = "checkr-account-event"
-	// CheckrSubscribeSignal carries a CheckrSubscription: a check workflow asks to be told the
-	// account's state now and whenever it changes.
-	CheckrSubscribeSignal = "checkr-subscribe"
-	// CheckrAccountStateSignal carries a CheckrAccountState to subscribed check workflows.
+	// CheckrAccountStateSignal carries a CheckrAccountState to the check workflows subscribed to
+	// the account (see activities.CheckrAccounts.SubscribeCheckrAccount).
 	CheckrAccountStateSignal = "checkr-account-state"
 )
 
@@ -32,16 +31,43 @@ const (
 // CheckrAccountWorkflowName is the type name the worker registers CheckrAccountWorkflow under.
 const CheckrAccountWorkflowName = "CheckrAccountWorkflow"
 
+const checkrAccountWorkflowPrefix = "checkr-account/"
+
 // CheckrAccountWorkflowID is the workflow of one integrated Checkr account: its id is Checkr's
 // account id, which is not PII.
-func CheckrAccountWorkflowID(accountID string) string { return "checkr-account/" + accountID }
+func CheckrAccountWorkflowID(accountID string) string { return checkrAccountWorkflowPrefix + accountID }
 
-// CheckrAccountInput starts (or continues) an account's workflow.
+// CheckrAccountIDOf returns the account whose workflow id this is, and false for any other id.
+func CheckrAccountIDOf(workflowID string) (string, bool) {
+	accountID, ok := strings.CutPrefix(workflowID, checkrAccountWorkflowPrefix)
+	return accountID, ok && accountID != ""
+}
+
+// seenAccountEvents bounds how many applied event ids the workflow remembers. The inbox keeps one
+// row per event id, so an event comes twice only when the relay signals it again after a crash
+// between the signal and marking it delivered: moments apart, far fewer than this many events.
+const seenAccountEvents = 256
+
+// tellPageSize is how many subscribers the workflow tells at once, between which it takes in new
+// events and may continue as new.
+const tellPageSize = 200
+
+// tellRetryInterval is how long telling waits after the subscribers could not be listed.
+const tellRetryInterval = time.Hour
+
+// CheckrAccountInput starts (or continues) an account's workflow. Its size is bounded whatever the
+// number of the account's checks and events, as continue-as-new needs: the subscribers are in
+// Postgres, and only the last seenAccountEvents event ids travel.
 type CheckrAccountInput struct {
-	AccountID   string
-	Status      store.CheckrAccountStatus // carried over by continue-as-new; "" at first start
-	Subscribers []string                  // check workflow ids, carried over by continue-as-new
-	SeenEvents  []string
+	AccountID string
+	// Status is carried over by continue-as-new. "" (a first start, or a start after the workflow
+	// had stopped) makes the workflow read it from Postgres and tell every subscriber.
+	Status     store.CheckrAccountStatus
+	SeenEvents []string // oldest first
+	// Telling, carried over by continue-as-new, means that the subscribers after TellAfter (in
+	// workflow id order) have yet to be told Status.
+	Telling   bool
+	TellAfter string
 }
 
 // CheckrAccountEvent is something that happened to the account.
@@ -53,11 +79,6 @@ type CheckrAccountEvent struct {
 	TokenFingerprint string
 }
 
-// CheckrSubscription names the check workflow to keep informed.
-type CheckrSubscription struct {
-	WorkflowID string
-}
-
 // CheckrAccountState is the account's state as check workflows are told it.
 type CheckrAccountState struct {
 	AccountID string
@@ -66,64 +87,69 @@ type CheckrAccountState struct {
 
 // CheckrAccountWorkflow is the credentialed gate of one integrated account. Checkr checks wait
 // for it to say "credentialed"; "deauthorized" ends the checks in flight. Events may come in any
-// order and before the OAuth callback finished: the workflow is started by whichever comes first
-// (signal-with-start), and nothing is dropped.
+// order, before the OAuth callback finished and while the workflow is not running: whichever
+// comes first starts it (signal-with-start; the relay through registry.Reviver), and nothing is
+// dropped. Checks subscribe in Postgres, where the workflow pages through them to tell them.
 func CheckrAccountWorkflow(ctx workflow.Context, in CheckrAccountInput) error {
-	w := &checkrAccount{accountID: in.AccountID, status: in.Status, subscribers: map[string]bool{}, seen: map[string]bool{}}
-	if w.status == "" {
-		w.status = store.CheckrAwaitingCredentialing
-	}
-	for _, s := range in.Subscribers {
-		w.subscribers[s] = true
-	}
-	for _, e := range in.SeenEvents {
-		w.seen[e] = true
-	}
+	w := &checkrAccount{accountID: in.AccountID, status: in.Status, seen: in.SeenEvents,
+		telling: in.Telling, tellAfter: in.TellAfter}
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (CheckrAccountState, error) {
 		return CheckrAccountState{AccountID: w.accountID, Status: w.status}, nil
 	}); err != nil {
 		return err
 	}
-	events := workflow.GetSignalChannel(ctx, CheckrAccountEventSignal)
-	subscriptions := workflow.GetSignalChannel(ctx, CheckrSubscribeSignal)
+	if w.status == "" {
+		// Postgres has the record the callback and the webhooks write first; subscribers may have
+		// been told otherwise by a run that stopped, or not at all while none ran.
+		w.status = store.CheckrAwaitingCredentialing
+		w.refresh(ctx)
+		w.tellEveryone()
+	}
 	selector := workflow.NewSelector(ctx)
-	selector.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) {
+	selector.AddReceive(workflow.GetSignalChannel(ctx, CheckrAccountEventSignal), func(c workflow.ReceiveChannel, _ bool) {
 		var ev CheckrAccountEvent
 		c.Receive(ctx, &ev)
 		w.apply(ctx, ev)
 	})
-	selector.AddReceive(subscriptions, func(c workflow.ReceiveChannel, _ bool) {
-		var sub CheckrSubscription
-		c.Receive(ctx, &sub)
-		w.refresh(ctx)
-		w.subscribers[sub.WorkflowID] = true
-		w.tell(ctx, sub.WorkflowID)
-	})
-	for !workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-		selector.Select(ctx)
+	for {
+		// Events first: they may change what subscribers are to be told.
+		for selector.HasPending() {
+			selector.Select(ctx)
+		}
+		if w.telling {
+			w.tellNextPage(ctx)
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		// Continuing as new with no signal pending, in the task that checked: none is lost.
+		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() && !selector.HasPending() {
+			return workflow.NewContinueAsNewError(ctx, CheckrAccountWorkflow, w.input())
+		}
+		if !w.telling {
+			selector.Select(ctx)
+		}
 	}
-	// Signals that arrived with the last task must not be lost across continue-as-new.
-	for selector.HasPending() {
-		selector.Select(ctx)
-	}
-	return workflow.NewContinueAsNewError(ctx, CheckrAccountWorkflow, w.input())
 }
 
 type checkrAccount struct {
-	accountID   string
-	status      store.CheckrAccountStatus
-	subscribers map[string]bool
-	seen        map[string]bool
+	accountID string
+	status    store.CheckrAccountStatus
+	seen      []string
+	telling   bool
+	tellAfter string
 }
 
 func (w *checkrAccount) apply(ctx workflow.Context, ev CheckrAccountEvent) {
-	if ev.EventID != "" && w.seen[ev.EventID] {
-		return
+	if ev.EventID != "" {
+		if slices.Contains(w.seen, ev.EventID) {
+			return
+		}
+		w.seen = append(w.seen, ev.EventID)
+		if len(w.seen) > seenAccountEvents {
+			w.seen = slices.Clone(w.seen[len(w.seen)-seenAccountEvents:])
+		}
 	}
-	w.seen[ev.EventID] = true
 	var a *activities.CheckrAccounts
 	sctx := storeActivityOptions(ctx)
 	previous := w.status
@@ -146,43 +172,65 @@ func (w *checkrAccount) apply(ctx workflow.Context, ev CheckrAccountEvent) {
 		}
 	}
 	if w.status != previous {
-		w.tellAll(ctx)
+		w.tellEveryone()
 	}
 }
 
-// refresh takes the status Postgres holds: the record the callback and the webhooks write
-// first, so that a signal lost while Temporal was down cannot leave the gate stale.
+// refresh takes the status Postgres holds, unless no tenant has connected the account yet.
 func (w *checkrAccount) refresh(ctx workflow.Context) {
 	var a *activities.CheckrAccounts
 	var status store.CheckrAccountStatus
 	err := workflow.ExecuteActivity(storeActivityOptions(ctx), checkrActivity(a.ReadCheckrAccountStatus), w.accountID).Get(ctx, &status)
-	if err == nil && status != "" && status != w.status {
+	if err == nil && status != "" {
 		w.status = status
-		w.tellAll(ctx)
 	}
 }
 
-func (w *checkrAccount) tellAll(ctx workflow.Context) {
-	// Sorted: commands must come in the same order when the workflow replays.
-	for _, id := range slices.Sorted(maps.Keys(w.subscribers)) {
-		w.tell(ctx, id)
-	}
-	if w.status == store.CheckrDeauthorized {
-		// The checks in flight end on this news; checks ordered after a reconnection subscribe anew.
-		clear(w.subscribers)
-	}
+// tellEveryone starts telling every subscriber the status, from the first, also when a telling of
+// an older status is under way: those told it already are told the new one too.
+func (w *checkrAccount) tellEveryone() {
+	w.telling, w.tellAfter = true, ""
 }
 
-// tell sends the account's state to one subscriber. A subscriber that has finished is forgotten.
-func (w *checkrAccount) tell(ctx workflow.Context, workflowID string) {
-	err := workflow.SignalExternalWorkflow(ctx, workflowID, "", CheckrAccountStateSignal,
-		CheckrAccountState{AccountID: w.accountID, Status: w.status}).Get(ctx, nil)
-	if err != nil {
-		delete(w.subscribers, workflowID)
+// tellNextPage tells the next page of subscribers the account's state, all at once. A subscriber
+// that cannot be told has finished, and is forgotten.
+func (w *checkrAccount) tellNextPage(ctx workflow.Context) {
+	var a *activities.CheckrAccounts
+	sctx := storeActivityOptions(ctx)
+	var page []string
+	if err := workflow.ExecuteActivity(sctx, checkrActivity(a.ListCheckrSubscribers), activities.CheckrSubscribersPage{
+		AccountID: w.accountID, After: w.tellAfter, Limit: tellPageSize}).Get(ctx, &page); err != nil {
+		// Postgres was down for a day, or refused (or the workflow is being canceled): the page is
+		// tried again later rather than at once, in a loop.
+		_ = workflow.Sleep(ctx, tellRetryInterval)
+		return
 	}
+	state := CheckrAccountState{AccountID: w.accountID, Status: w.status}
+	told := make([]workflow.Future, len(page))
+	for i, id := range page {
+		told[i] = workflow.SignalExternalWorkflow(ctx, id, "", CheckrAccountStateSignal, state)
+	}
+	var finished []string
+	for i, f := range told {
+		if f.Get(ctx, nil) != nil {
+			finished = append(finished, page[i])
+		}
+	}
+	if ctx.Err() != nil {
+		return // the failures are the cancellation's, not the subscribers'
+	}
+	if len(finished) > 0 {
+		_ = workflow.ExecuteActivity(sctx, checkrActivity(a.UnsubscribeCheckrAccount), activities.CheckrUnsubscriptionInput{
+			AccountID: w.accountID, WorkflowIDs: finished}).Get(ctx, nil)
+	}
+	if len(page) < tellPageSize {
+		w.telling, w.tellAfter = false, ""
+		return
+	}
+	w.tellAfter = page[len(page)-1]
 }
 
 func (w *checkrAccount) input() CheckrAccountInput {
-	return CheckrAccountInput{AccountID: w.accountID, Status: w.status,
-		Subscribers: slices.Sorted(maps.Keys(w.subscribers)), SeenEvents: slices.Sorted(maps.Keys(w.seen))}
+	return CheckrAccountInput{AccountID: w.accountID, Status: w.status, SeenEvents: slices.Clone(w.seen),
+		Telling: w.telling, TellAfter: w.tellAfter}
 }

@@ -33,6 +33,9 @@ type checkrCheckSuite struct {
 	downloadErrs   int // how many downloads fail with an expired download_uri first
 	updates        []activities.CheckUpdateInput
 	report         activities.CheckrReportSummary
+	reportLater    *activities.CheckrReportSummary // what reads after the first answer, if set
+	fetches        int
+	actions        []bool // SetActionRequired calls
 }
 
 func TestCheckrCheckWorkflow(t *testing.T) { suite.Run(t, new(checkrCheckSuite)) }
@@ -42,8 +45,10 @@ func (s *checkrCheckSuite) SetupTest() {
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.RegisterWorkflow(CheckrCheckWorkflow)
 	s.env.RegisterActivityWithOptions(ck, activity.RegisterOptions{Name: registry.ActivityPrefix(checkr.Name)})
+	s.env.RegisterActivityWithOptions(cka, activity.RegisterOptions{Name: registry.ActivityPrefix(checkr.Name)})
 	s.env.RegisterActivity(sa)
 	s.awaiting, s.candidateAfter, s.stored, s.downloadErrs, s.updates = nil, nil, nil, 0, nil
+	s.reportLater, s.fetches, s.actions = nil, 0, nil
 	s.report = activities.CheckrReportSummary{Status: "complete", Result: "clear", Assessment: "eligible",
 		DocumentIDs: []string{"doc-1", "doc-2"}}
 
@@ -62,6 +67,13 @@ func (s *checkrCheckSuite) SetupTest() {
 			s.awaiting = append(s.awaiting, in.Awaiting)
 			return nil
 		}).Maybe()
+	s.env.OnActivity(checkrActivity(ck.SetActionRequired), mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ActionRequiredInput) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.actions = append(s.actions, in.Required)
+			return nil
+		}).Maybe()
 	s.env.OnActivity(checkrActivity(ck.CreateCheckrCandidate), mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.CheckrOrderInput) (string, error) {
 			s.mu.Lock()
@@ -70,10 +82,17 @@ func (s *checkrCheckSuite) SetupTest() {
 			return "cand-1", nil
 		}).Maybe()
 	s.env.OnActivity(checkrActivity(ck.CreateCheckrReport), mock.Anything, mock.Anything).Return("rep-1", nil).Maybe()
+	// Reading the report takes a minute, in which events may come.
 	s.env.OnActivity(checkrActivity(ck.FetchCheckrReport), mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.CheckrReportRef) (activities.CheckrReportSummary, error) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.fetches++
+			if s.fetches > 1 && s.reportLater != nil {
+				return *s.reportLater, nil
+			}
 			return s.report, nil
-		}).Maybe()
+		}).After(time.Minute).Maybe()
 	s.env.OnActivity(checkrActivity(ck.StoreCheckrDocument), mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CheckrDocumentInput) (activities.DocumentRef, error) {
 			s.mu.Lock()
@@ -105,11 +124,16 @@ func (s *checkrCheckSuite) accountSaysAt(delay time.Duration, status store.Check
 	}, delay)
 }
 
-// integrated sets up a check on integrated account acct-1 whose workflow answers subscriptions.
+// integrated sets up a check on integrated account acct-1, whose status Postgres has when the
+// check subscribes. The check unsubscribes when it ends. No account workflow needs to run: a
+// signal to one would fail the test, which mocks none.
 func (s *checkrCheckSuite) integrated(status store.CheckrAccountStatus) {
-	s.env.OnActivity(checkrActivity(ck.CheckrAccountStatus), mock.Anything, "acct-1").Return(status, nil).Once()
-	s.env.OnSignalExternalWorkflow(mock.Anything, CheckrAccountWorkflowID("acct-1"), "", CheckrSubscribeSignal, mock.Anything).
-		Return(nil).Maybe()
+	s.env.OnActivity(checkrActivity(cka.SubscribeCheckrAccount), mock.Anything, mock.MatchedBy(func(in activities.CheckrSubscriptionInput) bool {
+		return in.AccountID == "acct-1" && in.WorkflowID != ""
+	})).Return(status, nil).Once()
+	s.env.OnActivity(checkrActivity(cka.UnsubscribeCheckrAccount), mock.Anything, mock.MatchedBy(func(in activities.CheckrUnsubscriptionInput) bool {
+		return in.AccountID == "acct-1" && len(in.WorkflowIDs) == 1
+	})).Return(nil).Once()
 }
 
 // checkrCheckOrder is what a test orders: the account ("" for the direct one) and the mode
@@ -271,4 +295,160 @@ func (s *checkrCheckSuite) TestNoWebhookPollsTheReport() {
 	r := s.run(checkrCheckOrder{})
 	s.Equal(store.StatusCompleted, r.Status)
 	s.Equal(3, polls)
+}
+
+func (s *checkrCheckSuite) status() CheckrCheckStatus {
+	res, err := s.env.QueryWorkflow(QueryStatus)
+	s.Require().NoError(err)
+	var st CheckrCheckStatus
+	s.Require().NoError(res.Get(&st))
+	return st
+}
+
+// The check subscribes in Postgres: it needs no account workflow running (one that is not used to
+// fail it with "the Checkr account's workflow is not running"), and it unsubscribes when it ends.
+func (s *checkrCheckSuite) TestTheGateNeedsNoRunningAccountWorkflow() {
+	s.integrated(store.CheckrCredentialed)
+	s.signalAt(time.Hour, reportEv("e1", checkr.EventReportCompleted, "complete", time.Hour))
+
+	r := s.run(checkrCheckOrder{AccountID: "acct-1"})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Empty(s.awaiting, "a credentialed account is not waited for")
+	s.env.AssertExpectations(s.T())
+}
+
+// The account's workflow may tell the check a change before the subscription's answer arrives:
+// the tell is newer, and wins.
+func (s *checkrCheckSuite) TestATellNewerThanTheSubscriptionWins() {
+	s.env.OnActivity(checkrActivity(cka.SubscribeCheckrAccount), mock.Anything, mock.Anything).
+		Return(store.CheckrCredentialed, nil).After(time.Minute).Once()
+	s.env.OnActivity(checkrActivity(cka.UnsubscribeCheckrAccount), mock.Anything, mock.Anything).Return(nil).Once()
+	s.accountSaysAt(30*time.Second, store.CheckrDeauthorized)
+
+	r := s.run(checkrCheckOrder{AccountID: "acct-1"})
+	s.Equal(store.StatusCanceled, r.Status)
+	s.Contains(r.FailureReason, "deauthorized")
+	s.Empty(s.candidateAfter, "nothing is ordered")
+}
+
+// invitation sets up invitation inv-1, whose polls answer "pending" notReady times, then final.
+func (s *checkrCheckSuite) invitation(notReady int, final activities.CheckrInvitationSummary) *int {
+	s.env.OnActivity(checkrActivity(ck.CreateCheckrInvitation), mock.Anything, mock.Anything).Return("inv-1", nil).Once()
+	calls := 0
+	s.env.OnActivity(checkrActivity(ck.PollCheckrInvitation), mock.Anything, activities.CheckrInvitationRef{InvitationID: "inv-1"}).Return(
+		func(context.Context, activities.CheckrInvitationRef) (activities.CheckrInvitationSummary, error) {
+			calls++
+			if calls <= notReady {
+				return activities.CheckrInvitationSummary{}, temporal.NewApplicationError("the invitation is pending", activities.ErrTypeNotReady)
+			}
+			return final, nil
+		}).Maybe()
+	return &calls
+}
+
+func (s *checkrCheckSuite) tracks(reportID string) {
+	s.env.OnActivity(checkrActivity(ck.TrackCheckrReport), mock.Anything, mock.MatchedBy(func(r activities.CheckrReportRef) bool {
+		return r.ReportID == reportID
+	})).Return(nil).Once()
+}
+
+// invitation.completed is lost: past the deadline the invitation is polled, and its report adopted.
+func (s *checkrCheckSuite) TestALostInvitationCompletedIsFoundByPolling() {
+	polls := s.invitation(2, activities.CheckrInvitationSummary{Status: checkr.InvitationCompleted, ReportID: "rep-1"})
+	s.tracks("rep-1")
+	s.signalAt(testTiming.WebhookDeadline+4*time.Hour, reportEv("e1", checkr.EventReportCompleted, "complete", 30*time.Hour))
+
+	r := s.run(checkrCheckOrder{Mode: activities.CheckrModeInvitation})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal(3, *polls)
+	s.env.AssertExpectations(s.T())
+}
+
+// Report events route by the candidate, so they reach the check before invitation.completed does
+// (or when it never comes): the report they name is the invitation's.
+func (s *checkrCheckSuite) TestReportEventsFindTheReportBeforeInvitationCompleted() {
+	polls := s.invitation(0, activities.CheckrInvitationSummary{Status: checkr.InvitationExpired})
+	s.tracks("rep-1")
+	s.signalAt(time.Hour, reportEv("e1", checkr.EventReportCreated, "pending", time.Hour))
+	s.signalAt(2*time.Hour, reportEv("e2", checkr.EventReportCompleted, "complete", 2*time.Hour))
+
+	r := s.run(checkrCheckOrder{Mode: activities.CheckrModeInvitation})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Zero(*polls, "no polling: the report event came before the deadline")
+	s.env.AssertExpectations(s.T())
+}
+
+func (s *checkrCheckSuite) TestAnInvitationFoundDeletedOrExpiredByPollingEndsTheCheck() {
+	s.invitation(1, activities.CheckrInvitationSummary{Status: checkr.InvitationDeleted})
+	r := s.run(checkrCheckOrder{Mode: activities.CheckrModeInvitation})
+	s.Equal(store.StatusCanceled, r.Status)
+	s.Contains(r.FailureReason, "deleted")
+}
+
+func (s *checkrCheckSuite) TestAnInvitationFoundExpiredByPollingFailsTheCheck() {
+	s.invitation(1, activities.CheckrInvitationSummary{Status: checkr.InvitationExpired})
+	r := s.run(checkrCheckOrder{Mode: activities.CheckrModeInvitation})
+	s.Equal(store.StatusFailed, r.Status)
+	s.Contains(r.FailureReason, "expired")
+}
+
+// An upgrade that comes while the check reads the report is applied before the check closes: the
+// report is read again, its new document stored, and the outcome the screening concludes on is
+// the new result.
+func (s *checkrCheckSuite) TestAnUpgradeWhileTheReportIsReadIsApplied() {
+	s.reportLater = &activities.CheckrReportSummary{Status: "complete", Result: "consider", Assessment: "review",
+		DocumentIDs: []string{"doc-1", "doc-2", "doc-3"}}
+	var amended []activities.CheckrAmendmentInput
+	s.env.OnActivity(checkrActivity(ck.AmendCheckrCheck), mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CheckrAmendmentInput) (bool, error) {
+			amended = append(amended, in)
+			return true, nil
+		}).Once()
+	s.signalAt(time.Hour, reportEv("e1", checkr.EventReportCompleted, "complete", time.Hour))
+	s.signalAt(time.Hour+30*time.Second, reportEv("e2", checkr.EventReportUpgraded, "complete", time.Hour+time.Minute))
+
+	r := s.run(checkrCheckOrder{})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal("consider", r.Outcome, "the screening concludes on the upgraded result")
+	s.Equal([]string{"doc-1", "doc-2", "doc-3"}, s.stored, "each document once, the upgraded report's too")
+	s.Len(r.Documents, 3)
+	s.Equal(2, s.fetches)
+	s.Require().Len(amended, 1)
+	s.Equal(activities.CheckrAmendmentInput{CheckID: "check-1", Outcome: "consider", Reason: "Checkr's report after report.upgraded",
+		DedupeKey: "checkr.amended:e2", OccurredAt: amended[0].OccurredAt}, amended[0])
+}
+
+// A report event older than the report's end (a late report.updated) is recorded and changes
+// nothing: the report is not read again.
+func (s *checkrCheckSuite) TestAStaleEventAfterTheReportEndedChangesNothing() {
+	s.signalAt(time.Hour, reportEv("e2", checkr.EventReportCompleted, "complete", time.Hour))
+	s.signalAt(time.Hour+30*time.Second, reportEv("e1", checkr.EventReportUpdated, "pending", 0))
+
+	r := s.run(checkrCheckOrder{})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal(1, s.fetches)
+}
+
+// candidate.id_required moves the check to action_required (HR API, timeline, ScreeningStatus)
+// until a later report event says Checkr moved on; a stale one does not.
+func (s *checkrCheckSuite) TestActionRequiredIsShownUntilCheckrMovesOn() {
+	s.env.OnUpsertTypedSearchAttributes(temporal.NewSearchAttributes(SearchAttrScreeningStatus.ValueSet(string(store.StatusActionRequired)))).
+		Return(nil).Once()
+	s.env.OnUpsertTypedSearchAttributes(temporal.NewSearchAttributes(SearchAttrScreeningStatus.ValueSet(string(store.StatusInProgress)))).
+		Return(nil).Once()
+	s.signalAt(time.Hour, CheckrEvent{EventID: "c1", Type: checkr.EventCandidateIDRequired, CreatedAt: t0.Add(time.Hour),
+		ObjectID: "cand-1", ObjectType: "candidate"})
+	s.env.RegisterDelayedCallback(func() { s.True(s.status().ActionRequired) }, 90*time.Minute)
+	s.signalAt(2*time.Hour, reportEv("e1", checkr.EventReportUpdated, "pending", 30*time.Minute))
+	s.env.RegisterDelayedCallback(func() { s.True(s.status().ActionRequired, "an older event does not clear it") }, 150*time.Minute)
+	s.signalAt(3*time.Hour, reportEv("e2", checkr.EventReportUpdated, "pending", 3*time.Hour))
+	s.env.RegisterDelayedCallback(func() { s.False(s.status().ActionRequired) }, 210*time.Minute)
+	s.signalAt(4*time.Hour, CheckrEvent{EventID: "c2", Type: checkr.EventCandidateDriverLicenseRequired, CreatedAt: t0.Add(2 * time.Hour),
+		ObjectID: "cand-1", ObjectType: "candidate"})
+	s.signalAt(5*time.Hour, reportEv("e3", checkr.EventReportCompleted, "complete", 5*time.Hour))
+
+	r := s.run(checkrCheckOrder{})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal([]bool{true, false}, s.actions, "shown, then cleared; the stale request changed nothing")
+	s.env.AssertExpectations(s.T())
 }

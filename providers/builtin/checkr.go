@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -29,6 +30,10 @@ var (
 	checkrClientSecret = registry.Setting{Name: "CHECKR_OAUTH_CLIENT_SECRET"}
 	checkrAuthorizeURL = registry.Setting{Name: "CHECKR_AUTHORIZE_URL", Default: checkr.DefaultAuthorizeURL}
 	checkrRedirectURL  = registry.Setting{Name: "CHECKR_OAUTH_REDIRECT_URL"}
+	// checkrPreviousKeys are keys that signed webhooks before a rotation (an API key or client
+	// secret just replaced), comma-separated: Checkr retries an event for a day, and events signed
+	// with the old key keep coming meanwhile.
+	checkrPreviousKeys = registry.Setting{Name: "CHECKR_WEBHOOK_PREVIOUS_KEYS"}
 )
 
 const (
@@ -43,18 +48,26 @@ var checkrPackage = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,99}$`)
 // accounts connected through OAuth, each gated by its account's CheckrAccountWorkflow.
 type Checkr struct {
 	baseURL, apiKey, clientID, clientSecret, authorizeURL, redirectURL string
+	previousKeys                                                       []string
 }
 
 func (*Checkr) Name() string { return checkr.Name }
 
 func (*Checkr) Settings() []registry.Setting {
-	return []registry.Setting{checkrBaseURL, checkrAPIKey, checkrClientID, checkrClientSecret, checkrAuthorizeURL, checkrRedirectURL}
+	return []registry.Setting{checkrBaseURL, checkrAPIKey, checkrClientID, checkrClientSecret, checkrAuthorizeURL,
+		checkrRedirectURL, checkrPreviousKeys}
 }
 
 func (p *Checkr) Configure(env registry.Env) error {
 	p.baseURL, p.apiKey = checkrBaseURL.Get(env), checkrAPIKey.Get(env)
 	p.clientID, p.clientSecret = checkrClientID.Get(env), checkrClientSecret.Get(env)
 	p.authorizeURL, p.redirectURL = checkrAuthorizeURL.Get(env), checkrRedirectURL.Get(env)
+	p.previousKeys = nil
+	for key := range strings.SplitSeq(checkrPreviousKeys.Get(env), ",") {
+		if key = strings.TrimSpace(key); key != "" {
+			p.previousKeys = append(p.previousKeys, key)
+		}
+	}
 	return errors.Join(absoluteURL(checkrBaseURL.Name, p.baseURL), absoluteURL(checkrAuthorizeURL.Name, p.authorizeURL))
 }
 
@@ -114,10 +127,12 @@ func (p *Checkr) ValidateTenantCheck(ctx context.Context, st *store.Store, tenan
 	return nil, nil
 }
 
-// VerifyWebhook checks X-Checkr-Signature made with the direct account's API key or the partner
-// app's client secret: either is accepted.
+// VerifyWebhook checks X-Checkr-Signature made with the direct account's API key, the partner
+// app's client secret, or one of the keys they replaced (CHECKR_WEBHOOK_PREVIOUS_KEYS): any is
+// accepted.
 func (p *Checkr) VerifyWebhook(header http.Header, _ string, body []byte) bool {
-	return checkr.VerifyAny([]string{p.apiKey, p.clientSecret}, body, header.Get(checkr.SignatureHeader))
+	keys := append([]string{p.apiKey, p.clientSecret}, p.previousKeys...)
+	return checkr.VerifyAny(keys, body, header.Get(checkr.SignatureHeader))
 }
 
 func (*Checkr) ParseWebhook(body []byte) (registry.Envelope, error) {
@@ -151,11 +166,27 @@ func (*Checkr) Translate(body []byte) (registry.Signal, error) {
 	return registry.Signal{Name: workflows.CheckrEventSignal, Arg: ev.Summary()}, nil
 }
 
+// Revive starts a workflow for an event whose workflow is not running (see registry.Reviver): an
+// account's workflow for its account events (it had stopped, or never started because Temporal was
+// down at the OAuth callback), and, under a check's workflow id once that has closed, a
+// CheckrAmendmentWorkflow for what comes after the report completed (an upgrade, a dispute, an
+// adjudication, a new result).
+func (*Checkr) Revive(workflowID string, sig registry.Signal) (string, any, bool) {
+	if accountID, ok := workflows.CheckrAccountIDOf(workflowID); ok && sig.Name == workflows.CheckrAccountEventSignal {
+		return workflows.CheckrAccountWorkflowName, workflows.CheckrAccountInput{AccountID: accountID}, true
+	}
+	if in, ok := workflows.CheckrAmendmentFor(workflowID); ok && sig.Name == workflows.CheckrEventSignal {
+		return workflows.CheckrAmendmentWorkflowName, in, true
+	}
+	return "", nil, false
+}
+
 func (*Checkr) CheckWorkflow() string { return workflows.CheckrCheckWorkflowName }
 
 func (p *Checkr) Register(w registry.Worker, deps registry.Deps) error {
 	w.RegisterWorkflowWithOptions(workflows.CheckrCheckWorkflow, workflow.RegisterOptions{Name: workflows.CheckrCheckWorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.CheckrAccountWorkflow, workflow.RegisterOptions{Name: workflows.CheckrAccountWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.CheckrAmendmentWorkflow, workflow.RegisterOptions{Name: workflows.CheckrAmendmentWorkflowName})
 	prefix := activity.RegisterOptions{Name: registry.ActivityPrefix(checkr.Name)}
 	w.RegisterActivityWithOptions(&activities.Checkr{Store: deps.Store, Client: p.Client(), Vault: deps.Vault}, prefix)
 	w.RegisterActivityWithOptions(&activities.CheckrAccounts{Store: deps.Store}, prefix)

@@ -73,11 +73,14 @@ const (
 	AdjudicationPostAdverseAction = "post_adverse_action"
 )
 
-// Invitation statuses.
+// Invitation statuses. UNCERTAIN: Checkr documents pending, completed and expired, and sends
+// invitation.deleted; what a deleted invitation's status reads is not documented ("deleted" is
+// assumed, and deleted_at is set).
 const (
 	InvitationPending   = "pending"
 	InvitationCompleted = "completed"
 	InvitationExpired   = "expired"
+	InvitationDeleted   = "deleted"
 )
 
 // Document types. Checkr has more (pdf_credit_report, ...).
@@ -174,14 +177,15 @@ type InvitationRequest struct {
 // Invitation asks a candidate to give their details and consent on Checkr's hosted apply flow.
 // Once they have, the invitation is completed and names the report it ordered.
 type Invitation struct {
-	ID            string    `json:"id"`
-	Status        string    `json:"status"` // pending | completed | expired
-	InvitationURL string    `json:"invitation_url"`
-	CandidateID   string    `json:"candidate_id"`
-	Package       string    `json:"package"`
-	ReportID      string    `json:"report_id"` // once completed
-	ExpiresAt     time.Time `json:"expires_at"`
-	CreatedAt     time.Time `json:"created_at"`
+	ID            string     `json:"id"`
+	Status        string     `json:"status"` // pending | completed | expired | deleted (see InvitationDeleted)
+	InvitationURL string     `json:"invitation_url"`
+	CandidateID   string     `json:"candidate_id"`
+	Package       string     `json:"package"`
+	ReportID      string     `json:"report_id"` // once completed
+	ExpiresAt     time.Time  `json:"expires_at"`
+	CreatedAt     time.Time  `json:"created_at"`
+	DeletedAt     *time.Time `json:"deleted_at"` // once deleted
 }
 
 // ReportRequest is the body of POST /v1/reports.

@@ -157,22 +157,21 @@ func ParseEvent(body []byte) (Event, error) {
 }
 
 // CredentialedAccountID returns, for account.credentialed, the integrated account that Checkr
-// credentialed, in either documented shape: data.object.account.id (then account_id is the
-// partner's), or, when data.object is the account itself ({"object": "account", ...}), the
-// top-level account_id (Checkr's reference integration), else that object's id. It is "" for other
-// types and when the event names no account.
+// credentialed, in either documented shape: when data.object is the account itself ({"object":
+// "account", "id": ...}, Checkr's reference integration), its id; otherwise the seed's
+// data.object.account.id. The top-level account_id is never used: partner applications receive
+// events with their own account there. It is "" for other types and when the event names no
+// account.
 func (e Event) CredentialedAccountID() string {
 	if e.Type != EventAccountCredentialed {
 		return ""
 	}
 	d := e.digest()
 	switch {
-	case d.Account != nil && d.Account.ID != "":
-		return d.Account.ID
-	case d.Object == KindAccount && e.AccountID != "":
-		return e.AccountID
 	case d.Object == KindAccount:
 		return d.ID
+	case d.Account != nil:
+		return d.Account.ID
 	}
 	return ""
 }
@@ -201,10 +200,16 @@ func SubjectFor(kind, id string) string {
 	return kind + ":" + id
 }
 
-// Subject names what the event is about, for routing: "report:<id>" for report.*,
-// "invitation:<id>" for invitation.*, "candidate:<id>" for candidate.*, "account:<integrated
-// account id>" for account.credentialed, "token:<fingerprint>" for token.deauthorized. It is ""
-// for other types and when the event lacks the id.
+// Subject names what the event is about, for routing: "candidate:<id>" for report.* and
+// invitation.* events whose object names its candidate (candidate_id), "report:<id>" and
+// "invitation:<id>" for those that do not, "candidate:<id>" for candidate.*, "account:<integrated
+// account id>" for account.credentialed, "token:<fingerprint>" for token.deauthorized. It is "" for
+// other types and when the event lacks the id.
+//
+// Reports and invitations route by their candidate because screenflow routes a candidate as soon as
+// it creates one, before any report or invitation exists: an invitation's report is created by
+// Checkr when the candidate completes it, and its events must reach the check even when
+// invitation.completed, which names the report, is lost or late.
 func (e Event) Subject() string {
 	var kind, id string
 	switch e.Type {
@@ -214,9 +219,15 @@ func (e Event) Subject() string {
 		kind, id = KindToken, e.DeauthorizedTokenFingerprint()
 	default:
 		kind, _, _ = strings.Cut(e.Type, ".")
+		d := e.digest()
 		switch kind {
-		case KindReport, KindInvitation, KindCandidate:
-			id = e.digest().ID
+		case KindReport, KindInvitation:
+			id = d.ID
+			if d.CandidateID != "" {
+				kind, id = KindCandidate, d.CandidateID
+			}
+		case KindCandidate:
+			id = d.ID
 		default:
 			return ""
 		}
@@ -284,6 +295,7 @@ type objectDigest struct {
 	Assessment   string   `json:"assessment"`
 	Adjudication string   `json:"adjudication"`
 	ReportID     string   `json:"report_id"`
+	CandidateID  string   `json:"candidate_id"`
 	DocumentIDs  []string `json:"document_ids"`
 	Account      *struct {
 		ID string `json:"id"`

@@ -80,8 +80,8 @@ const (
 )
 
 // referenceAccountCredentialed is the shape of Checkr's OAuth reference integration: data.object
-// is the account, and account_id is the integrated account. It carries the seed's integrated
-// account id so that both shapes can be compared.
+// is the account. Its top-level account_id is the partner's, as a partner application receives it
+// (the reference integration's own samples show the integrated account there).
 const referenceAccountCredentialed = `{
   "id": "1002d6bca6acdfcbb8442178",
   "object": "event",
@@ -97,7 +97,7 @@ const referenceAccountCredentialed = `{
       "completed_at": "2018-08-17T01:12:26Z"
     }
   },
-  "account_id": "credentialed integrated account id"
+  "account_id": "5d78dfa52ea938723b2f2ba3"
 }`
 
 // legacyTokenDeauthorized is the shape of Checkr's older OAuth reference: access_token, no
@@ -213,8 +213,8 @@ func TestParseEventSeedSamples(t *testing.T) {
 		e, err := ParseEvent([]byte(seedReportCreated))
 		require.NoError(t, err)
 		assert.Equal(t, EventReportCreated, e.Type)
-		assert.Equal(t, "report:f4bda8bd0201d322e41301aa", e.Subject())
-		assert.Equal(t, SubjectFor(KindReport, "f4bda8bd0201d322e41301aa"), e.Subject())
+		assert.Equal(t, "candidate:3cd3d2bf54acfd7207caa276", e.Subject(), "a report routes by its candidate")
+		assert.Equal(t, SubjectFor(KindCandidate, "3cd3d2bf54acfd7207caa276"), e.Subject())
 		assert.Empty(t, e.CredentialedAccountID())
 		assert.Equal(t, Summary{
 			EventID:      "57a1142c4772617d5c010000",
@@ -235,17 +235,19 @@ func TestCredentialedAccountIDShapes(t *testing.T) {
 	reference, err := ParseEvent([]byte(referenceAccountCredentialed))
 	require.NoError(t, err)
 
-	assert.Equal(t, "credentialed integrated account id", nested.CredentialedAccountID())
-	assert.Equal(t, nested.CredentialedAccountID(), reference.CredentialedAccountID(), "both shapes name the same account")
-	assert.Equal(t, nested.Subject(), reference.Subject())
-	assert.Equal(t, nested.Summary().ObjectID, reference.Summary().ObjectID)
+	assert.Equal(t, "credentialed integrated account id", nested.CredentialedAccountID(), "data.object.account.id, not account_id")
+	assert.Equal(t, "a13f4827d8711ddc75abc56c", reference.CredentialedAccountID(), "data.object.id, not account_id")
+	assert.Equal(t, "account:a13f4827d8711ddc75abc56c", reference.Subject())
+	assert.Equal(t, "a13f4827d8711ddc75abc56c", reference.Summary().ObjectID)
 	assert.Equal(t, KindAccount, reference.Summary().ObjectType)
 
 	for _, tt := range []struct {
 		name, body, want string
 	}{
+		{"account object", `{"id":"e","type":"account.credentialed","data":{"object":{"id":"acc1","object":"account"}},"account_id":"partner"}`, "acc1"},
 		{"account object without account_id", `{"id":"e","type":"account.credentialed","data":{"object":{"id":"acc1","object":"account"}}}`, "acc1"},
-		{"nested wins over account_id", `{"id":"e","type":"account.credentialed","data":{"object":{"account":{"id":"acc2"}}},"account_id":"partner"}`, "acc2"},
+		{"account object without id", `{"id":"e","type":"account.credentialed","data":{"object":{"object":"account"}},"account_id":"partner"}`, ""},
+		{"nested", `{"id":"e","type":"account.credentialed","data":{"object":{"account":{"id":"acc2"}}},"account_id":"partner"}`, "acc2"},
 		{"neither shape", `{"id":"e","type":"account.credentialed","data":{"object":{"id":"x"}},"account_id":"partner"}`, ""},
 		{"no data", `{"id":"e","type":"account.credentialed","account_id":"partner"}`, ""},
 		{"other type", `{"id":"e","type":"report.created","data":{"object":{"account":{"id":"acc3"}}}}`, ""},
@@ -341,9 +343,12 @@ func TestSubject(t *testing.T) {
 		body string
 		want string
 	}{
-		{"report", `{"id":"e","type":"report.completed","data":{"object":{"id":"r1","object":"report"}}}`, "report:r1"},
+		{"report", `{"id":"e","type":"report.completed","data":{"object":{"id":"r1","object":"report","candidate_id":"c1"}}}`, "candidate:c1"},
+		{"report without its candidate", `{"id":"e","type":"report.completed","data":{"object":{"id":"r1","object":"report"}}}`, "report:r1"},
+		{"report upgraded", `{"id":"e","type":"report.upgraded","data":{"object":{"id":"r1","candidate_id":"c1"}}}`, "candidate:c1"},
 		{"report adverse action", `{"id":"e","type":"report.pre_adverse_action","data":{"object":{"id":"r1"}}}`, "report:r1"},
-		{"invitation", `{"id":"e","type":"invitation.completed","data":{"object":{"id":"i1","report_id":"r1"}}}`, "invitation:i1"},
+		{"invitation", `{"id":"e","type":"invitation.completed","data":{"object":{"id":"i1","report_id":"r1","candidate_id":"c1"}}}`, "candidate:c1"},
+		{"invitation without its candidate", `{"id":"e","type":"invitation.completed","data":{"object":{"id":"i1","report_id":"r1"}}}`, "invitation:i1"},
 		{"candidate", `{"id":"e","type":"candidate.id_required","data":{"object":{"id":"c1","email":"a@b.c"}}}`, "candidate:c1"},
 		{"account", seedAccountCredentialed, "account:credentialed integrated account id"},
 		{"token", seedTokenDeauthorized, "token:" + TokenFingerprint("dummy access token")},

@@ -500,7 +500,7 @@ func (s *Server) exchangeToken(w http.ResponseWriter, r *http.Request) {
 	}
 	c.used = true
 	accessToken := randomHex(20)
-	s.tokens[checkr.TokenFingerprint(accessToken)] = &token{accountID: c.accountID}
+	s.tokens[checkr.TokenFingerprint(accessToken)] = &token{accountID: c.accountID, value: accessToken}
 	var sent <-chan struct{}
 	if a := s.accounts[c.accountID]; s.credentialOnToken && a.credentialed {
 		sent = s.credentialLocked(a)

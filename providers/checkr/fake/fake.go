@@ -145,9 +145,11 @@ type authCode struct {
 	used      bool
 }
 
-// token is an issued access token. The fake keeps its fingerprint, not the token itself.
+// token is an issued access token, kept by its fingerprint. Its value is kept only for
+// token.deauthorized, which names it when the account holder revokes access (RevokeAccess).
 type token struct {
 	accountID string
+	value     string
 	revoked   bool
 }
 
@@ -440,6 +442,130 @@ func (s *Server) CompleteReport(id string) error {
 	return nil
 }
 
+// UpgradeReport upgrades a complete report (report.upgraded): it gains one more pdf_report document,
+// the upgraded report's, and its result and assessment become SetResult's. It stays complete.
+func (s *Server) UpgradeReport(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.reportInLocked(id, checkr.ReportComplete)
+	if err != nil {
+		return err
+	}
+	result, assessment := s.resultLocked()
+	t := now()
+	doc := s.addDocumentLocked(r, result, assessment)
+	r.obj.Result, r.obj.Assessment, r.obj.UpgradedAt = &result, &assessment, &t
+	r.obj.DocumentIDs = append(r.obj.DocumentIDs, doc.id)
+	s.sendLocked(s.newEventLocked(checkr.EventReportUpgraded, r.account, r.obj))
+	s.log.Info("fake checkr: report upgraded", "report_id", id, "result", result, "document_id", doc.id)
+	return nil
+}
+
+// DisputeReport plays the candidate disputing a complete report (report.disputed): its status
+// becomes dispute.
+func (s *Server) DisputeReport(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.reportInLocked(id, checkr.ReportComplete)
+	if err != nil {
+		return err
+	}
+	r.obj.Status = checkr.ReportDispute
+	s.sendLocked(s.newEventLocked(checkr.EventReportDisputed, r.account, r.obj))
+	s.log.Info("fake checkr: report disputed", "report_id", id)
+	return nil
+}
+
+// adjudicationEvents maps an adjudication to the event that announces it.
+var adjudicationEvents = map[string]string{
+	checkr.AdjudicationEngaged:           checkr.EventReportEngaged,
+	checkr.AdjudicationPreAdverseAction:  checkr.EventReportPreAdverseAction,
+	checkr.AdjudicationPostAdverseAction: checkr.EventReportPostAdverseAction,
+}
+
+// AdjudicateReport plays the account holder adjudicating a complete or disputed report: its
+// adjudication becomes engaged (report.engaged), pre_adverse_action (report.pre_adverse_action) or
+// post_adverse_action (report.post_adverse_action).
+func (s *Server) AdjudicateReport(id, adjudication string) error {
+	typ, ok := adjudicationEvents[adjudication]
+	if !ok {
+		return fmt.Errorf("fake checkr: unknown adjudication %q", adjudication)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.reportInLocked(id, checkr.ReportComplete, checkr.ReportDispute)
+	if err != nil {
+		return err
+	}
+	r.obj.Adjudication = &adjudication
+	s.sendLocked(s.newEventLocked(typ, r.account, r.obj))
+	s.log.Info("fake checkr: report adjudicated", "report_id", id, "adjudication", adjudication)
+	return nil
+}
+
+// RequireCandidateID plays Checkr asking the candidate for an identity document
+// (candidate.id_required, with the candidate, personal data included, as Checkr sends it).
+func (s *Server) RequireCandidateID(candidateID string) error {
+	return s.askCandidate(candidateID, checkr.EventCandidateIDRequired)
+}
+
+// RequireDriverLicense plays Checkr asking the candidate for their driver license
+// (candidate.driver_license_required).
+func (s *Server) RequireDriverLicense(candidateID string) error {
+	return s.askCandidate(candidateID, checkr.EventCandidateDriverLicenseRequired)
+}
+
+func (s *Server) askCandidate(candidateID, typ string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.candidates[candidateID]
+	if !ok {
+		return fmt.Errorf("fake checkr: no candidate %q", candidateID)
+	}
+	s.sendLocked(s.newEventLocked(typ, c.account, c.obj))
+	s.log.Info("fake checkr: candidate asked for more", "candidate_id", candidateID, "event", typ)
+	return nil
+}
+
+// DeleteInvitation deletes a pending invitation (invitation.deleted): its status becomes deleted
+// (UNCERTAIN, see checkr.InvitationDeleted) and it can no longer be completed.
+func (s *Server) DeleteInvitation(invitationID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inv, err := s.pendingInvitationLocked(invitationID)
+	if err != nil {
+		return err
+	}
+	s.timers.StopLocked("invitation/" + inv.obj.ID)
+	t := now()
+	inv.obj.Status, inv.obj.DeletedAt = checkr.InvitationDeleted, &t
+	s.sendLocked(s.newEventLocked(checkr.EventInvitationDeleted, inv.account, inv.obj))
+	s.releaseLocked(&inv.held)
+	s.log.Info("fake checkr: invitation deleted", "invitation_id", inv.obj.ID)
+	return nil
+}
+
+// RevokeAccess plays the account holder disconnecting the partner application in Checkr's
+// dashboard: every live access token of the integrated account is revoked, each followed by
+// token.deauthorized.
+func (s *Server) RevokeAccess(accountID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	revoked := 0
+	for _, t := range s.tokens {
+		if t.accountID == accountID && !t.revoked {
+			t.revoked = true
+			s.sendLocked(newWebhook(checkr.EventTokenDeauthorized, PartnerAccountID, map[string]string{"access_code": t.value}))
+			revoked++
+		}
+	}
+	if revoked == 0 {
+		return fmt.Errorf("fake checkr: account %q has no live access token", accountID)
+	}
+	s.log.Info("fake checkr: access revoked from the dashboard", "account_id", accountID)
+	return nil
+}
+
 // DuplicateWebhooks makes every webhook from now on be delivered twice, with the same event id.
 func (s *Server) DuplicateWebhooks(on bool) {
 	s.webhooks.SetDuplicate(on)
@@ -643,21 +769,10 @@ func (s *Server) scheduleReportLocked(r *report, d time.Duration) {
 
 func (s *Server) completeReportLocked(r *report) {
 	s.timers.StopLocked("report/" + r.obj.ID)
-	result, assessment := s.result, checkr.AssessmentReview
-	if result == checkr.ResultClear {
-		assessment = checkr.AssessmentEligible
-	}
+	result, assessment := s.resultLocked()
 	t := now()
 	turnaround := int(t.Sub(r.obj.CreatedAt).Seconds())
-	doc := &document{
-		account:  r.account,
-		id:       newID(),
-		reportID: r.obj.ID,
-		links:    make(map[string]time.Time),
-	}
-	doc.pdf = reportPDF(r.obj.ID, r.obj.Package, result, assessment)
-	s.documents[doc.id] = doc
-
+	doc := s.addDocumentLocked(r, result, assessment)
 	r.obj.Status = checkr.ReportComplete
 	r.obj.Result = &result
 	r.obj.Assessment = &assessment
@@ -667,6 +782,29 @@ func (s *Server) completeReportLocked(r *report) {
 	s.sendLocked(s.newEventLocked(checkr.EventReportCompleted, r.account, r.obj))
 	s.releaseLocked(&r.held)
 	s.log.Info("fake checkr: report completed", "report_id", r.obj.ID, "result", result, "document_id", doc.id)
+}
+
+// resultLocked is the result SetResult chose, with its assessment: eligible for clear, review
+// otherwise.
+func (s *Server) resultLocked() (result, assessment string) {
+	if s.result == checkr.ResultClear {
+		return s.result, checkr.AssessmentEligible
+	}
+	return s.result, checkr.AssessmentReview
+}
+
+// addDocumentLocked stores a new pdf_report document of a report, showing its result.
+func (s *Server) addDocumentLocked(r *report, result, assessment string) *document {
+	id := newID()
+	doc := &document{
+		account:  r.account,
+		id:       id,
+		reportID: r.obj.ID,
+		pdf:      reportPDF(id, r.obj.ID, r.obj.Package, result, assessment),
+		links:    make(map[string]time.Time),
+	}
+	s.documents[doc.id] = doc
+	return doc
 }
 
 // announceLocked sends an object's opening event, or holds it back under ReorderWebhooks.

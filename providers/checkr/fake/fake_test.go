@@ -132,11 +132,12 @@ func (r *receiver) types() []string {
 	return types
 }
 
-// typesOf lists the types of the events about one subject, in arrival order.
-func (r *receiver) typesOf(subject string) []string {
+// typesOf lists the types of the events about one object (a report, an invitation), in arrival
+// order.
+func (r *receiver) typesOf(objectID string) []string {
 	var types []string
 	for _, e := range r.events() {
-		if e.Subject() == subject {
+		if e.Summary().ObjectID == objectID {
 			types = append(types, e.Type)
 		}
 	}
@@ -244,11 +245,10 @@ func TestDirectReportFlow(t *testing.T) {
 	r := newReceiver(t, apiKey)
 	_, c := start(t, fake.Options{WebhookURL: r.srv.URL, ReportDelay: 30 * time.Millisecond})
 	cd, rep := createReport(t, c)
-	subject := checkr.SubjectFor(checkr.KindReport, rep.ID)
 
 	require.Eventually(t, r.has(checkr.EventReportCompleted), wait, tick)
 	assert.Equal(t, []string{checkr.EventCandidateCreated, checkr.EventReportCreated, checkr.EventReportUpdated, checkr.EventReportCompleted}, r.types())
-	assert.Equal(t, []string{checkr.EventReportCreated, checkr.EventReportUpdated, checkr.EventReportCompleted}, r.typesOf(subject))
+	assert.Equal(t, []string{checkr.EventReportCreated, checkr.EventReportUpdated, checkr.EventReportCompleted}, r.typesOf(rep.ID))
 
 	created := r.event(t, checkr.EventReportCreated)
 	assert.Equal(t, "event", created.raw["object"])
@@ -306,7 +306,7 @@ func TestInvitationFlow(t *testing.T) {
 	})
 	cd, inv := createInvitation(t, c)
 	require.Eventually(t, r.has(checkr.EventInvitationCreated), wait, tick)
-	assert.Equal(t, "invitation:"+inv.ID, r.event(t, checkr.EventInvitationCreated).event.Subject())
+	assert.Equal(t, "candidate:"+cd.ID, r.event(t, checkr.EventInvitationCreated).event.Subject(), "routed by its candidate")
 
 	require.NoError(t, f.CompleteInvitation(inv.ID))
 	require.Eventually(t, r.has(checkr.EventInvitationCompleted, checkr.EventReportUpdated), wait, tick)
@@ -329,7 +329,8 @@ func TestInvitationFlow(t *testing.T) {
 		checkr.EventCandidateCreated, checkr.EventInvitationCreated, checkr.EventInvitationCompleted,
 		checkr.EventReportCreated, checkr.EventReportUpdated, checkr.EventReportCompleted,
 	}, r.types())
-	assert.Equal(t, "report:"+s.ReportID, r.event(t, checkr.EventReportCompleted).event.Subject())
+	assert.Equal(t, s.ReportID, r.event(t, checkr.EventReportCompleted).event.Summary().ObjectID)
+	assert.Equal(t, "candidate:"+cd.ID, r.event(t, checkr.EventReportCompleted).event.Subject(), "routed by its candidate")
 	assert.Equal(t, cd.ID, reportOf(t, r.event(t, checkr.EventReportCreated).event).CandidateID)
 
 	assert.ErrorContains(t, f.CompleteInvitation(inv.ID), "already completed")
@@ -353,11 +354,11 @@ func TestInvitationCompletesByItself(t *testing.T) {
 func TestExpireInvitation(t *testing.T) {
 	r := newReceiver(t, apiKey)
 	f, c := start(t, fake.Options{WebhookURL: r.srv.URL, InvitationDelay: time.Hour})
-	_, inv := createInvitation(t, c)
+	cd, inv := createInvitation(t, c)
 	require.NoError(t, f.ExpireInvitation(inv.ID))
 	require.Eventually(t, r.has(checkr.EventInvitationExpired), wait, tick)
 	e := r.event(t, checkr.EventInvitationExpired).event
-	assert.Equal(t, "invitation:"+inv.ID, e.Subject())
+	assert.Equal(t, "candidate:"+cd.ID, e.Subject())
 	assert.Equal(t, checkr.InvitationExpired, e.Summary().Status)
 	assert.Empty(t, e.Summary().ReportID)
 	assert.ErrorContains(t, f.CompleteInvitation(inv.ID), "already expired")
@@ -383,7 +384,7 @@ func TestSuspendAndResume(t *testing.T) {
 	assert.ErrorContains(t, f.ResumeReport(rep.ID), "is pending")
 	require.Eventually(t, r.has(checkr.EventReportCompleted), wait, tick)
 	assert.Equal(t, []string{checkr.EventReportCreated, checkr.EventReportUpdated, checkr.EventReportSuspended,
-		checkr.EventReportResumed, checkr.EventReportCompleted}, r.typesOf("report:"+rep.ID))
+		checkr.EventReportResumed, checkr.EventReportCompleted}, r.typesOf(rep.ID))
 	assert.Equal(t, checkr.ReportSuspended, r.event(t, checkr.EventReportSuspended).event.Summary().Status)
 	assert.Equal(t, checkr.ReportPending, r.event(t, checkr.EventReportResumed).event.Summary().Status)
 }
@@ -465,11 +466,11 @@ func TestReorderWebhooks(t *testing.T) {
 		_, rep := createReport(t, c)
 		require.Eventually(t, r.has(checkr.EventCandidateCreated), wait, tick)
 		time.Sleep(20 * time.Millisecond)
-		assert.Empty(t, r.typesOf("report:"+rep.ID), "held back until the report ends")
+		assert.Empty(t, r.typesOf(rep.ID), "held back until the report ends")
 
 		require.NoError(t, f.CompleteReport(rep.ID))
 		require.Eventually(t, r.has(checkr.EventReportCreated, checkr.EventReportUpdated, checkr.EventReportCompleted), wait, tick)
-		assert.Equal(t, []string{checkr.EventReportCompleted, checkr.EventReportCreated, checkr.EventReportUpdated}, r.typesOf("report:"+rep.ID))
+		assert.Equal(t, []string{checkr.EventReportCompleted, checkr.EventReportCreated, checkr.EventReportUpdated}, r.typesOf(rep.ID))
 	})
 	t.Run("canceled report", func(t *testing.T) {
 		r := newReceiver(t, apiKey)
@@ -478,7 +479,7 @@ func TestReorderWebhooks(t *testing.T) {
 		_, rep := createReport(t, c)
 		require.NoError(t, f.CancelReport(rep.ID))
 		require.Eventually(t, r.has(checkr.EventReportCreated, checkr.EventReportUpdated), wait, tick)
-		assert.Equal(t, []string{checkr.EventReportCanceled, checkr.EventReportCreated, checkr.EventReportUpdated}, r.typesOf("report:"+rep.ID))
+		assert.Equal(t, []string{checkr.EventReportCanceled, checkr.EventReportCreated, checkr.EventReportUpdated}, r.typesOf(rep.ID))
 	})
 	t.Run("invitation", func(t *testing.T) {
 		r := newReceiver(t, apiKey)
@@ -487,13 +488,13 @@ func TestReorderWebhooks(t *testing.T) {
 		_, inv := createInvitation(t, c)
 		require.NoError(t, f.CompleteInvitation(inv.ID))
 		require.Eventually(t, r.has(checkr.EventInvitationCreated), wait, tick)
-		assert.Equal(t, []string{checkr.EventInvitationCompleted, checkr.EventInvitationCreated}, r.typesOf("invitation:"+inv.ID))
+		assert.Equal(t, []string{checkr.EventInvitationCompleted, checkr.EventInvitationCreated}, r.typesOf(inv.ID))
 
 		got, err := c.GetInvitation(context.Background(), inv.ID)
 		require.NoError(t, err)
 		require.NoError(t, f.CompleteReport(got.ReportID))
 		require.Eventually(t, r.has(checkr.EventReportCreated, checkr.EventReportUpdated), wait, tick)
-		assert.Equal(t, []string{checkr.EventReportCompleted, checkr.EventReportCreated, checkr.EventReportUpdated}, r.typesOf("report:"+got.ReportID))
+		assert.Equal(t, []string{checkr.EventReportCompleted, checkr.EventReportCreated, checkr.EventReportUpdated}, r.typesOf(got.ReportID))
 	})
 	t.Run("objects created before are not reordered", func(t *testing.T) {
 		r := newReceiver(t, apiKey)
@@ -502,7 +503,7 @@ func TestReorderWebhooks(t *testing.T) {
 		f.ReorderWebhooks(true)
 		require.NoError(t, f.CompleteReport(rep.ID))
 		require.Eventually(t, r.has(checkr.EventReportCompleted), wait, tick)
-		assert.Equal(t, []string{checkr.EventReportCreated, checkr.EventReportUpdated, checkr.EventReportCompleted}, r.typesOf("report:"+rep.ID))
+		assert.Equal(t, []string{checkr.EventReportCreated, checkr.EventReportUpdated, checkr.EventReportCompleted}, r.typesOf(rep.ID))
 	})
 }
 
@@ -708,7 +709,7 @@ func TestOAuthFlowAccountShape(t *testing.T) {
 	f, base := partner(t, r, fake.Options{ReportDelay: -1, CredentialedShape: fake.ShapeAccount})
 	tok, c := connect(t, f, base, "")
 	require.NoError(t, f.Credential(tok.CheckrAccountID))
-	_, rep := createReport(t, c)
+	cd, rep := createReport(t, c)
 	require.Eventually(t, r.has(checkr.EventAccountCredentialed, checkr.EventReportUpdated), wait, tick)
 
 	cred := r.event(t, checkr.EventAccountCredentialed)
@@ -723,7 +724,8 @@ func TestOAuthFlowAccountShape(t *testing.T) {
 
 	created := r.event(t, checkr.EventReportCreated).event
 	assert.Equal(t, tok.CheckrAccountID, created.AccountID)
-	assert.Equal(t, "report:"+rep.ID, created.Subject())
+	assert.Equal(t, rep.ID, created.Summary().ObjectID)
+	assert.Equal(t, "candidate:"+cd.ID, created.Subject())
 }
 
 func TestCredentialOnTokenExchange(t *testing.T) {
@@ -1169,4 +1171,121 @@ func TestLogsCarryNoSecretsOrPII(t *testing.T) {
 	for _, d := range f.Deliveries() {
 		assert.NotContains(t, d.Err, "hook-password")
 	}
+}
+
+// envelopeKeys checks an event has the seeds' envelope: {id, object: "event", type, created_at,
+// webhook_url, data: {object}, account_id}.
+func envelopeKeys(t *testing.T, rc received) {
+	t.Helper()
+	for _, k := range []string{"id", "object", "type", "created_at", "webhook_url", "data", "account_id"} {
+		assert.Contains(t, rc.raw, k, rc.event.Type)
+	}
+	assert.Equal(t, "event", rc.raw["object"])
+	assert.Contains(t, rc.raw["data"], "object")
+}
+
+func TestEventsAfterAReportCompleted(t *testing.T) {
+	r := newReceiver(t, apiKey)
+	f, c := start(t, fake.Options{WebhookURL: r.srv.URL, ReportDelay: -1})
+	ctx := context.Background()
+	cd, rep := createReport(t, c)
+	assert.ErrorContains(t, f.UpgradeReport(rep.ID), "is pending", "only a complete report is upgraded")
+	require.NoError(t, f.CompleteReport(rep.ID))
+	done, err := c.GetReport(ctx, rep.ID)
+	require.NoError(t, err)
+
+	f.SetResult(checkr.ResultConsider)
+	require.NoError(t, f.UpgradeReport(rep.ID))
+	require.Eventually(t, r.has(checkr.EventReportUpgraded), wait, tick)
+	up := r.event(t, checkr.EventReportUpgraded)
+	envelopeKeys(t, up)
+	assert.Equal(t, "candidate:"+cd.ID, up.event.Subject())
+	upgraded := reportOf(t, up.event)
+	assert.Equal(t, checkr.ReportComplete, upgraded.Status)
+	assert.Equal(t, checkr.ResultConsider, upgraded.Result)
+	assert.Equal(t, checkr.AssessmentReview, upgraded.Assessment)
+	require.Len(t, upgraded.DocumentIDs, 2, "the upgraded report's document is added")
+	assert.Equal(t, done.DocumentIDs[0], upgraded.DocumentIDs[0])
+	first, ok := f.DocumentPDF(upgraded.DocumentIDs[0])
+	require.True(t, ok)
+	second, ok := f.DocumentPDF(upgraded.DocumentIDs[1])
+	require.True(t, ok)
+	assert.NotEqual(t, first, second)
+	got, err := c.GetReport(ctx, rep.ID)
+	require.NoError(t, err)
+	assert.Equal(t, upgraded, got, "the API answers the upgraded report")
+
+	require.NoError(t, f.AdjudicateReport(rep.ID, checkr.AdjudicationPreAdverseAction))
+	require.NoError(t, f.DisputeReport(rep.ID))
+	require.NoError(t, f.AdjudicateReport(rep.ID, checkr.AdjudicationPostAdverseAction), "a disputed report can be adjudicated")
+	require.NoError(t, f.AdjudicateReport(rep.ID, checkr.AdjudicationEngaged))
+	require.Eventually(t, r.has(checkr.EventReportEngaged), wait, tick)
+	assert.Equal(t, []string{checkr.EventReportCreated, checkr.EventReportUpdated, checkr.EventReportCompleted,
+		checkr.EventReportUpgraded, checkr.EventReportPreAdverseAction, checkr.EventReportDisputed,
+		checkr.EventReportPostAdverseAction, checkr.EventReportEngaged}, r.typesOf(rep.ID))
+	pre := r.event(t, checkr.EventReportPreAdverseAction)
+	envelopeKeys(t, pre)
+	assert.Equal(t, checkr.AdjudicationPreAdverseAction, pre.event.Summary().Adjudication)
+	assert.Equal(t, checkr.ReportDispute, r.event(t, checkr.EventReportDisputed).event.Summary().Status)
+	got, err = c.GetReport(ctx, rep.ID)
+	require.NoError(t, err)
+	assert.Equal(t, checkr.ReportDispute, got.Status)
+	assert.Equal(t, checkr.AdjudicationEngaged, got.Adjudication)
+
+	assert.ErrorContains(t, f.AdjudicateReport(rep.ID, "approved"), "unknown adjudication")
+	assert.ErrorContains(t, f.DisputeReport(rep.ID), "is dispute")
+	assert.ErrorContains(t, f.UpgradeReport("nope"), "no report")
+}
+
+func TestCandidateAskedForMore(t *testing.T) {
+	r := newReceiver(t, apiKey)
+	f, c := start(t, fake.Options{WebhookURL: r.srv.URL, ReportDelay: -1})
+	cd, _ := createReport(t, c)
+	require.NoError(t, f.RequireCandidateID(cd.ID))
+	require.NoError(t, f.RequireDriverLicense(cd.ID))
+	require.Eventually(t, r.has(checkr.EventCandidateIDRequired, checkr.EventCandidateDriverLicenseRequired), wait, tick)
+	for _, typ := range []string{checkr.EventCandidateIDRequired, checkr.EventCandidateDriverLicenseRequired} {
+		rc := r.event(t, typ)
+		envelopeKeys(t, rc)
+		assert.Equal(t, "candidate:"+cd.ID, rc.event.Subject())
+		assert.Contains(t, string(rc.event.Data.Object), "jane.roe@example.com", "the candidate, as Checkr sends it")
+		assert.NotContains(t, fmt.Sprintf("%+v", rc.event.Summary()), "jane")
+	}
+	assert.ErrorContains(t, f.RequireCandidateID("nope"), "no candidate")
+	assert.ErrorContains(t, f.RequireDriverLicense("nope"), "no candidate")
+}
+
+func TestDeleteInvitation(t *testing.T) {
+	r := newReceiver(t, apiKey)
+	f, c := start(t, fake.Options{WebhookURL: r.srv.URL, InvitationDelay: -1})
+	cd, inv := createInvitation(t, c)
+	require.NoError(t, f.DeleteInvitation(inv.ID))
+	require.Eventually(t, r.has(checkr.EventInvitationDeleted), wait, tick)
+	rc := r.event(t, checkr.EventInvitationDeleted)
+	envelopeKeys(t, rc)
+	assert.Equal(t, "candidate:"+cd.ID, rc.event.Subject())
+	assert.Equal(t, checkr.InvitationDeleted, rc.event.Summary().Status)
+	got, err := c.GetInvitation(context.Background(), inv.ID)
+	require.NoError(t, err)
+	assert.Equal(t, checkr.InvitationDeleted, got.Status)
+	assert.NotNil(t, got.DeletedAt)
+	assert.ErrorContains(t, f.CompleteInvitation(inv.ID), "already deleted")
+	assert.ErrorContains(t, f.DeleteInvitation(inv.ID), "already deleted")
+	assert.Zero(t, f.ReportsCreated())
+}
+
+func TestRevokeAccessFromTheDashboard(t *testing.T) {
+	r := newReceiver(t, clientSecret)
+	f, base := partner(t, r, fake.Options{ReportDelay: -1})
+	tok, c := connect(t, f, base, "")
+	require.NoError(t, f.RevokeAccess(tok.CheckrAccountID))
+	require.Eventually(t, r.has(checkr.EventTokenDeauthorized), wait, tick)
+	rc := r.event(t, checkr.EventTokenDeauthorized)
+	envelopeKeys(t, rc)
+	assert.Equal(t, checkr.TokenFingerprint(tok.AccessToken), rc.event.DeauthorizedTokenFingerprint())
+	_, _, err := c.FindCandidate(context.Background(), "x")
+	var apiErr *checkr.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, http.StatusUnauthorized, apiErr.StatusCode, "the token is revoked")
+	assert.ErrorContains(t, f.RevokeAccess(tok.CheckrAccountID), "no live access token")
 }

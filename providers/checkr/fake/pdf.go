@@ -2,12 +2,13 @@ package fake
 
 import "github.com/screenflow/screenflow/providers/internal/fakekit"
 
-// reportPDF returns a one-page PDF naming the report, its package, result and assessment. It holds
-// no personal data and no dates, so that it is the same for the same inputs and tests can compare
-// digests.
-func reportPDF(reportID, pkg, result, assessment string) []byte {
+// reportPDF returns a one-page PDF naming the document, its report, the package, result and
+// assessment: an upgraded report's second document differs from its first. It holds no personal
+// data and no dates, so that it is the same for the same inputs and tests can compare digests.
+func reportPDF(documentID, reportID, pkg, result, assessment string) []byte {
 	return fakekit.PDF(
 		"Checkr report "+reportID,
+		"Document: "+documentID,
 		"Package: "+pkg,
 		"Result: "+result,
 		"Assessment: "+assessment,

@@ -1,0 +1,132 @@
+package workflows
+
+import (
+	"strings"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/providers/checkr"
+	"github.com/screenflow/screenflow/store"
+)
+
+// CheckrAmendmentWorkflowName is the type name the worker registers CheckrAmendmentWorkflow under.
+const CheckrAmendmentWorkflowName = "CheckrAmendmentWorkflow"
+
+// CheckrAmendmentInput starts a CheckrAmendmentWorkflow under the workflow id of a Checkr check
+// whose workflow has closed.
+type CheckrAmendmentInput struct {
+	ScreeningID string
+	CheckID     string
+}
+
+// CheckrAmendmentFor returns the amendment to start under a Checkr check's workflow id
+// (CheckWorkflowID), and false for any other id.
+func CheckrAmendmentFor(workflowID string) (CheckrAmendmentInput, bool) {
+	parts := strings.Split(workflowID, "/")
+	if len(parts) != 4 || parts[0] != "screening" || parts[2] != checkr.Name || parts[1] == "" || parts[3] == "" {
+		return CheckrAmendmentInput{}, false
+	}
+	return CheckrAmendmentInput{ScreeningID: parts[1], CheckID: parts[3]}, true
+}
+
+// CheckrAmendmentStatus answers QueryStatus.
+type CheckrAmendmentStatus struct {
+	CheckStatus    store.Status
+	Outcome        string
+	EventsReceived int
+}
+
+// CheckrAmendmentWorkflow takes the events about a Checkr check that come after its workflow
+// closed: an upgraded report, a dispute, an adjudication, a later result. The relay starts it under
+// the check's workflow id with the first of them (signal-with-start, see registry.Reviver). It
+// records every event in the timeline; after report events it reads the report again, stores the
+// documents the report gained and, when Checkr's result changed, amends the check's outcome and
+// its screening's result. It ends once no event is pending; the next one starts it again.
+func CheckrAmendmentWorkflow(ctx workflow.Context, in CheckrAmendmentInput) error {
+	w := &checkrAmendment{checkBase: checkBase{screeningID: in.ScreeningID, checkID: in.CheckID}, seen: map[string]bool{}}
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (CheckrAmendmentStatus, error) { return w.status, nil }); err != nil {
+		return err
+	}
+	var a *activities.Checkr
+	var check activities.CheckrCheckRecord
+	if err := workflow.ExecuteActivity(storeActivityOptions(ctx), checkrActivity(a.ReadCheckrCheck), in.CheckID).Get(ctx, &check); err != nil {
+		return err
+	}
+	w.status.CheckStatus, w.status.Outcome = check.Status, check.Outcome
+	stored := map[string]bool{}
+	for _, id := range check.DocumentIDs {
+		stored[id] = true
+	}
+	events := workflow.GetSignalChannel(ctx, CheckrEventSignal)
+	eventWaiting := func() bool { return events.Len() > 0 }
+	for {
+		if latest := w.takeEvents(ctx, events, check); latest != nil {
+			var changed bool
+			w.status.Outcome, _, changed = amendCompletedReport(ctx, &w.checkBase, reportAmendment{
+				ref:     activities.CheckrReportRef{CheckID: in.CheckID, AccountID: check.AccountID, ReportID: check.ReportID},
+				outcome: w.status.Outcome, stored: stored, after: *latest})
+			if changed {
+				w.amendedBy = *latest
+			}
+		}
+		if w.amendedBy.EventID != "" {
+			// The screening may still run, waiting for its other checks: it concludes on the
+			// outcomes they returned, and its result is derived again only after that.
+			byEvent, err := pollUntil(ctx, amendmentResultInterval, eventWaiting, checkrActivity(a.RederiveCheckrScreeningResult),
+				activities.ScreeningResultInput{ScreeningID: in.ScreeningID, DedupeKey: checkrAmendmentKey(w.amendedBy) + ":screening",
+					Reason: "the Checkr check's outcome was amended after " + w.amendedBy.Type}, nil)
+			if byEvent {
+				continue // take the new event first, then wait again
+			}
+			if err != nil {
+				return err
+			}
+			w.amendedBy = CheckrEvent{}
+		}
+		// Nothing is left to do once the timeline is written and no event came meanwhile; an event
+		// that comes as the workflow completes fails the completion, and is taken on the retry.
+		if err := w.finishRecording(ctx); err != nil {
+			return err
+		}
+		if !eventWaiting() {
+			return nil
+		}
+	}
+}
+
+type checkrAmendment struct {
+	checkBase
+	status CheckrAmendmentStatus
+	seen   map[string]bool // event ids already taken: the relay delivers at least once
+	// amendedBy is the event after which the check's outcome was amended while its screening's
+	// result is not derived again yet; zero when there is none.
+	amendedBy CheckrEvent
+}
+
+// takeEvents takes in the events pending and records each in the timeline. It returns the latest
+// event about the report of a completed check, which is then read again; nil when none came.
+func (w *checkrAmendment) takeEvents(ctx workflow.Context, events workflow.ReceiveChannel, check activities.CheckrCheckRecord) *CheckrEvent {
+	var latest *CheckrEvent
+	for {
+		var ev CheckrEvent
+		if !events.ReceiveAsync(&ev) {
+			return latest
+		}
+		if ev.EventID == "" || w.seen[ev.EventID] {
+			continue
+		}
+		w.seen[ev.EventID] = true
+		w.status.EventsReceived++
+		note := "after the check ended " + string(check.Status) + "; recorded"
+		switch {
+		case !strings.HasPrefix(ev.Type, checkr.KindReport+".") || check.Status != store.StatusCompleted || check.ReportID == "":
+		case ev.ObjectID != "" && ev.ObjectID != check.ReportID:
+			note = "about report " + ev.ObjectID + ", not this check's; recorded"
+		default:
+			note = "after the check completed; the report is read again"
+			latest = &ev
+		}
+		w.record(ctx, checkrEventEntry(ctx, ev, note))
+	}
+}
