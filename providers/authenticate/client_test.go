@@ -204,7 +204,8 @@ func TestClientPDFReport(t *testing.T) {
 }
 
 func TestClientPDFRateLimitWindow(t *testing.T) {
-	f, c, _ := newFakeAPI(t, fake.Options{PDFDelay: time.Millisecond, RateLimit: 50 * time.Millisecond})
+	// Long enough that the second request falls inside the window on a loaded machine too.
+	f, c, _ := newFakeAPI(t, fake.Options{PDFDelay: time.Millisecond, RateLimit: 500 * time.Millisecond})
 	ctx := context.Background()
 	code := consentedUser(t, c)
 
