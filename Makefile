@@ -2,7 +2,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 TEMPORAL_CLI_DIR := $(CURDIR)/.bin/temporal-$(TEMPORAL_CLI_VERSION)
 TEMPORAL_CLI := $(TEMPORAL_CLI_DIR)/temporal
 
-.PHONY: dev test build bench lint system-packages record-histories fuzz
+.PHONY: dev test build bench lint system-packages record-histories fuzz fault
 
 # Local Postgres and Temporal dev server, then serve and worker in one process.
 dev: build
@@ -33,6 +33,12 @@ fuzz:
 		echo "--- $$name ($$pkg, $(FUZZTIME))"; \
 		go test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
+
+# The fault suite (faultsuite/, build tag fault): screenings on the real stack while Temporal is
+# stopped, the worker and serve are SIGKILLed and Postgres restarts, then a ledger of what must
+# hold. About three minutes; `make test` does not run it.
+fault: $(TEMPORAL_CLI)
+	TEMPORAL_CLI=$(TEMPORAL_CLI) go test -tags fault -count=1 -run TestFaultSuite -v -timeout 20m ./faultsuite/
 
 lint:
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
