@@ -29,7 +29,10 @@ type CreateClientInput struct {
 }
 
 // CreateClient creates the candidate as a ComplyCube client once per check and routes the
-// client's events to the check workflow. It returns the ComplyCube client id.
+// client's events to the check workflow. It returns the ComplyCube client id. The client carries
+// our check id as its externalId, and a client with it is looked up before one is created: a
+// retry after the answer was lost (a worker killed between the call and storing the id) adopts
+// the client instead of sending the candidate's data to ComplyCube a second time.
 func (a *ComplyCube) CreateClient(ctx context.Context, in CreateClientInput) (string, error) {
 	check, err := a.Store.Check(ctx, in.CheckID)
 	if err != nil {
@@ -38,21 +41,27 @@ func (a *ComplyCube) CreateClient(ctx context.Context, in CreateClientInput) (st
 	if check.ProviderClientID != nil {
 		return *check.ProviderClientID, nil
 	}
-	cand, err := a.Store.CandidateForCheck(ctx, in.CheckID)
-	if err != nil {
-		return "", err
-	}
-	cl, err := a.Client.CreateClient(ctx, complycube.CreateClientRequest{
-		Type:  "person",
-		Email: cand.Email,
-		PersonDetails: &complycube.PersonDetails{
-			FirstName: cand.FirstName, LastName: cand.LastName, DOB: cand.DOB,
-		},
-		// Our check id, not the candidate's reference: it is not PII and names exactly one check.
-		ExternalID: in.CheckID,
-	})
+	cl, found, err := a.Client.FindClient(ctx, in.CheckID)
 	if err != nil {
 		return "", providerError(err)
+	}
+	if !found {
+		cand, err := a.Store.CandidateForCheck(ctx, in.CheckID)
+		if err != nil {
+			return "", err
+		}
+		cl, err = a.Client.CreateClient(ctx, complycube.CreateClientRequest{
+			Type:  "person",
+			Email: cand.Email,
+			PersonDetails: &complycube.PersonDetails{
+				FirstName: cand.FirstName, LastName: cand.LastName, DOB: cand.DOB,
+			},
+			// Our check id, not the candidate's reference: it is not PII and names exactly one check.
+			ExternalID: in.CheckID,
+		})
+		if err != nil {
+			return "", providerError(err)
+		}
 	}
 	subject := complycube.SubjectFor("client", cl.ID)
 	if err := a.Store.SetProviderClient(ctx, in.CheckID, complycube.Name, cl.ID, subject, in.WorkflowID); err != nil {

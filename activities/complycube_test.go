@@ -100,6 +100,24 @@ func TestCreateCheckAfterALostResponseAdoptsTheCheckInsteadOfOrderingAnother(t *
 	require.Equal(t, 1, h.fake.ChecksCreated())
 }
 
+// A worker killed between ComplyCube's answer and storing the client id used to create a second
+// client, holding the candidate's data, on retry (found by the fault suite).
+func TestCreateClientAfterALostResponseAdoptsTheClientInsteadOfCreatingAnother(t *testing.T) {
+	h := newComplyCubeHarness(t)
+	ctx := context.Background()
+	lost, err := h.act.Client.CreateClient(ctx, complycube.CreateClientRequest{Type: "person", Email: "ada@example.com",
+		PersonDetails: &complycube.PersonDetails{FirstName: "Ada", LastName: "Lovelace"}, ExternalID: h.checkID})
+	require.NoError(t, err)
+
+	clientID, err := h.act.CreateClient(ctx, activities.CreateClientInput{CheckID: h.checkID, WorkflowID: "wf-1"})
+	require.NoError(t, err)
+	require.Equal(t, lost.ID, clientID)
+	require.Equal(t, 1, h.fake.ClientsCreated())
+	route, err := h.st.Route(ctx, complycube.Name, complycube.SubjectFor("client", lost.ID))
+	require.NoError(t, err)
+	require.Equal(t, "wf-1", route, "the adopted client's events reach the check")
+}
+
 func TestProviderErrorsAreRetryableOnlyWhenARetryCanSucceed(t *testing.T) {
 	h := newComplyCubeHarness(t)
 	ctx := context.Background()

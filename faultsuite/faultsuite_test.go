@@ -43,20 +43,6 @@ const (
 	batchPostgres     = "d:postgres-restart"
 )
 
-// knownBugDuplicateClient marks a bug this suite found, and reproduces on every run:
-// activities.ComplyCube.CreateClient (activities/complycube.go) asks ComplyCube to create the
-// client and only then records the client's id in Postgres. When the worker dies in between — here
-// the spy withholds ComplyCube's answer and SIGKILLs the worker — the retried activity finds no
-// client id recorded and creates a second client for the same check (same externalId, our check
-// id). The first is orphaned at ComplyCube with the candidate's personal data, and its
-// client.created event waits in the inbox for a route that never comes.
-//
-// While this is true, the suite requires the duplicate where its trap fired, and lists every
-// duplicate client as KNOWN BUG (the trap's SIGKILL may catch other CreateClient calls in flight
-// too) instead of failing. Once CreateClient is idempotent across a lost answer, the suite fails
-// until this is set to false, and from then on a second client is a failure like any other.
-const knownBugDuplicateClient = true
-
 // screening is one the suite ordered, and what it learnt about it.
 type screening struct {
 	N               int
@@ -110,9 +96,6 @@ func TestFaultSuite(t *testing.T) {
 	table, v := r.judge(ctx)
 	r.judged = true
 	t.Log("fault suite ledger\n" + table)
-	for _, b := range v.knownBugs {
-		t.Logf("KNOWN BUG (knownBugDuplicateClient): %s", b)
-	}
 	for _, m := range v.violations {
 		t.Error(m)
 	}

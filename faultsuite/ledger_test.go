@@ -198,10 +198,9 @@ type screeningRow struct {
 	wfCheck       string
 }
 
-// verdict is the ledger's judgement: what is wrong, and the known bugs it reproduced.
+// verdict is the ledger's judgement: what is wrong.
 type verdict struct {
 	violations []string
-	knownBugs  []string
 }
 
 func (v *verdict) violate(format string, args ...any) {
@@ -335,9 +334,6 @@ func (r *run) judge(ctx context.Context) (string, verdict) {
 		switch {
 		case len(row.clients) == 0:
 			v.violate("%s: no ComplyCube client was created for its check", name)
-		case len(row.clients) > 1 && knownBugDuplicateClient:
-			v.knownBugs = append(v.knownBugs, fmt.Sprintf("%s: %d ComplyCube clients with externalId %s: %s (recorded: %s)",
-				name, len(row.clients), sc.CheckID, strings.Join(row.clients, ", "), c.ClientID))
 		case len(row.clients) > 1:
 			v.violate("%s: %d ComplyCube clients for one check: %s", name, len(row.clients), strings.Join(row.clients, ", "))
 		}
@@ -357,15 +353,6 @@ func (r *run) judge(ctx context.Context) (string, verdict) {
 		}
 		if row.wfScreening != "Completed" || row.wfCheck != "Completed" {
 			v.violate("%s: workflows %s (screening), %s (check)", name, row.wfScreening, row.wfCheck)
-		}
-	}
-
-	// The known bug must show where its trap fired, or it has been fixed.
-	if knownBugDuplicateClient && r.clientTrap != nil {
-		owner := r.clientTrap.hit.Owner
-		if len(clientsOf[owner]) < 2 {
-			v.violate("KNOWN BUG NO LONGER REPRODUCES: check %s, whose POST /v1/clients answer was lost to a SIGKILL, has %d client(s); "+
-				"if activities.ComplyCube.CreateClient is now idempotent, set knownBugDuplicateClient to false", owner, len(clientsOf[owner]))
 		}
 	}
 

@@ -151,6 +151,26 @@ func (c *Client) GetCheck(ctx context.Context, checkID string) (Check, error) {
 	return out, err
 }
 
+// FindClient finds the client created with this externalId (GET /clients?externalId=...), so that a
+// creation whose answer was lost is not made twice. Only a client whose externalId matches is
+// taken, whatever the filter returned.
+func (c *Client) FindClient(ctx context.Context, externalID string) (ClientResource, bool, error) {
+	if externalID == "" {
+		return ClientResource{}, false, errors.New("complycube: find client: empty externalId")
+	}
+	clients, err := listAll(ctx, c, "/clients", url.Values{"externalId": {externalID}},
+		func(cl ClientResource) string { return cl.ID })
+	if err != nil {
+		return ClientResource{}, false, err
+	}
+	for _, cl := range clients {
+		if cl.ExternalID == externalID {
+			return cl, true, nil
+		}
+	}
+	return ClientResource{}, false, nil
+}
+
 // ListChecks lists the client's checks (GET /checks?clientId=...), every page of them.
 func (c *Client) ListChecks(ctx context.Context, clientID string) ([]Check, error) {
 	// Without clientId the API lists the whole account's checks, which callers must never mistake

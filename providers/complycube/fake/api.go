@@ -38,6 +38,7 @@ type clientObject struct {
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/clients", s.createClient)
+	mux.HandleFunc("GET /v1/clients", s.listClients)
 	mux.HandleFunc("GET /v1/clients/{id}", s.getClient)
 	mux.HandleFunc("POST /v1/checks", s.createCheck)
 	mux.HandleFunc("GET /v1/checks", s.listChecks)
@@ -128,6 +129,22 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("fake complycube: client created", "client_id", cl.ID)
 	// ComplyCube answers creations with 200, not 201.
 	writeJSON(w, http.StatusOK, cl)
+}
+
+// listClients lists clients, filtered by any externalId given, as ComplyCube's list filters by a
+// client's attributes. Oldest first; clients must not rely on the order.
+func (s *Server) listClients(w http.ResponseWriter, r *http.Request) {
+	externalID := r.URL.Query().Get("externalId")
+	s.mu.Lock()
+	matching := []clientObject{}
+	for _, cl := range s.clients {
+		if externalID == "" || cl.ExternalID == externalID {
+			matching = append(matching, cl)
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(matching, func(a, b clientObject) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	writePage(w, r, matching)
 }
 
 func (s *Server) getClient(w http.ResponseWriter, r *http.Request) {

@@ -304,6 +304,13 @@ func (s *Server) Deliveries() []Delivery {
 	return all
 }
 
+// ClientsCreated returns how many clients POST /clients created.
+func (s *Server) ClientsCreated() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clients)
+}
+
 // ChecksCreated returns how many checks POST /checks created.
 func (s *Server) ChecksCreated() int {
 	s.mu.Lock()
