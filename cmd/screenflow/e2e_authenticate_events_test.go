@@ -156,4 +156,6 @@ func TestEndToEndLateAuthenticateEventsAmendTheClosedCheck(t *testing.T) {
 	require.True(t, scr.timelineHas("check.amended", "record_found"), "the amendment says what changed")
 	require.Equal(t, store.StatusCompleted, s.screening(t, created.ID).Status)
 	s.assertNoPIIInHistory(t, s.screening(t, created.ID))
+	// The check's workflow id now holds the amendment's run: its history is recorded for replay.
+	s.recordHistories(t, "authenticate-amended", s.screening(t, created.ID))
 }

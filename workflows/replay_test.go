@@ -1,0 +1,43 @@
+package workflows_test
+
+import (
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	tlog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/screenflow/screenflow/providers/builtin"
+	"github.com/screenflow/screenflow/providers/registry"
+	"github.com/screenflow/screenflow/worker"
+)
+
+// replayer registers workflows on a WorkflowReplayer; activities do not run in a replay.
+type replayer struct{ sdkworker.WorkflowReplayer }
+
+func (replayer) RegisterActivityWithOptions(any, activity.RegisterOptions) {}
+
+func (r replayer) RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions) {
+	r.WorkflowReplayer.RegisterWorkflowWithOptions(w, options)
+}
+
+// TestReplayRecordedHistories replays every history recorded from a release (`make
+// record-histories`) with today's workflow code: a change that would break a workflow in flight
+// across a deploy fails here. See README.md, "Changing a workflow".
+func TestReplayRecordedHistories(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no recorded histories: run make record-histories")
+	r := replayer{sdkworker.NewWorkflowReplayer()}
+	require.NoError(t, worker.Register(r, builtin.Providers(), registry.Deps{}))
+	logger := tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(logger, f))
+		})
+	}
+}
