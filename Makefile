@@ -26,7 +26,8 @@ record-histories: $(TEMPORAL_CLI)
 
 # Runs every fuzz target for FUZZTIME each (`go test` alone runs only their seeds).
 FUZZTIME ?= 10m
-FUZZ_TARGETS := ./receiver:FuzzCreateScreeningRequest
+FUZZ_TARGETS := ./receiver:FuzzCreateScreeningRequest ./providers/builtin:FuzzComplyCubeWebhook \
+	./providers/builtin:FuzzAuthenticateWebhook ./providers/builtin:FuzzCheckrWebhook
 fuzz:
 	@for target in $(FUZZ_TARGETS); do \
 		pkg=$${target%%:*}; name=$${target##*:}; \
