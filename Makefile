@@ -44,7 +44,9 @@ fault: $(TEMPORAL_CLI)
 lint:
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
+	go vet -tags fault ./faultsuite/
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags fault ./faultsuite/
 
 # Cached in .bin/: the first build takes about 13 minutes.
 $(TEMPORAL_CLI):
