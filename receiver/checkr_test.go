@@ -134,9 +134,15 @@ func newOAuthHarness(t *testing.T) *oauthHarness {
 
 func (h *oauthHarness) connect(t *testing.T) string {
 	t.Helper()
+	return h.connectAs(t, h.keyA)
+}
+
+// connectAs starts a connection as the tenant of apiKey and returns the state Checkr sends back.
+func (h *oauthHarness) connectAs(t *testing.T, apiKey string) string {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, h.url+"/v1/integrations/checkr/connect", nil)
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+h.keyA)
+	req.Header.Set("Authorization", "Bearer "+apiKey)
 	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -183,6 +189,25 @@ func TestCheckrOAuthConnectsAnAccountWithItsTokenSealed(t *testing.T) {
 	replay, body := h.callback(t, url.Values{"code": {code}, "state": {state}})
 	require.Equal(t, http.StatusBadRequest, replay, "a state is single-use")
 	require.Equal(t, "invalid_state", body["error"])
+}
+
+// A tenant that connects an account another tenant holds gets 409, and the token its code was
+// already exchanged for is revoked at Checkr instead of left live with nobody holding it.
+func TestCheckrOAuthRefusedConnectionRevokesItsToken(t *testing.T) {
+	h := newOAuthHarness(t)
+	h.temporal.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, workflows.CheckrAccountEventSignal,
+		mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil, nil).Once()
+	code, account := h.fake.Authorize("")
+	status, body := h.callback(t, url.Values{"code": {code}, "state": {h.connect(t)}})
+	require.Equal(t, http.StatusOK, status, body)
+
+	_, keyB, err := h.st.CreateTenant(context.Background(), "B")
+	require.NoError(t, err)
+	code, _ = h.fake.Authorize(account)
+	status, body = h.callback(t, url.Values{"code": {code}, "state": {h.connectAs(t, keyB)}})
+	require.Equal(t, http.StatusConflict, status, body)
+	require.Equal(t, "account_owned_elsewhere", body["error"])
+	require.Equal(t, 1, h.fake.LiveTokens(account), "only the owner's token is live")
 }
 
 func TestCheckrOAuthCallbackRejectsBadRequests(t *testing.T) {

@@ -80,6 +80,7 @@ func (s *Server) checkrCallback(c *gin.Context) {
 	sealed := cfg.Vault.Seal([]byte(token.AccessToken), []byte(token.CheckrAccountID))
 	acct, err := s.store.ConnectCheckrAccount(ctx, tenantID, token.CheckrAccountID, sealed, fingerprint)
 	if errors.Is(err, store.ErrAccountOwnedElsewhere) {
+		s.revokeRefusedToken(ctx, token.AccessToken, token.CheckrAccountID, fingerprint)
 		abortWithError(c, http.StatusConflict, "account_owned_elsewhere", "this Checkr account is connected to another tenant")
 		return
 	}
@@ -97,6 +98,23 @@ func (s *Server) checkrCallback(c *gin.Context) {
 		EventID: "connect:" + uuid.NewString(), Status: acct.Status})
 	s.log.Info("checkr account connected", "tenant_id", tenantID, "checkr_account_id", acct.ID, "status", acct.Status)
 	c.JSON(http.StatusOK, gin.H{"account": acct.ID, "status": acct.Status})
+}
+
+// revokeRefusedToken revokes a token the code was already exchanged for but that is not kept (the
+// account is another tenant's): a live grant nobody holds must not linger at Checkr. The owner's
+// own token is left alone, in case Checkr handed the same one out again.
+func (s *Server) revokeRefusedToken(ctx context.Context, accessToken, accountID, fingerprint string) {
+	owner, err := s.store.CheckrAccount(ctx, accountID)
+	if err != nil {
+		s.log.Warn("checkr token not revoked: its account could not be read", "checkr_account_id", accountID, "error", err)
+		return
+	}
+	if owner.AccessTokenFingerprint != nil && *owner.AccessTokenFingerprint == fingerprint {
+		return
+	}
+	if err := s.cfg.Checkr.Client.WithKey(accessToken).Deauthorize(ctx); err != nil {
+		s.log.Warn("checkr token of a refused connection not revoked", "checkr_account_id", accountID, "error", err)
+	}
 }
 
 // checkrDisconnect revokes our access to a tenant's Checkr account at Checkr, and records it at

@@ -102,7 +102,8 @@ func lockCheckrAccount(ctx context.Context, tx *sqlx.Tx, accountID string) error
 // ConnectCheckrAccount records a finished OAuth connection, a first one or a reconnection: it stores
 // the sealed token and its fingerprint and clears any deauthorization. The account is credentialed
 // when account.credentialed was already received for it, else awaiting_credentialing. An account
-// connected by another tenant is ErrAccountOwnedElsewhere.
+// connected by another tenant is ErrAccountOwnedElsewhere, unless that tenant disconnected it (or
+// Checkr deauthorized it): then it moves to the tenant that connected it now.
 func (s *Store) ConnectCheckrAccount(ctx context.Context, tenantID, accountID string, sealedToken []byte, fingerprint string) (CheckrAccount, error) {
 	var a CheckrAccount
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -118,11 +119,12 @@ func (s *Store) ConnectCheckrAccount(ctx context.Context, tenantID, accountID st
 			       credentialed_at
 			FROM known
 			ON CONFLICT (id) DO UPDATE
-			SET access_token_sealed = EXCLUDED.access_token_sealed,
+			SET tenant_id = EXCLUDED.tenant_id,
+			    access_token_sealed = EXCLUDED.access_token_sealed,
 			    access_token_fingerprint = EXCLUDED.access_token_fingerprint,
 			    status = EXCLUDED.status, credentialed_at = EXCLUDED.credentialed_at,
 			    deauthorized_at = NULL, updated_at = now()
-			WHERE checkr_accounts.tenant_id = EXCLUDED.tenant_id
+			WHERE checkr_accounts.tenant_id = EXCLUDED.tenant_id OR checkr_accounts.status = 'deauthorized'
 			RETURNING `+checkrAccountColumns, accountID, tenantID, sealedToken, fingerprint)
 		if notFound(err) == ErrNotFound {
 			// The conflict's WHERE refused the update: the row is another tenant's.

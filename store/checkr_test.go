@@ -419,3 +419,29 @@ func TestCheckDocumentKinds(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"checkr_pdf_report_d1", "checkr_pdf_report_d2"}, kinds)
 }
+
+// An account one tenant disconnected can be connected by another: it used to stay bound to the
+// first tenant forever.
+func TestADisconnectedCheckrAccountCanBeConnectedByAnotherTenant(t *testing.T) {
+	st := store.New(testenv.NewDB(t))
+	ctx := context.Background()
+	acme, _, err := st.CreateTenant(ctx, "acme")
+	require.NoError(t, err)
+	globex, _, err := st.CreateTenant(ctx, "globex")
+	require.NoError(t, err)
+	_, err = st.ConnectCheckrAccount(ctx, acme.ID, "acct-1", []byte("sealed-1"), "fp-1")
+	require.NoError(t, err)
+	revoked, err := st.MarkCheckrDeauthorized(ctx, "acct-1", "fp-1")
+	require.NoError(t, err)
+	require.True(t, revoked)
+
+	a, err := st.ConnectCheckrAccount(ctx, globex.ID, "acct-1", []byte("sealed-2"), "fp-2")
+	require.NoError(t, err)
+	require.Equal(t, globex.ID, a.TenantID)
+	require.Equal(t, store.CheckrAwaitingCredentialing, a.Status, "credentialing starts afresh")
+	_, err = st.TenantCheckrAccount(ctx, acme.ID, "acct-1")
+	require.ErrorIs(t, err, store.ErrNotFound, "the tenant that disconnected it no longer sees it")
+
+	_, err = st.ConnectCheckrAccount(ctx, acme.ID, "acct-1", []byte("sealed-3"), "fp-3")
+	require.ErrorIs(t, err, store.ErrAccountOwnedElsewhere, "while connected, it is the new tenant's")
+}

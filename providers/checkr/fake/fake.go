@@ -312,6 +312,19 @@ func (s *Server) Authorize(accountID string) (code, integratedAccountID string) 
 	return code, accountID
 }
 
+// LiveTokens counts the integrated account's access tokens that are not revoked.
+func (s *Server) LiveTokens(accountID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, t := range s.tokens {
+		if t.accountID == accountID && !t.revoked {
+			n++
+		}
+	}
+	return n
+}
+
 // Credential marks an integrated account credentialed, so that its token can order reports and
 // invitations, and sends account.credentialed (again, if it was credentialed already).
 func (s *Server) Credential(accountID string) error {
