@@ -125,16 +125,34 @@ func (a *Authenticate) RecordAuthenticateConsent(ctx context.Context, in Authent
 }
 
 // OrderAuthenticateSearches orders the criminal searches, and the sex offender check when asked,
-// each once per check: a retried activity does not order (and pay) again.
+// each once per check: a retried activity does not order (and pay) again. Authenticate takes no
+// idempotency key, so an order whose answer was lost (a worker killed between the call and marking
+// it ordered) is found in the user's test result, which lists what was ordered, before anything
+// is ordered again.
 func (a *Authenticate) OrderAuthenticateSearches(ctx context.Context, in AuthenticateOrderInput) error {
-	ordered, err := a.Store.Ordered(ctx, in.CheckID, store.OrderCriminal)
+	criminalOrdered, err := a.Store.Ordered(ctx, in.CheckID, store.OrderCriminal)
 	if err != nil {
 		return err
 	}
-	if !ordered {
-		searches, err := a.Client.OrderCriminalSearches(ctx, in.UserAccessCode)
-		if err != nil {
-			return providerError(err)
+	sexOffenderOrdered := !in.SexOffender
+	if in.SexOffender {
+		if sexOffenderOrdered, err = a.Store.Ordered(ctx, in.CheckID, store.OrderSexOffender); err != nil {
+			return err
+		}
+	}
+	if criminalOrdered && sexOffenderOrdered {
+		return nil
+	}
+	placed, err := a.placedOrders(ctx, in.UserAccessCode)
+	if err != nil {
+		return err
+	}
+	if !criminalOrdered {
+		searches := placed.criminal
+		if searches == nil {
+			if searches, err = a.Client.OrderCriminalSearches(ctx, in.UserAccessCode); err != nil {
+				return providerError(err)
+			}
 		}
 		if err := a.Store.MarkOrdered(ctx, in.CheckID, store.OrderCriminal); err != nil {
 			return err
@@ -143,16 +161,43 @@ func (a *Authenticate) OrderAuthenticateSearches(ctx context.Context, in Authent
 			return err
 		}
 	}
-	if !in.SexOffender {
+	if sexOffenderOrdered {
 		return nil
 	}
-	if ordered, err = a.Store.Ordered(ctx, in.CheckID, store.OrderSexOffender); err != nil || ordered {
-		return err
-	}
-	if err := a.Client.OrderSexOffenderCheck(ctx, in.UserAccessCode); err != nil {
-		return providerError(err)
+	if !placed.sexOffender {
+		if err := a.Client.OrderSexOffenderCheck(ctx, in.UserAccessCode); err != nil {
+			return providerError(err)
+		}
 	}
 	return a.Store.MarkOrdered(ctx, in.CheckID, store.OrderSexOffender)
+}
+
+// placedOrders is what Authenticate already has ordered for a user.
+type placedOrders struct {
+	criminal    []authenticate.Search // nil when not ordered
+	sexOffender bool
+}
+
+// placedOrders reads the user's test result. An answer Authenticate will repeat (a 4xx: no result
+// yet for a user with nothing ordered) means nothing was ordered; other failures are retried.
+func (a *Authenticate) placedOrders(ctx context.Context, userAccessCode string) (placedOrders, error) {
+	tr, err := a.Client.GetTestResult(ctx, userAccessCode)
+	var apiErr *authenticate.APIError
+	switch {
+	case errors.As(err, &apiErr) && !apiErr.Retryable():
+		return placedOrders{}, nil
+	case err != nil:
+		return placedOrders{}, providerError(err)
+	}
+	var p placedOrders
+	if tr.Criminal != nil {
+		p.criminal = tr.Criminal.Searches
+		if p.criminal == nil {
+			p.criminal = []authenticate.Search{}
+		}
+	}
+	p.sexOffender = tr.SexOffender != nil
+	return p, nil
 }
 
 // AuthenticateResult is the state of a check's searches as Authenticate's API reports it.

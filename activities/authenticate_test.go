@@ -62,6 +62,30 @@ func (h *authenticateHarness) order(t *testing.T, sexOffender bool) activities.A
 	return in
 }
 
+// An order whose answer was lost (the worker killed before marking it) is adopted on retry, not
+// placed again: Authenticate refuses, or bills, a second order.
+func TestAuthenticateOrdersPlacedButNotMarkedAreAdopted(t *testing.T) {
+	h := newAuthenticateHarness(t, authfake.Options{SearchDelay: -1})
+	ctx := context.Background()
+	code, err := h.act.CreateAuthenticateUser(ctx, activities.AuthenticateUserInput{CheckID: h.checkID, WorkflowID: "wf-a"})
+	require.NoError(t, err)
+	in := activities.AuthenticateOrderInput{CheckID: h.checkID, UserAccessCode: code, SexOffender: true}
+	require.NoError(t, h.act.RecordAuthenticateConsent(ctx, in))
+	lost, err := h.act.Client.OrderCriminalSearches(ctx, code)
+	require.NoError(t, err)
+	require.NoError(t, h.act.Client.OrderSexOffenderCheck(ctx, code))
+
+	require.NoError(t, h.act.OrderAuthenticateSearches(ctx, in), "the retry adopts what was ordered")
+	searches, err := h.st.Searches(ctx, h.checkID)
+	require.NoError(t, err)
+	require.Len(t, searches, len(lost), "the searches of the lost answer are shown")
+	for _, kind := range []string{store.OrderCriminal, store.OrderSexOffender} {
+		ordered, err := h.st.Ordered(ctx, h.checkID, kind)
+		require.NoError(t, err)
+		require.True(t, ordered, kind)
+	}
+}
+
 func TestAuthenticateUserConsentAndOrdersHappenOnce(t *testing.T) {
 	h := newAuthenticateHarness(t, authfake.Options{SearchDelay: -1})
 	ctx := context.Background()
