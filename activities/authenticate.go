@@ -408,18 +408,3 @@ func (a *Authenticate) AmendAuthenticateOutcome(ctx context.Context, in AmendOut
 	return a.Store.AmendCheckOutcome(ctx, store.CheckAmendment{CheckID: in.CheckID, Outcome: in.Outcome,
 		Reason: in.Reason, DedupeKey: in.DedupeKey, OccurredAt: in.OccurredAt})
 }
-
-// RederiveAuthenticateScreeningResult derives a completed screening's result again after one of
-// its Authenticate checks was amended. While the screening runs it fails with ErrTypeNotReady, so
-// that its retry policy waits: the screening concludes on the outcomes its checks returned, and
-// only then can an amended outcome be taken into its result.
-func (a *Authenticate) RederiveAuthenticateScreeningResult(ctx context.Context, in ScreeningResultInput) error {
-	running, err := a.Store.RederiveScreeningResult(ctx, in.ScreeningID, in.Reason, in.DedupeKey)
-	if err != nil {
-		return err
-	}
-	if running {
-		return notReady("the screening has not ended yet")
-	}
-	return nil
-}

@@ -315,7 +315,7 @@ func TestAuthenticateCheckIsReadAndAmended(t *testing.T) {
 	clear := "clear"
 	require.NoError(t, h.st.UpdateCheck(ctx, store.CheckUpdate{CheckID: h.checkID, Status: store.StatusCompleted, Outcome: &clear}))
 	result := activities.ScreeningResultInput{ScreeningID: scrID, Reason: "amended", DedupeKey: "screening.result:k1"}
-	err = h.act.RederiveAuthenticateScreeningResult(ctx, result)
+	err = (&activities.Screenings{Store: h.st}).RederiveScreeningResult(ctx, result)
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, err, &appErr, "while the screening runs, its result waits")
 	require.Equal(t, activities.ErrTypeNotReady, appErr.Type())
@@ -325,7 +325,7 @@ func TestAuthenticateCheckIsReadAndAmended(t *testing.T) {
 		applied, err = h.act.AmendAuthenticateOutcome(ctx, amend)
 		require.NoError(t, err)
 		require.True(t, applied, "applied, and a retry learns the same")
-		require.NoError(t, h.act.RederiveAuthenticateScreeningResult(ctx, result))
+		require.NoError(t, (&activities.Screenings{Store: h.st}).RederiveScreeningResult(ctx, result))
 	}
 	stored, err := h.st.Check(ctx, h.checkID)
 	require.NoError(t, err)

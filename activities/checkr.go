@@ -368,21 +368,6 @@ func (a *Checkr) AmendCheckrCheck(ctx context.Context, in CheckrAmendmentInput) 
 		Reason: in.Reason, DedupeKey: in.DedupeKey, OccurredAt: in.OccurredAt})
 }
 
-// RederiveCheckrScreeningResult derives a completed screening's result again from its checks'
-// outcomes, after a check's was amended. While the screening runs it fails with ErrTypeNotReady,
-// so that its retry policy waits: the screening concludes on the outcomes its checks returned, and
-// only after that can an amended outcome be taken into its result.
-func (a *Checkr) RederiveCheckrScreeningResult(ctx context.Context, in ScreeningResultInput) error {
-	running, err := a.Store.RederiveScreeningResult(ctx, in.ScreeningID, in.Reason, in.DedupeKey)
-	if err != nil {
-		return err
-	}
-	if running {
-		return notReady("the screening has not ended yet")
-	}
-	return nil
-}
-
 // CheckrAccounts keeps the integrated accounts' state, and the checks waiting on it, in Postgres
 // for their workflows.
 type CheckrAccounts struct {

@@ -259,7 +259,7 @@ func TestAnUpgradedReportAmendsTheCompletedCheckAndScreening(t *testing.T) {
 	}
 	rederive := activities.ScreeningResultInput{ScreeningID: check.ScreeningID, Reason: in.Reason, DedupeKey: in.DedupeKey + ":screening"}
 	for range 2 {
-		require.NoError(t, h.act.RederiveCheckrScreeningResult(ctx, rederive))
+		require.NoError(t, (&activities.Screenings{Store: h.st}).RederiveScreeningResult(ctx, rederive))
 	}
 
 	rec, err = h.act.ReadCheckrCheck(ctx, h.checkID)
@@ -281,7 +281,7 @@ func TestAScreeningResultIsDerivedAgainOnlyOnceTheScreeningEnded(t *testing.T) {
 	check, err := h.st.Check(ctx, h.checkID)
 	require.NoError(t, err)
 	in := activities.ScreeningResultInput{ScreeningID: check.ScreeningID, Reason: "test", DedupeKey: "k"}
-	err = h.act.RederiveCheckrScreeningResult(ctx, in)
+	err = (&activities.Screenings{Store: h.st}).RederiveScreeningResult(ctx, in)
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, err, &appErr)
 	require.Equal(t, activities.ErrTypeNotReady, appErr.Type(), "the screening still runs: its retry policy waits")

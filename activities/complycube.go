@@ -235,29 +235,6 @@ func (a *ComplyCube) AmendComplyCubeCheck(ctx context.Context, in AmendCheckInpu
 	return Amendment{Changed: true, Outcome: current.Outcome, Key: key, Document: &doc}, nil
 }
 
-// ScreeningResultInput names a screening whose result is derived again because one of its checks
-// was amended.
-type ScreeningResultInput struct {
-	ScreeningID string
-	Reason      string // ends the timeline entry
-	DedupeKey   string
-}
-
-// RederiveScreeningResult derives a completed screening's result again from its checks' outcomes.
-// While the screening runs it fails with ErrTypeNotReady, so that its retry policy waits: the
-// screening concludes on the outcomes its checks returned, and only after that can an amended
-// outcome be taken into its result.
-func (a *ComplyCube) RederiveScreeningResult(ctx context.Context, in ScreeningResultInput) error {
-	running, err := a.Store.RederiveScreeningResult(ctx, in.ScreeningID, in.Reason, in.DedupeKey)
-	if err != nil {
-		return err
-	}
-	if running {
-		return notReady("the screening has not ended yet")
-	}
-	return nil
-}
-
 func toProviderCheck(c complycube.Check) ProviderCheck {
 	pc := ProviderCheck{ID: c.ID, Status: c.Status}
 	if c.Result != nil {

@@ -288,15 +288,15 @@ func TestRederiveScreeningResultWaitsForTheScreeningThenChangesItsResult(t *test
 	_, err = h.act.AmendComplyCubeCheck(ctx, activities.AmendCheckInput{CheckID: h.checkID, Cause: "check.monitoring.attention"})
 	require.NoError(t, err)
 
-	err = h.act.RederiveScreeningResult(ctx, in)
+	err = (&activities.Screenings{Store: h.st}).RederiveScreeningResult(ctx, in)
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, err, &appErr, "the screening still runs")
 	require.Equal(t, activities.ErrTypeNotReady, appErr.Type())
 
 	clear := "clear"
 	require.NoError(t, h.st.SetScreeningStatus(ctx, check.ScreeningID, store.StatusCompleted, &clear))
-	require.NoError(t, h.act.RederiveScreeningResult(ctx, in))
-	require.NoError(t, h.act.RederiveScreeningResult(ctx, in))
+	require.NoError(t, (&activities.Screenings{Store: h.st}).RederiveScreeningResult(ctx, in))
+	require.NoError(t, (&activities.Screenings{Store: h.st}).RederiveScreeningResult(ctx, in))
 	d := h.detail(t)
 	require.Equal(t, "consider", *d.Result)
 	require.Equal(t, store.StatusCompleted, d.Status)

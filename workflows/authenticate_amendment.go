@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"fmt"
-	"strings"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -15,23 +14,6 @@ import (
 // AuthenticateAmendmentWorkflow under.
 const AuthenticateAmendmentWorkflowName = "AuthenticateAmendmentWorkflow"
 
-// AuthenticateAmendmentInput starts an AuthenticateAmendmentWorkflow for the check whose workflow
-// has closed. Ids only.
-type AuthenticateAmendmentInput struct {
-	ScreeningID string
-	CheckID     string
-}
-
-// NewAuthenticateAmendmentInput reads the check that an Authenticate check workflow's id names (see
-// CheckWorkflowID): ok is false for any other id.
-func NewAuthenticateAmendmentInput(workflowID string) (in AuthenticateAmendmentInput, ok bool) {
-	parts := strings.Split(workflowID, "/")
-	if len(parts) != 4 || parts[0] != "screening" || parts[1] == "" || parts[2] != authenticate.Name || parts[3] == "" {
-		return AuthenticateAmendmentInput{}, false
-	}
-	return AuthenticateAmendmentInput{ScreeningID: parts[1], CheckID: parts[3]}, true
-}
-
 // AuthenticateAmendmentWorkflow takes the Authenticate events that come for a check after its
 // workflow closed (a monitoring hit, a late search update, a new report, a PII update): the relay
 // starts it under the check workflow's id with the event's signal (registry.Reviver), and later
@@ -41,7 +23,7 @@ func NewAuthenticateAmendmentInput(workflowID string) (in AuthenticateAmendmentI
 // is stored beside the check's. When the outcome changed, the screening's result is derived again
 // once the screening has ended. A check that failed or was canceled stays as it ended. It ends when
 // no event is left.
-func AuthenticateAmendmentWorkflow(ctx workflow.Context, in AuthenticateAmendmentInput) error {
+func AuthenticateAmendmentWorkflow(ctx workflow.Context, in AmendmentInput) error {
 	w := &authenticateAmendment{checkBase: checkBase{screeningID: in.ScreeningID, checkID: in.CheckID},
 		seen: map[string]bool{}}
 	var a *activities.Authenticate
@@ -59,7 +41,8 @@ func AuthenticateAmendmentWorkflow(ctx workflow.Context, in AuthenticateAmendmen
 			}
 		}
 		if w.amendedKey != "" {
-			byEvent, err := pollUntil(ctx, amendmentResultInterval, eventWaiting, authActivity(a.RederiveAuthenticateScreeningResult),
+			var sa *activities.Screenings
+			byEvent, err := pollUntil(ctx, amendmentResultInterval, eventWaiting, sa.RederiveScreeningResult,
 				activities.ScreeningResultInput{ScreeningID: in.ScreeningID, DedupeKey: "screening.result:" + w.amendedKey,
 					Reason: "the Authenticate check's outcome was amended"}, nil)
 			if byEvent {

@@ -81,7 +81,7 @@ func (s *authenticateAmendmentSuite) SetupTest() {
 			s.outcome = in.Outcome
 			return true, nil
 		}).Maybe()
-	s.env.OnActivity(authActivity(ac.RederiveAuthenticateScreeningResult), mock.Anything, mock.Anything).Return(
+	s.env.OnActivity(sa.RederiveScreeningResult, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.ScreeningResultInput) error {
 			s.mu.Lock()
 			s.rederives = append(s.rederives, in)
@@ -126,7 +126,7 @@ func (s *authenticateAmendmentSuite) run(first AuthenticateEvent, more ...Authen
 			s.env.SignalWorkflow(AuthenticateEventSignal, ev)
 		}
 	}, 0)
-	s.env.ExecuteWorkflow(AuthenticateAmendmentWorkflow, AuthenticateAmendmentInput{ScreeningID: "scr-1", CheckID: "check-1"})
+	s.env.ExecuteWorkflow(AuthenticateAmendmentWorkflow, AmendmentInput{ScreeningID: "scr-1", CheckID: "check-1"})
 	s.Require().True(s.env.IsWorkflowCompleted())
 	s.Require().NoError(s.env.GetWorkflowError())
 }
@@ -234,17 +234,4 @@ func (s *authenticateAmendmentSuite) TestAnAPIThatCannotBeReadLeavesTheEventOnRe
 	s.run(monitoringEvent("m1"))
 	s.Empty(s.amendments)
 	s.Contains(s.detail("m1"), "Authenticate's API could not be read (authenticate: HTTP 404: User not found); nothing changes")
-}
-
-func TestNewAuthenticateAmendmentInput(t *testing.T) {
-	in, ok := NewAuthenticateAmendmentInput(CheckWorkflowID("scr-1", authenticate.Name, "chk-1"))
-	if !ok || in != (AuthenticateAmendmentInput{ScreeningID: "scr-1", CheckID: "chk-1"}) {
-		t.Fatalf("got %+v, %v", in, ok)
-	}
-	for _, id := range []string{"screening/scr-1/complycube/chk-1", "screening/scr-1", "screening//authenticate/c",
-		"screening/s/authenticate/", "screening/s/authenticate/c/x", "x/s/authenticate/c"} {
-		if _, ok := NewAuthenticateAmendmentInput(id); ok {
-			t.Errorf("%q is not an Authenticate check workflow's id", id)
-		}
-	}
 }

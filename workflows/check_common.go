@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -161,4 +162,21 @@ func pollUntil(ctx workflow.Context, interval time.Duration, over func() bool, a
 		return true, nil
 	}
 	return false, err
+}
+
+// AmendmentInput starts a provider's amendment workflow, which takes the events that come for a
+// check after its workflow closed, under that workflow's id (registry.Reviver). Ids only.
+type AmendmentInput struct {
+	ScreeningID string
+	CheckID     string
+}
+
+// NewAmendmentInput reads the check that a provider's check workflow id names (see
+// CheckWorkflowID): ok is false for any other id.
+func NewAmendmentInput(workflowID, provider string) (in AmendmentInput, ok bool) {
+	parts := strings.Split(workflowID, "/")
+	if len(parts) != 4 || parts[0] != "screening" || parts[1] == "" || parts[2] != provider || parts[3] == "" {
+		return AmendmentInput{}, false
+	}
+	return AmendmentInput{ScreeningID: parts[1], CheckID: parts[3]}, true
 }

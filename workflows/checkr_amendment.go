@@ -13,23 +13,6 @@ import (
 // CheckrAmendmentWorkflowName is the type name the worker registers CheckrAmendmentWorkflow under.
 const CheckrAmendmentWorkflowName = "CheckrAmendmentWorkflow"
 
-// CheckrAmendmentInput starts a CheckrAmendmentWorkflow under the workflow id of a Checkr check
-// whose workflow has closed.
-type CheckrAmendmentInput struct {
-	ScreeningID string
-	CheckID     string
-}
-
-// CheckrAmendmentFor returns the amendment to start under a Checkr check's workflow id
-// (CheckWorkflowID), and false for any other id.
-func CheckrAmendmentFor(workflowID string) (CheckrAmendmentInput, bool) {
-	parts := strings.Split(workflowID, "/")
-	if len(parts) != 4 || parts[0] != "screening" || parts[2] != checkr.Name || parts[1] == "" || parts[3] == "" {
-		return CheckrAmendmentInput{}, false
-	}
-	return CheckrAmendmentInput{ScreeningID: parts[1], CheckID: parts[3]}, true
-}
-
 // CheckrAmendmentStatus answers QueryStatus.
 type CheckrAmendmentStatus struct {
 	CheckStatus    store.Status
@@ -43,7 +26,7 @@ type CheckrAmendmentStatus struct {
 // records every event in the timeline; after report events it reads the report again, stores the
 // documents the report gained and, when Checkr's result changed, amends the check's outcome and
 // its screening's result. It ends once no event is pending; the next one starts it again.
-func CheckrAmendmentWorkflow(ctx workflow.Context, in CheckrAmendmentInput) error {
+func CheckrAmendmentWorkflow(ctx workflow.Context, in AmendmentInput) error {
 	w := &checkrAmendment{checkBase: checkBase{screeningID: in.ScreeningID, checkID: in.CheckID}, seen: map[string]bool{}}
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (CheckrAmendmentStatus, error) { return w.status, nil }); err != nil {
 		return err
@@ -73,7 +56,8 @@ func CheckrAmendmentWorkflow(ctx workflow.Context, in CheckrAmendmentInput) erro
 		if w.amendedBy.EventID != "" {
 			// The screening may still run, waiting for its other checks: it concludes on the
 			// outcomes they returned, and its result is derived again only after that.
-			byEvent, err := pollUntil(ctx, amendmentResultInterval, eventWaiting, checkrActivity(a.RederiveCheckrScreeningResult),
+			var sa *activities.Screenings
+			byEvent, err := pollUntil(ctx, amendmentResultInterval, eventWaiting, sa.RederiveScreeningResult,
 				activities.ScreeningResultInput{ScreeningID: in.ScreeningID, DedupeKey: checkrAmendmentKey(w.amendedBy) + ":screening",
 					Reason: "the Checkr check's outcome was amended after " + w.amendedBy.Type}, nil)
 			if byEvent {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
-	"github.com/stretchr/testify/require"
 	"github.com/stretchr/testify/suite"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -90,14 +89,14 @@ func (s *checkrAmendmentSuite) run(first ...CheckrEvent) {
 			s.env.SignalWorkflow(CheckrEventSignal, ev)
 		}
 	}, 0)
-	s.env.ExecuteWorkflow(CheckrAmendmentWorkflow, CheckrAmendmentInput{ScreeningID: "scr-1", CheckID: "check-1"})
+	s.env.ExecuteWorkflow(CheckrAmendmentWorkflow, AmendmentInput{ScreeningID: "scr-1", CheckID: "check-1"})
 	s.Require().True(s.env.IsWorkflowCompleted())
 	s.Require().NoError(s.env.GetWorkflowError())
 }
 
 func (s *checkrAmendmentSuite) rederives(notReady int) *int {
 	calls := 0
-	s.env.OnActivity(checkrActivity(ck.RederiveCheckrScreeningResult), mock.Anything, activities.ScreeningResultInput{
+	s.env.OnActivity(sa.RederiveScreeningResult, mock.Anything, activities.ScreeningResultInput{
 		ScreeningID: "scr-1", DedupeKey: "checkr.amended:up-1:screening",
 		Reason: "the Checkr check's outcome was amended after report.upgraded"}).Return(
 		func(context.Context, activities.ScreeningResultInput) error {
@@ -119,7 +118,7 @@ func (s *checkrAmendmentSuite) TestAnUpgradeAmendsTheCheckStoresTheNewDocumentAn
 	s.Equal(activities.CheckrAmendmentInput{CheckID: "check-1", Outcome: "consider", Reason: "Checkr's report after report.upgraded",
 		DedupeKey: "checkr.amended:up-1", OccurredAt: s.amended[0].OccurredAt}, s.amended[0])
 	s.Equal(1, *rederived)
-	s.Equal([]string{
+	s.ElementsMatch([]string{
 		"report.upgraded: complete (after the check completed; the report is read again)",
 		"Checkr report read again after report.upgraded: status complete, result consider, assessment review, adjudication pre_adverse_action; 1 document(s) stored",
 	}, s.recorded)
@@ -172,17 +171,7 @@ func (s *checkrAmendmentSuite) TestEventsAfterACheckThatDidNotCompleteAreRecorde
 		CheckrEvent{EventID: "c1", Type: checkr.EventCandidateUpdated, ObjectID: "cand-1", CreatedAt: t0})
 
 	s.Zero(s.fetches)
-	s.Equal([]string{"report.created: pending (after the check ended failed; recorded)",
+	// Timeline writes do not hold the workflow up, so they may land in any order.
+	s.ElementsMatch([]string{"report.created: pending (after the check ended failed; recorded)",
 		"candidate.updated (after the check ended failed; recorded)"}, s.recorded)
-}
-
-func TestCheckrAmendmentFor(t *testing.T) {
-	in, ok := CheckrAmendmentFor(CheckWorkflowID("scr-1", checkr.Name, "check-1"))
-	require.True(t, ok)
-	require.Equal(t, CheckrAmendmentInput{ScreeningID: "scr-1", CheckID: "check-1"}, in)
-	for _, other := range []string{CheckWorkflowID("scr-1", "complycube", "check-1"), "screening/scr-1", "checkr-account/a",
-		"screening//checkr/c", "screening/s/checkr/", "screening/s/checkr/c/x"} {
-		_, ok := CheckrAmendmentFor(other)
-		require.False(t, ok, other)
-	}
 }

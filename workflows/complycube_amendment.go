@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -18,23 +17,6 @@ const ComplyCubeAmendmentWorkflowName = "ComplyCubeAmendmentWorkflow"
 // the amended outcome into the screening's result. Screenings end in hours or days.
 const amendmentResultInterval = 10 * time.Minute
 
-// ComplyCubeAmendmentInput starts a ComplyCubeAmendmentWorkflow for the check whose workflow has
-// closed. Ids only.
-type ComplyCubeAmendmentInput struct {
-	ScreeningID string
-	CheckID     string
-}
-
-// NewComplyCubeAmendmentInput reads the check that a ComplyCube check workflow's id names (see
-// CheckWorkflowID): ok is false for any other id.
-func NewComplyCubeAmendmentInput(workflowID string) (in ComplyCubeAmendmentInput, ok bool) {
-	parts := strings.Split(workflowID, "/")
-	if len(parts) != 4 || parts[0] != "screening" || parts[1] == "" || parts[2] != complycube.Name || parts[3] == "" {
-		return ComplyCubeAmendmentInput{}, false
-	}
-	return ComplyCubeAmendmentInput{ScreeningID: parts[1], CheckID: parts[3]}, true
-}
-
 // ComplyCubeAmendmentWorkflow takes the ComplyCube events that come for a check after its
 // workflow closed: the relay starts it under the check workflow's id with the event's signal
 // (registry.Reviver), and later events signal it while it runs. Each event is recorded in the
@@ -42,7 +24,7 @@ func NewComplyCubeAmendmentInput(workflowID string) (in ComplyCubeAmendmentInput
 // from ComplyCube, which alone is trusted for an outcome, and amend the check's outcome and report
 // when ComplyCube's changed; the screening's result is then derived again, once the screening has
 // ended. It ends when no event is left.
-func ComplyCubeAmendmentWorkflow(ctx workflow.Context, in ComplyCubeAmendmentInput) error {
+func ComplyCubeAmendmentWorkflow(ctx workflow.Context, in AmendmentInput) error {
 	w := &complyCubeAmendment{checkBase: checkBase{screeningID: in.ScreeningID, checkID: in.CheckID},
 		seen: map[string]bool{}}
 	events := workflow.GetSignalChannel(ctx, ComplyCubeEventSignal)
@@ -55,8 +37,8 @@ func ComplyCubeAmendmentWorkflow(ctx workflow.Context, in ComplyCubeAmendmentInp
 			}
 		}
 		if w.amendedKey != "" {
-			var cc *activities.ComplyCube
-			byEvent, err := pollUntil(ctx, amendmentResultInterval, eventWaiting, ccActivity(cc.RederiveScreeningResult),
+			var sa *activities.Screenings
+			byEvent, err := pollUntil(ctx, amendmentResultInterval, eventWaiting, sa.RederiveScreeningResult,
 				activities.ScreeningResultInput{ScreeningID: in.ScreeningID, DedupeKey: "screening.result:" + w.amendedKey,
 					Reason: "the ComplyCube check's outcome was amended"}, nil)
 			if byEvent {

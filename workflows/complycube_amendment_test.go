@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
-	"github.com/stretchr/testify/require"
 	"github.com/stretchr/testify/suite"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -51,7 +50,7 @@ func (s *complyCubeAmendmentSuite) AfterTest(_, _ string) { s.env.AssertExpectat
 // starts.
 func (s *complyCubeAmendmentSuite) run(first ComplyCubeEvent) {
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(ComplyCubeEventSignal, first) }, 0)
-	s.env.ExecuteWorkflow(ComplyCubeAmendmentWorkflow, ComplyCubeAmendmentInput{ScreeningID: "screening-1", CheckID: "check-1"})
+	s.env.ExecuteWorkflow(ComplyCubeAmendmentWorkflow, AmendmentInput{ScreeningID: "screening-1", CheckID: "check-1"})
 	s.Require().True(s.env.IsWorkflowCompleted())
 	s.Require().NoError(s.env.GetWorkflowError())
 }
@@ -76,7 +75,7 @@ func (s *complyCubeAmendmentSuite) TestAmendsTheCheckAndThenTheScreeningResultOn
 		Return(activities.Amendment{Changed: true, Outcome: "attention", Key: "k1",
 			Document: &activities.DocumentRef{DocumentID: "doc-2"}}, nil).Once()
 	tries := 0
-	s.env.OnActivity(ccActivity(cc.RederiveScreeningResult), mock.Anything, activities.ScreeningResultInput{
+	s.env.OnActivity(sa.RederiveScreeningResult, mock.Anything, activities.ScreeningResultInput{
 		ScreeningID: "screening-1", DedupeKey: "screening.result:k1", Reason: "the ComplyCube check's outcome was amended",
 	}).Return(func(context.Context, activities.ScreeningResultInput) error {
 		tries++
@@ -119,7 +118,7 @@ func (s *complyCubeAmendmentSuite) TestEventsThatComeWhileItWaitsAreTakenToo() {
 		Return(activities.Amendment{Changed: true, Outcome: "clear", Key: "k2"}, nil).Once()
 	ended := false
 	var keys []string
-	s.env.OnActivity(ccActivity(cc.RederiveScreeningResult), mock.Anything, mock.Anything).Return(
+	s.env.OnActivity(sa.RederiveScreeningResult, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.ScreeningResultInput) error {
 			keys = append(keys, in.DedupeKey)
 			if !ended {
@@ -138,21 +137,4 @@ func (s *complyCubeAmendmentSuite) TestEventsThatComeWhileItWaitsAreTakenToo() {
 	s.Len(s.details(), 2, "the duplicate is taken once")
 	s.Equal("screening.result:k2", keys[len(keys)-1], "the result is derived after the last change")
 	s.Contains(keys, "screening.result:k1")
-}
-
-func TestNewComplyCubeAmendmentInput(t *testing.T) {
-	in, ok := NewComplyCubeAmendmentInput(CheckWorkflowID("s-1", "complycube", "c-1"))
-	require.True(t, ok)
-	require.Equal(t, ComplyCubeAmendmentInput{ScreeningID: "s-1", CheckID: "c-1"}, in)
-	for _, id := range []string{
-		CheckWorkflowID("s-1", "checkr", "c-1"),
-		ScreeningWorkflowID("s-1"),
-		"screening//complycube/c-1",
-		"screening/s-1/complycube/",
-		"screening/s-1/complycube/c-1/x",
-		"checkr-account/a-1",
-	} {
-		_, ok := NewComplyCubeAmendmentInput(id)
-		require.False(t, ok, id)
-	}
 }

@@ -156,7 +156,7 @@ func (*Authenticate) CheckWorkflow() string { return workflows.AuthenticateCheck
 // Authenticate's API again and amends what the HR platform sees, so that no event about a user
 // screenflow created is discarded.
 func (*Authenticate) Revive(workflowID string, sig registry.Signal) (string, any, bool) {
-	in, ok := workflows.NewAuthenticateAmendmentInput(workflowID)
+	in, ok := workflows.NewAmendmentInput(workflowID, authenticate.Name)
 	if !ok || sig.Name != workflows.AuthenticateEventSignal {
 		return "", nil, false
 	}

@@ -175,7 +175,7 @@ func (*Checkr) Revive(workflowID string, sig registry.Signal) (string, any, bool
 	if accountID, ok := workflows.CheckrAccountIDOf(workflowID); ok && sig.Name == workflows.CheckrAccountEventSignal {
 		return workflows.CheckrAccountWorkflowName, workflows.CheckrAccountInput{AccountID: accountID}, true
 	}
-	if in, ok := workflows.CheckrAmendmentFor(workflowID); ok && sig.Name == workflows.CheckrEventSignal {
+	if in, ok := workflows.NewAmendmentInput(workflowID, checkr.Name); ok && sig.Name == workflows.CheckrEventSignal {
 		return workflows.CheckrAmendmentWorkflowName, in, true
 	}
 	return "", nil, false

@@ -56,7 +56,7 @@ func TestCheckrRevivesAccountWorkflowsAndAmendsClosedChecks(t *testing.T) {
 	typ, input, ok = p.Revive(workflows.CheckWorkflowID("scr-1", checkr.Name, "check-1"), checkEvent)
 	require.True(t, ok, "an event after the check closed starts its amendment")
 	assert.Equal(t, workflows.CheckrAmendmentWorkflowName, typ)
-	assert.Equal(t, workflows.CheckrAmendmentInput{ScreeningID: "scr-1", CheckID: "check-1"}, input)
+	assert.Equal(t, workflows.AmendmentInput{ScreeningID: "scr-1", CheckID: "check-1"}, input)
 
 	for name, c := range map[string]struct {
 		id  string

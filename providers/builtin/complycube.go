@@ -104,7 +104,7 @@ func (*ComplyCube) Revive(workflowID string, sig registry.Signal) (string, any, 
 	if sig.Name != workflows.ComplyCubeEventSignal {
 		return "", nil, false
 	}
-	in, ok := workflows.NewComplyCubeAmendmentInput(workflowID)
+	in, ok := workflows.NewAmendmentInput(workflowID, complycube.Name)
 	return workflows.ComplyCubeAmendmentWorkflowName, in, ok
 }
 

@@ -74,7 +74,7 @@ func TestComplyCubeRevivesClosedCheckWorkflowsWithAnAmendment(t *testing.T) {
 	typ, input, ok := p.Revive(workflows.CheckWorkflowID("s-1", "complycube", "c-1"), sig)
 	require.True(t, ok)
 	assert.Equal(t, workflows.ComplyCubeAmendmentWorkflowName, typ)
-	assert.Equal(t, workflows.ComplyCubeAmendmentInput{ScreeningID: "s-1", CheckID: "c-1"}, input)
+	assert.Equal(t, workflows.AmendmentInput{ScreeningID: "s-1", CheckID: "c-1"}, input)
 
 	_, _, ok = p.Revive(workflows.ScreeningWorkflowID("s-1"), sig)
 	assert.False(t, ok, "only a check's workflow")
