@@ -24,7 +24,7 @@ commands:
   tenant create NAME  create a tenant and print its API key (shown once)
   providers subscribe PROVIDER
                       register this deployment's webhook URL with the provider (once), for
-                      providers that take it through their API (authenticate)
+                      providers that take it through their API (authenticate, complycube)
 
 configuration comes from environment variables; see README.md
 `
