@@ -24,7 +24,8 @@ const AuthenticateAmendmentWorkflowName = "AuthenticateAmendmentWorkflow"
 // once the screening has ended. A check that failed or was canceled stays as it ended. It ends when
 // no event is left.
 func AuthenticateAmendmentWorkflow(ctx workflow.Context, in AmendmentInput) error {
-	w := &authenticateAmendment{checkBase: checkBase{screeningID: in.ScreeningID, checkID: in.CheckID},
+	w := &authenticateAmendment{amendmentBase: amendmentBase{
+		checkBase: checkBase{screeningID: in.ScreeningID, checkID: in.CheckID}},
 		seen: map[string]bool{}}
 	var a *activities.Authenticate
 	if err := workflow.ExecuteActivity(storeActivityOptions(ctx), authActivity(a.ReadAuthenticateCheck), in.CheckID).
@@ -32,45 +33,21 @@ func AuthenticateAmendmentWorkflow(ctx workflow.Context, in AmendmentInput) erro
 		return err
 	}
 	events := workflow.GetSignalChannel(ctx, AuthenticateEventSignal)
-	eventWaiting := func() bool { return events.Len() > 0 }
-	for {
+	return w.runAmendments(ctx, events, func() error {
 		var ev AuthenticateEvent
 		for events.ReceiveAsync(&ev) {
 			if err := w.accept(ctx, ev); err != nil {
 				return err
 			}
 		}
-		if w.amendedKey != "" {
-			var sa *activities.Screenings
-			byEvent, err := pollUntil(ctx, amendmentResultInterval, eventWaiting, sa.RederiveScreeningResult,
-				activities.ScreeningResultInput{ScreeningID: in.ScreeningID, DedupeKey: "screening.result:" + w.amendedKey,
-					Reason: "the Authenticate check's outcome was amended"}, nil)
-			if byEvent {
-				continue // take the new event first, then wait again
-			}
-			if err != nil {
-				return err
-			}
-			w.amendedKey = ""
-		}
-		// Nothing is left to do once the timeline is written and no event came meanwhile; an event
-		// that comes as the workflow completes fails the completion, and is taken on the retry.
-		if err := w.finishRecording(ctx); err != nil {
-			return err
-		}
-		if !eventWaiting() {
-			return nil
-		}
-	}
+		return nil
+	})
 }
 
 type authenticateAmendment struct {
-	checkBase
+	amendmentBase
 	check activities.AuthenticateCheckRecord
 	seen  map[string]bool // event keys already handled: the relay delivers at least once
-	// amendedKey names the last change of the check's outcome whose screening result is not derived
-	// again yet; "" when there is none.
-	amendedKey string
 }
 
 func (w *authenticateAmendment) accept(ctx workflow.Context, ev AuthenticateEvent) error {
@@ -136,7 +113,7 @@ func (w *authenticateAmendment) amend(ctx workflow.Context, ev AuthenticateEvent
 		return "", err
 	}
 	if applied {
-		w.amendedKey = key
+		w.amended("screening.result:"+key, "the Authenticate check's outcome was amended")
 	}
 	return detail, nil
 }

@@ -180,3 +180,48 @@ func NewAmendmentInput(workflowID, provider string) (in AmendmentInput, ok bool)
 	}
 	return AmendmentInput{ScreeningID: parts[1], CheckID: parts[3]}, true
 }
+
+// amendmentBase is what every provider's amendment workflow shares: the check, its timeline writes,
+// and the screening result still to derive again after an amended outcome.
+type amendmentBase struct {
+	checkBase
+	// pending is the last change of the check's outcome whose screening result is not derived
+	// again yet; nil when there is none.
+	pending *activities.ScreeningResultInput
+}
+
+// amended notes that the check's outcome changed: the screening's result is derived again.
+func (b *amendmentBase) amended(dedupeKey, reason string) {
+	b.pending = &activities.ScreeningResultInput{ScreeningID: b.screeningID, DedupeKey: dedupeKey, Reason: reason}
+}
+
+// runAmendments is the loop of every amendment workflow: take the events waiting (take), derive
+// the screening's result again after an amended outcome (the screening may still run, waiting for
+// its other checks: it concludes on the outcomes they returned, so this waits for it, taking a new
+// event first), and end once the timeline is written and no event came meanwhile. An event that
+// comes as the workflow completes fails the completion, and is taken on the retry.
+func (b *amendmentBase) runAmendments(ctx workflow.Context, events workflow.ReceiveChannel, take func() error) error {
+	eventWaiting := func() bool { return events.Len() > 0 }
+	for {
+		if err := take(); err != nil {
+			return err
+		}
+		if b.pending != nil {
+			var sa *activities.Screenings
+			byEvent, err := pollUntil(ctx, amendmentResultInterval, eventWaiting, sa.RederiveScreeningResult, *b.pending, nil)
+			if byEvent {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			b.pending = nil
+		}
+		if err := b.finishRecording(ctx); err != nil {
+			return err
+		}
+		if !eventWaiting() {
+			return nil
+		}
+	}
+}

@@ -27,7 +27,9 @@ type CheckrAmendmentStatus struct {
 // documents the report gained and, when Checkr's result changed, amends the check's outcome and
 // its screening's result. It ends once no event is pending; the next one starts it again.
 func CheckrAmendmentWorkflow(ctx workflow.Context, in AmendmentInput) error {
-	w := &checkrAmendment{checkBase: checkBase{screeningID: in.ScreeningID, checkID: in.CheckID}, seen: map[string]bool{}}
+	w := &checkrAmendment{amendmentBase: amendmentBase{
+		checkBase: checkBase{screeningID: in.ScreeningID, checkID: in.CheckID}},
+		seen: map[string]bool{}}
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (CheckrAmendmentStatus, error) { return w.status, nil }); err != nil {
 		return err
 	}
@@ -42,50 +44,26 @@ func CheckrAmendmentWorkflow(ctx workflow.Context, in AmendmentInput) error {
 		stored[id] = true
 	}
 	events := workflow.GetSignalChannel(ctx, CheckrEventSignal)
-	eventWaiting := func() bool { return events.Len() > 0 }
-	for {
-		if latest := w.takeEvents(ctx, events, check); latest != nil {
-			var changed bool
-			w.status.Outcome, _, changed = amendCompletedReport(ctx, &w.checkBase, reportAmendment{
-				ref:     activities.CheckrReportRef{CheckID: in.CheckID, AccountID: check.AccountID, ReportID: check.ReportID},
-				outcome: w.status.Outcome, stored: stored, after: *latest})
-			if changed {
-				w.amendedBy = *latest
-			}
-		}
-		if w.amendedBy.EventID != "" {
-			// The screening may still run, waiting for its other checks: it concludes on the
-			// outcomes they returned, and its result is derived again only after that.
-			var sa *activities.Screenings
-			byEvent, err := pollUntil(ctx, amendmentResultInterval, eventWaiting, sa.RederiveScreeningResult,
-				activities.ScreeningResultInput{ScreeningID: in.ScreeningID, DedupeKey: checkrAmendmentKey(w.amendedBy) + ":screening",
-					Reason: "the Checkr check's outcome was amended after " + w.amendedBy.Type}, nil)
-			if byEvent {
-				continue // take the new event first, then wait again
-			}
-			if err != nil {
-				return err
-			}
-			w.amendedBy = CheckrEvent{}
-		}
-		// Nothing is left to do once the timeline is written and no event came meanwhile; an event
-		// that comes as the workflow completes fails the completion, and is taken on the retry.
-		if err := w.finishRecording(ctx); err != nil {
-			return err
-		}
-		if !eventWaiting() {
+	return w.runAmendments(ctx, events, func() error {
+		latest := w.takeEvents(ctx, events, check)
+		if latest == nil {
 			return nil
 		}
-	}
+		var changed bool
+		w.status.Outcome, _, changed = amendCompletedReport(ctx, &w.checkBase, reportAmendment{
+			ref:     activities.CheckrReportRef{CheckID: in.CheckID, AccountID: check.AccountID, ReportID: check.ReportID},
+			outcome: w.status.Outcome, stored: stored, after: *latest})
+		if changed {
+			w.amended(checkrAmendmentKey(*latest)+":screening", "the Checkr check's outcome was amended after "+latest.Type)
+		}
+		return nil
+	})
 }
 
 type checkrAmendment struct {
-	checkBase
+	amendmentBase
 	status CheckrAmendmentStatus
 	seen   map[string]bool // event ids already taken: the relay delivers at least once
-	// amendedBy is the event after which the check's outcome was amended while its screening's
-	// result is not derived again yet; zero when there is none.
-	amendedBy CheckrEvent
 }
 
 // takeEvents takes in the events pending and records each in the timeline. It returns the latest

@@ -25,47 +25,24 @@ const amendmentResultInterval = 10 * time.Minute
 // when ComplyCube's changed; the screening's result is then derived again, once the screening has
 // ended. It ends when no event is left.
 func ComplyCubeAmendmentWorkflow(ctx workflow.Context, in AmendmentInput) error {
-	w := &complyCubeAmendment{checkBase: checkBase{screeningID: in.ScreeningID, checkID: in.CheckID},
+	w := &complyCubeAmendment{amendmentBase: amendmentBase{
+		checkBase: checkBase{screeningID: in.ScreeningID, checkID: in.CheckID}},
 		seen: map[string]bool{}}
 	events := workflow.GetSignalChannel(ctx, ComplyCubeEventSignal)
-	eventWaiting := func() bool { return events.Len() > 0 }
-	for {
+	return w.runAmendments(ctx, events, func() error {
 		var ev ComplyCubeEvent
 		for events.ReceiveAsync(&ev) {
 			if err := w.accept(ctx, ev); err != nil {
 				return err
 			}
 		}
-		if w.amendedKey != "" {
-			var sa *activities.Screenings
-			byEvent, err := pollUntil(ctx, amendmentResultInterval, eventWaiting, sa.RederiveScreeningResult,
-				activities.ScreeningResultInput{ScreeningID: in.ScreeningID, DedupeKey: "screening.result:" + w.amendedKey,
-					Reason: "the ComplyCube check's outcome was amended"}, nil)
-			if byEvent {
-				continue // take the new event first, then wait again
-			}
-			if err != nil {
-				return err
-			}
-			w.amendedKey = ""
-		}
-		// Nothing is left to do once the timeline is written and no event came meanwhile; an event
-		// that comes as the workflow completes fails the completion, and is taken on the retry.
-		if err := w.finishRecording(ctx); err != nil {
-			return err
-		}
-		if !eventWaiting() {
-			return nil
-		}
-	}
+		return nil
+	})
 }
 
 type complyCubeAmendment struct {
-	checkBase
+	amendmentBase
 	seen map[string]bool // event ids already handled: the relay delivers at least once
-	// amendedKey names the last change of the check's outcome whose screening result is not derived
-	// again yet; "" when there is none.
-	amendedKey string
 }
 
 func (w *complyCubeAmendment) accept(ctx workflow.Context, ev ComplyCubeEvent) error {
@@ -96,7 +73,7 @@ func (w *complyCubeAmendment) accept(ctx workflow.Context, ev ComplyCubeEvent) e
 		return err
 	}
 	if amended.Changed {
-		w.amendedKey = amended.Key
+		w.amended("screening.result:"+amended.Key, "the ComplyCube check's outcome was amended")
 	}
 	return nil
 }
