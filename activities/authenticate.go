@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"strings"
 	"time"
 
@@ -29,8 +31,21 @@ type AuthenticateUserInput struct {
 	WorkflowID string
 }
 
+// OperationCreateUser names Authenticate's POST /user/create in provider_calls.
+const OperationCreateUser = "create_user"
+
+// MaxLostUserCreations is how many user creations of one check may lose their answer before the
+// check fails: each may have left a user holding the candidate's data at Authenticate.
+const MaxLostUserCreations = 3
+
 // CreateAuthenticateUser creates the candidate as an Authenticate user once per check and routes
 // the user's events to the check workflow before anything about the user can be ordered.
+//
+// Authenticate offers no lookup of users and no idempotency key, so each call is recorded before
+// it is made (store.RecordProviderCall). A call whose answer never came (a timeout, a 5xx other than 503, a
+// worker killed before recording the answer) is marked lost, with a timeline entry, and listed by
+// `screenflow providers lost-calls` for an operator to have the duplicate removed. After
+// MaxLostUserCreations lost answers the check fails instead of creating yet another user.
 func (a *Authenticate) CreateAuthenticateUser(ctx context.Context, in AuthenticateUserInput) (string, error) {
 	check, err := a.Store.Check(ctx, in.CheckID)
 	if err != nil {
@@ -38,6 +53,20 @@ func (a *Authenticate) CreateAuthenticateUser(ctx context.Context, in Authentica
 	}
 	if check.ProviderClientID != nil {
 		return *check.ProviderClientID, nil
+	}
+	op := store.ProviderOperation{CheckID: in.CheckID, Provider: authenticate.Name, Operation: OperationCreateUser}
+	prior, err := a.Store.LoseProviderCalls(ctx, op)
+	if err != nil {
+		return "", err
+	}
+	if prior.Result != "" {
+		// An earlier attempt recorded the answer but not the route.
+		return a.routeUser(ctx, in, prior.Result)
+	}
+	if prior.Lost >= MaxLostUserCreations {
+		return "", permanent(fmt.Sprintf("the answers of %d user creations were lost; Authenticate may hold as many "+
+			"users for this candidate, so no more are created until an operator reconciles them "+
+			"(screenflow providers lost-calls)", prior.Lost), ErrTypeAnswersLost)
 	}
 	cand, err := a.Store.CandidateForCheck(ctx, in.CheckID)
 	if err != nil {
@@ -48,19 +77,64 @@ func (a *Authenticate) CreateAuthenticateUser(ctx context.Context, in Authentica
 		return "", permanent("candidate date of birth is not a date", ErrTypeInvalidCandidate)
 	}
 	house, street := splitStreetAddress(cand.AddressLine1)
+	callID, err := a.Store.RecordProviderCall(ctx, op)
+	if err != nil {
+		return "", err
+	}
 	code, err := a.Client.CreateUser(ctx, authenticate.CreateUserRequest{
 		FirstName: cand.FirstName, LastName: cand.LastName, Email: cand.Email,
 		DOB: dob.Format(authenticate.DOBLayout), HouseNumber: house, StreetName: street,
 		City: cand.City, State: cand.State, ZipCode: cand.PostalCode, Country: cand.Country,
 	})
-	if err != nil {
+	var apiErr *authenticate.APIError
+	switch {
+	case err == nil:
+		finished, err := a.Store.FinishProviderCall(ctx, callID, store.CallSucceeded, code)
+		if err != nil {
+			return "", err
+		}
+		if !finished {
+			// This attempt overran its timeout and a later one has taken over the call: this
+			// user stays recorded as lost, with its code, for the operator.
+			return "", errors.New("a later attempt took over creating the Authenticate user")
+		}
+		return a.routeUser(ctx, in, code)
+	case errors.As(err, &apiErr) && (apiErr.StatusCode < 500 || apiErr.StatusCode == http.StatusServiceUnavailable):
+		// Authenticate answered that it did not create the user (a 503 says it did not take the
+		// request: counting an outage's 503s as lost answers would fail checks within seconds).
+		if _, ferr := a.Store.FinishProviderCall(ctx, callID, store.CallRefused, ""); ferr != nil {
+			return "", ferr
+		}
 		return "", providerError(err)
+	case requestNotSent(err):
+		if _, ferr := a.Store.FinishProviderCall(ctx, callID, store.CallNotSent, ""); ferr != nil {
+			return "", ferr
+		}
+		return "", err
+	default:
+		// Authenticate may have created the user: say so now rather than on the next attempt,
+		// which may never come.
+		if _, lerr := a.Store.LoseProviderCalls(ctx, op); lerr != nil {
+			return "", lerr
+		}
+		return "", err
 	}
-	err = a.Store.SetProviderClient(ctx, in.CheckID, authenticate.Name, code, authenticate.SubjectFor(code), in.WorkflowID)
+}
+
+// routeUser records the user as the check's and routes its events to the check workflow.
+func (a *Authenticate) routeUser(ctx context.Context, in AuthenticateUserInput, code string) (string, error) {
+	err := a.Store.SetProviderClient(ctx, in.CheckID, authenticate.Name, code, authenticate.SubjectFor(code), in.WorkflowID)
 	if err != nil {
 		return "", err
 	}
 	return code, nil
+}
+
+// requestNotSent reports whether a call failed before its request left: no connection could be
+// made, so the provider cannot have acted on it.
+func requestNotSent(err error) bool {
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op == "dial"
 }
 
 // splitStreetAddress splits "221B Baker Street" into the house number and street name

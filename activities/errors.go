@@ -19,6 +19,9 @@ const (
 	ErrTypeProviderRejected = "ProviderRejected"
 	// ErrTypeRateLimited: the provider asked us to wait; retried after its delay.
 	ErrTypeRateLimited = "RateLimited"
+	// ErrTypeAnswersLost: so many answers of a provider call without lookup or idempotency key
+	// were lost that trying again would only leave more duplicates at the provider.
+	ErrTypeAnswersLost = "ProviderAnswersLost"
 	// ErrTypeInvalidCandidate: the stored candidate cannot be sent as it is.
 	ErrTypeInvalidCandidate = "InvalidCandidate"
 	// ErrTypeReportLinkExpired: a report's link expired; a new report must be requested.

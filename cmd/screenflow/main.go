@@ -25,6 +25,9 @@ commands:
   providers subscribe PROVIDER
                       register this deployment's webhook URL with the provider (once), for
                       providers that take it through their API (authenticate, complycube)
+  providers lost-calls [--resolve ID]
+                      list provider calls whose answer was lost (each may have left a
+                      duplicate record at the provider), or mark one reconciled
 
 configuration comes from environment variables; see README.md
 `
@@ -63,6 +66,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return runTenantCreate(ctx, cfg, args[2], stdout)
 	case "providers":
+		if len(args) >= 2 && args[1] == "lost-calls" {
+			return runLostCalls(ctx, cfg, args[2:], stdout)
+		}
 		if len(args) != 3 || args[1] != "subscribe" {
 			return errors.New("usage: screenflow providers subscribe PROVIDER")
 		}

@@ -94,8 +94,16 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	u := &user{code: newUUID()}
 	s.mu.Lock()
 	s.users[u.code] = u
+	lose := s.loseUserAnswersLeft > 0
+	if lose {
+		s.loseUserAnswersLeft--
+	}
 	s.mu.Unlock()
-	s.log.Info("fake authenticate: user created", "user_access_code", u.code)
+	s.log.Info("fake authenticate: user created", "user_access_code", u.code, "answer_lost", lose)
+	if lose {
+		writeError(w, http.StatusGatewayTimeout, "Gateway Timeout")
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"userAccessCode": u.code})
 }
 

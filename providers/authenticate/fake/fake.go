@@ -87,6 +87,8 @@ type Server struct {
 	failLeft    int
 	failStatus  int
 	failPDFLeft int
+	// loseUserAnswersLeft counts the user creations still to answer 504 after creating the user.
+	loseUserAnswersLeft int
 	// sharedEventID, when set, is the id of every event sent (ShareEventID).
 	sharedEventID string
 	sent          []fakekit.Webhook
@@ -234,6 +236,15 @@ func (s *Server) FailAPI(n, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failLeft, s.failStatus = n, status
+}
+
+// LoseUserAnswers makes the next n calls of POST /user/create create the user, then answer 504
+// Gateway Timeout instead of its userAccessCode: an answer lost on the way back, after Authenticate
+// acted on the call.
+func (s *Server) LoseUserAnswers(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loseUserAnswersLeft = n
 }
 
 // AdvanceSearches moves every search of the user that is not complete one step now, and sends

@@ -757,3 +757,21 @@ func TestShareEventID(t *testing.T) {
 	last := f.Sent()[7]
 	assert.NotEqual(t, "order-1", last.EventID, "each event has its own id again")
 }
+
+func TestLoseUserAnswers(t *testing.T) {
+	f, c := start(t, fake.Options{SearchDelay: -1})
+	f.LoseUserAnswers(1)
+	req := authenticate.CreateUserRequest{FirstName: "Jane", LastName: "Roe", DOB: "03-02-1990", Email: "jane.roe@example.com"}
+
+	_, err := c.CreateUser(context.Background(), req)
+	var apiErr *authenticate.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, http.StatusGatewayTimeout, apiErr.StatusCode)
+	assert.True(t, apiErr.Retryable())
+	assert.Equal(t, 1, f.UsersCreated(), "the user was created although its answer was lost")
+
+	code, err := c.CreateUser(context.Background(), req)
+	require.NoError(t, err)
+	assert.NotEmpty(t, code, "only the next n answers are lost")
+	assert.Equal(t, 2, f.UsersCreated())
+}
