@@ -406,14 +406,3 @@ func (r *run) explainFailure() {
 		r.t.Logf("--- tail of %s ---\n%s", path, tail(path, 3000))
 	}
 }
-
-// sleep waits for d, or less if ctx ends first.
-func sleep(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	select {
-	case <-time.After(d):
-	case <-ctx.Done():
-	}
-}
