@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestLoadBenchAtTinySizes runs the whole bench on the real stack at tiny sizes and checks that
+// the report is complete and sane. It asserts nothing about performance: the figures are the
+// bench's to report, never a test's to judge.
+func TestLoadBenchAtTinySizes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Postgres, Temporal, serve and worker; skipped with -short")
+	}
+	cfg, err := parseFlags([]string{"-out", filepath.Join(t.TempDir(), "bench-load.json")}, io.Discard)
+	require.NoError(t, err)
+	cfg.ingestDuration, cfg.ackDuration, cfg.readDuration = time.Second, time.Second, time.Second
+	cfg.ingestClients, cfg.signalers, cfg.creators = 8, 8, 4
+	cfg.deliveryN, cfg.latencyN, cfg.openN = 6, 6, 12
+	cfg.readRate, cfg.settleAfterOpen, cfg.waitTimeout = 20, 0, 3*time.Minute
+
+	var out bytes.Buffer
+	rep, err := run(context.Background(), cfg, &out)
+	require.NoError(t, err, out.String())
+
+	raw, err := os.ReadFile(cfg.out)
+	require.NoError(t, err)
+	var written Report
+	require.NoError(t, json.Unmarshal(raw, &written))
+	require.Equal(t, rep.Open.Completed, written.Open.Completed, "the JSON file is the report printed")
+	require.NoError(t, written.complete())
+
+	require.Equal(t, cfg.openN, written.Open.Completed, "every open screening completed")
+	require.Equal(t, 2*cfg.deliveryN, written.Delivery.Webhooks, "check.completed and check.completed.clear per screening")
+	require.Equal(t, written.Delivery.Webhooks, written.Delivery.Delivered)
+	require.Equal(t, cfg.latencyN, written.State.Screenings)
+	require.Len(t, written.History, len(historyProviders))
+	for _, name := range []string{"serve", "worker", "temporal", "postgres"} {
+		require.Positive(t, written.Open.MemoryOpenMB[name], "memory of %s", name)
+	}
+	require.NotEmpty(t, written.Source.Commit, "the report names the commit it measured")
+	for _, figure := range []string{"webhook ingest", "ack latency", "relay delivery", "inbox to signal", "webhook to completed",
+		"history events, one-check complycube", "history events, one-check authenticate", "history events, one-check checkr",
+		"screening creation", "per 1,000 open", "memory of worker", "API read p99", "complete all"} {
+		require.Contains(t, out.String(), figure)
+	}
+}
+
+func TestQuickSizesGiveWayToFlagsGivenExplicitly(t *testing.T) {
+	cfg, err := parseFlags([]string{"-quick", "-open", "500", "-out", "x.json", "-source", "."}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 500, cfg.openN)
+	require.Equal(t, 50, cfg.deliveryN, "the -quick size")
+	require.Equal(t, 3*time.Second, cfg.ingestDuration, "the -quick duration")
+
+	cfg, err = parseFlags([]string{"-out", "x.json", "-source", "."}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 10000, cfg.openN, "the issue's size by default")
+
+	_, err = parseFlags([]string{"-api-url", "http://127.0.0.1:8080"}, io.Discard)
+	require.ErrorContains(t, err, "-database-url")
+}

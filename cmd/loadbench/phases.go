@@ -1,0 +1,553 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math"
+	mrand "math/rand/v2"
+	"net/http"
+	"runtime"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/lib/pq"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/screenflow/screenflow/providers/complycube"
+	"github.com/screenflow/screenflow/workflows"
+)
+
+// bench runs the phases against one stack.
+type bench struct {
+	cfg   config
+	s     *stack
+	out   io.Writer
+	runID string // makes every reference, idempotency key and event id of the run unique
+}
+
+// The check each provider's one-check screening orders.
+var historyProviders = []struct {
+	name  string
+	check map[string]any
+}{
+	{"complycube", complyCubeCheck},
+	{"authenticate", map[string]any{"provider": "authenticate", "type": "criminal"}},
+	{"checkr", map[string]any{"provider": "checkr", "package": "tasker_standard", "mode": "report"}},
+}
+
+var complyCubeCheck = map[string]any{"provider": "complycube", "type": "standard_screening_check"}
+
+// measure runs every phase in an order that keeps each one's leftovers out of the next: the
+// ingest's webhooks, about checks nobody ordered, stay pending in the inbox, so ingest goes last.
+func measure(ctx context.Context, cfg config, s *stack, out io.Writer) (*Report, error) {
+	b := &bench{cfg: cfg, s: s, out: out, runID: randomHex(4)}
+	rep := &Report{StartedAt: time.Now().UTC(), Source: s.source, CPUs: runtime.NumCPU(), Sizes: Sizes{
+		IngestSeconds: cfg.ingestDuration.Seconds(), IngestClients: cfg.ingestClients, AckSeconds: cfg.ackDuration.Seconds(),
+		DeliveryN: cfg.deliveryN, Signalers: cfg.signalers, LatencyN: cfg.latencyN, OpenN: cfg.openN,
+		Creators: cfg.creators, ReadRatePerSec: cfg.readRate, ReadSeconds: cfg.readDuration.Seconds(),
+		ExternalStack: cfg.external(),
+	}}
+	phases := []struct {
+		name string
+		run  func(context.Context, *Report) error
+	}{
+		{"history events of a one-check screening per provider", b.measureHistory},
+		{"relay delivery against the bare SDK, then webhook-to-state latency", b.measureDelivery},
+		{fmt.Sprintf("%d open screenings", cfg.openN), b.measureOpen},
+		{"ingest against the raw insert, then ack latency", b.measureIngest},
+	}
+	for _, p := range phases {
+		started := time.Now()
+		b.logf("== %s", p.name)
+		if err := p.run(ctx, rep); err != nil {
+			return rep, fmt.Errorf("%s: %w", p.name, err)
+		}
+		b.logf("   done in %s", time.Since(started).Round(time.Millisecond))
+	}
+	rep.FinishedAt = time.Now().UTC()
+	return rep, nil
+}
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(b.out, time.Now().Format("15:04:05 ")+format+"\n", args...)
+}
+
+// measureHistory completes one screening with one check of each provider and counts the events
+// in the histories of its workflow and its children.
+func (b *bench) measureHistory(ctx context.Context, rep *Report) error {
+	var all []screening
+	for _, p := range historyProviders {
+		created, _, err := b.createScreenings(ctx, 1, p.check, "history-"+p.name, 1)
+		if err != nil {
+			return err
+		}
+		all = append(all, created...)
+	}
+	// Authenticate and Checkr finish by themselves; ComplyCube's completion is held for the bench.
+	complyCube := all[:1]
+	if err := b.waitWaiting(ctx, complyCube); err != nil {
+		return err
+	}
+	if err := b.s.fakes.completeChecks(ctx, providerCheckIDs(complyCube), b.cfg.waitTimeout); err != nil {
+		return err
+	}
+	webhooks := b.s.fakes.holder.take(providerCheckIDs(complyCube))
+	if err := summarize(attack(ctx, targetsOnce(b.webhookTargets(webhooks)), unpaced, 0, closedLoop(1)...), http.StatusOK).
+		err("completion webhooks"); err != nil {
+		return err
+	}
+	if _, err := b.waitCompleted(ctx, all); err != nil {
+		return err
+	}
+	for i, p := range historyProviders {
+		fig, err := b.history(ctx, workflows.ScreeningWorkflowID(all[i].ID))
+		if err != nil {
+			return err
+		}
+		fig.Provider = p.name
+		rep.History = append(rep.History, fig)
+		b.logf("   %s: %d history events in %d workflows", p.name, fig.Events, fig.Workflows)
+	}
+	return nil
+}
+
+// history counts the events of a closed workflow and of every child it started, recursively. A
+// child is read by its run: an event that comes after a check's workflow closed starts an
+// amendment workflow under the same id, whose history is not the check's.
+func (b *bench) history(ctx context.Context, workflowID string) (HistoryFigure, error) {
+	var fig HistoryFigure
+	type run struct{ workflowID, runID string }
+	pending := []run{{workflowID: workflowID}}
+	for len(pending) > 0 {
+		r := pending[0]
+		pending = pending[1:]
+		if err := b.waitClosed(ctx, r.workflowID, r.runID); err != nil {
+			return fig, err
+		}
+		events := 0
+		iter := b.s.tc.GetWorkflowHistory(ctx, r.workflowID, r.runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for iter.HasNext() {
+			ev, err := iter.Next()
+			if err != nil {
+				return fig, fmt.Errorf("history of %s: %w", r.workflowID, err)
+			}
+			events++
+			if a := ev.GetChildWorkflowExecutionStartedEventAttributes(); a != nil {
+				pending = append(pending, run{a.GetWorkflowExecution().GetWorkflowId(), a.GetWorkflowExecution().GetRunId()})
+			}
+		}
+		if r.workflowID == workflowID {
+			fig.ParentEvents = events
+		}
+		fig.Events += events
+		fig.Workflows++
+	}
+	return fig, nil
+}
+
+func (b *bench) waitClosed(ctx context.Context, workflowID, runID string) error {
+	return waitUntil(ctx, time.Minute, "workflow "+workflowID+" closed", func() (bool, string, error) {
+		desc, err := b.s.tc.DescribeWorkflowExecution(ctx, workflowID, runID)
+		if err != nil {
+			return false, "", err
+		}
+		status := desc.GetWorkflowExecutionInfo().GetStatus()
+		return status != enums.WORKFLOW_EXECUTION_STATUS_RUNNING, status.String(), nil
+	})
+}
+
+// measureDelivery measures the bare SDK's signal rate on idle workflows, then the relay's delivery
+// of deliveryN screenings' completions sent at once, then the webhook-to-state latency of latencyN
+// more, their completions sent open loop at half the relay's rate.
+func (b *bench) measureDelivery(ctx context.Context, rep *Report) error {
+	n, m := b.cfg.deliveryN, b.cfg.latencyN
+	created, _, err := b.createScreenings(ctx, n+m, complyCubeCheck, "delivery", b.cfg.creators)
+	if err != nil {
+		return err
+	}
+	if err := b.waitWaiting(ctx, created); err != nil {
+		return err
+	}
+	if err := b.s.fakes.completeChecks(ctx, providerCheckIDs(created), b.cfg.waitTimeout); err != nil {
+		return err
+	}
+	atOnce, halfRate := created[:n], created[n:]
+	webhooks := b.s.fakes.holder.take(providerCheckIDs(atOnce))
+
+	fig := &DeliveryFigures{Screenings: n, Webhooks: len(webhooks)}
+	rep.Delivery = fig
+	if err := b.sdkBaseline(ctx, fig, len(webhooks), webhooks[0].Body); err != nil {
+		return err
+	}
+	b.logf("   bare SDK: %.0f starts/s, %.0f signals/s", fig.SDKStartsPerSec, fig.SDKSignalsPerSec)
+
+	sent := summarize(attack(ctx, targetsOnce(b.webhookTargets(webhooks)), unpaced, 0, closedLoop(b.cfg.signalers)...), http.StatusOK)
+	if err := sent.err("completion webhooks"); err != nil {
+		return err
+	}
+	delivered, err := b.waitDelivered(ctx, webhooks)
+	if err != nil {
+		return err
+	}
+	var lastDelivered time.Time
+	var inboxToSignal []time.Duration
+	for _, d := range delivered {
+		if d.Status != "delivered" {
+			continue
+		}
+		fig.Delivered++
+		lastDelivered = maxTime(lastDelivered, *d.DeliveredAt)
+		inboxToSignal = append(inboxToSignal, d.DeliveredAt.Sub(d.ReceivedAt))
+	}
+	slices.Sort(inboxToSignal)
+	fig.InboxToSignalP50, fig.InboxToSignalP99 = percentileMs(inboxToSignal, 50), percentileMs(inboxToSignal, 99)
+	if span := lastDelivered.Sub(sent.first).Seconds(); span > 0 {
+		fig.RelayPerSec = float64(fig.Delivered) / span
+	}
+	fig.Ratio = ratio(fig.RelayPerSec, fig.SDKSignalsPerSec)
+	b.logf("   relay: %d of %d delivered, %.0f/s", fig.Delivered, fig.Webhooks, fig.RelayPerSec)
+	if _, err := b.waitCompleted(ctx, atOnce); err != nil {
+		return err
+	}
+	return b.measureStateLatency(ctx, rep, halfRate)
+}
+
+// sdkBaseline starts one idle workflow per delivered screening on a task queue no worker polls,
+// signals them as many times as the relay will, then terminates them.
+func (b *bench) sdkBaseline(ctx context.Context, fig *DeliveryFigures, signals int, payload []byte) error {
+	const taskQueue, workflowType = "loadbench-idle", "loadbench.Idle"
+	idle := make([]string, fig.Screenings)
+	for i := range idle {
+		idle[i] = fmt.Sprintf("loadbench-idle/%s/%d", b.runID, i)
+	}
+	took, err := parallel(ctx, len(idle), b.cfg.creators, func(ctx context.Context, i int) error {
+		_, err := b.s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: idle[i], TaskQueue: taskQueue,
+			WorkflowExecutionTimeout: time.Hour}, workflowType)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("start idle workflows: %w", err)
+	}
+	fig.SDKStartsPerSec = float64(len(idle)) / took.Seconds()
+	took, err = parallel(ctx, signals, b.cfg.signalers, func(ctx context.Context, i int) error {
+		return b.s.tc.SignalWorkflow(ctx, idle[i%len(idle)], "", "loadbench-event", payload)
+	})
+	if err != nil {
+		return fmt.Errorf("signal idle workflows: %w", err)
+	}
+	fig.SDKSignalsPerSec = float64(signals) / took.Seconds()
+	_, err = parallel(ctx, len(idle), b.cfg.signalers, func(ctx context.Context, i int) error {
+		return b.s.tc.TerminateWorkflow(ctx, idle[i], "", "loadbench baseline measured")
+	})
+	return err
+}
+
+type inboxRow struct {
+	EventID     string     `db:"event_id"`
+	Status      string     `db:"status"`
+	ReceivedAt  time.Time  `db:"received_at"`
+	DeliveredAt *time.Time `db:"delivered_at"`
+}
+
+// waitDelivered waits until none of the webhooks is pending in the inbox any more.
+func (b *bench) waitDelivered(ctx context.Context, webhooks []heldWebhook) ([]inboxRow, error) {
+	eventIDs := make([]string, len(webhooks))
+	for i, w := range webhooks {
+		eventIDs[i] = w.EventID
+	}
+	var rows []inboxRow
+	err := waitUntil(ctx, b.cfg.waitTimeout, "completion webhooks relayed", func() (bool, string, error) {
+		rows = rows[:0]
+		err := b.s.db.SelectContext(ctx, &rows, `SELECT event_id, status, received_at, delivered_at FROM webhook_events
+			WHERE provider = $1 AND event_id = ANY($2)`, complycube.Name, pq.Array(eventIDs))
+		if err != nil {
+			return false, "", err
+		}
+		pending := len(eventIDs) - len(rows)
+		for _, r := range rows {
+			if r.Status == "pending" {
+				pending++
+			}
+		}
+		return pending == 0, fmt.Sprintf("%d of %d not relayed yet", pending, len(eventIDs)), nil
+	})
+	return rows, err
+}
+
+// measureStateLatency sends the screenings' completions open loop at half the relay's measured
+// rate and measures, per screening, from the acknowledgement of its first completion webhook to
+// the moment its status became completed (screenings.completed_at).
+func (b *bench) measureStateLatency(ctx context.Context, rep *Report, screenings []screening) error {
+	rate := max(int(math.Round(rep.Delivery.RelayPerSec/2)), 1)
+	fig := &StateLatencyFigures{Screenings: len(screenings), WebhooksPerSecond: rate}
+	rep.State = fig
+	webhooks := b.s.fakes.holder.take(providerCheckIDs(screenings))
+	results := attack(ctx, targetsOnce(b.webhookTargets(webhooks)), perSecond(rate), 0)
+	if err := summarize(results, http.StatusOK).err("completion webhooks"); err != nil {
+		return err
+	}
+	firstAck := map[string]time.Time{}
+	for _, r := range results {
+		check := checkOf(r)
+		if t, ok := firstAck[check]; !ok || r.End().Before(t) {
+			firstAck[check] = r.End()
+		}
+	}
+	completedAt, err := b.waitCompleted(ctx, screenings)
+	if err != nil {
+		return err
+	}
+	latencies := make([]time.Duration, 0, len(screenings))
+	for _, s := range screenings {
+		latencies = append(latencies, completedAt[s.ID].Sub(firstAck[s.ProviderCheckID]))
+	}
+	slices.Sort(latencies)
+	fig.P50Ms, fig.P99Ms, fig.MaxMs = percentileMs(latencies, 50), percentileMs(latencies, 99), percentileMs(latencies, 100)
+	b.logf("   webhook to completed at %d webhooks/s: p50 %s, p99 %s", rate, ms(fig.P50Ms), ms(fig.P99Ms))
+	return nil
+}
+
+// measureOpen creates openN screenings, waits until all wait for ComplyCube, reads the processes'
+// memory and the API's read latency while they are open, then completes them all.
+func (b *bench) measureOpen(ctx context.Context, rep *Report) error {
+	n := b.cfg.openN
+	fig := &OpenScreeningFigures{Screenings: n}
+	rep.Open = fig
+	pids, err := b.s.processIDs()
+	if err != nil {
+		return err
+	}
+	before, err := processMemoryKB(pids)
+	if err != nil {
+		return err
+	}
+
+	started := time.Now()
+	created, rate, err := b.createScreenings(ctx, n, complyCubeCheck, "open", b.cfg.creators)
+	if err != nil {
+		return err
+	}
+	fig.CreationPerSec = rate
+	if rep.Delivery != nil {
+		fig.CreationRatio = ratio(rate, rep.Delivery.SDKStartsPerSec)
+	}
+	b.logf("   created %d at %.0f/s", n, rate)
+	if err := b.waitWaiting(ctx, created); err != nil {
+		return err
+	}
+	fig.AllWaitingSeconds = time.Since(started).Seconds()
+	b.logf("   all %d waiting after %s", n, seconds(fig.AllWaitingSeconds))
+	// Let the worker and the relay finish what creating them queued before reading memory.
+	time.Sleep(b.cfg.settleAfterOpen)
+	open, err := processMemoryKB(pids)
+	if err != nil {
+		return err
+	}
+	fig.MemoryBeforeMB, fig.MemoryOpenMB, fig.MemoryPerThousandMB = map[string]float64{}, map[string]float64{}, map[string]float64{}
+	var totalBefore, totalOpen int64
+	for name, kb := range open {
+		fig.MemoryBeforeMB[name] = float64(before[name]) / 1024
+		fig.MemoryOpenMB[name] = float64(kb) / 1024
+		fig.MemoryPerThousandMB[name] = float64(kb-before[name]) / 1024 * 1000 / float64(n)
+		totalBefore += before[name]
+		totalOpen += kb
+	}
+	if len(open) > 0 {
+		fig.MemoryBeforeMB["total"] = float64(totalBefore) / 1024
+		fig.MemoryOpenMB["total"] = float64(totalOpen) / 1024
+		fig.MemoryPerThousandMB["total"] = float64(totalOpen-totalBefore) / 1024 * 1000 / float64(n)
+	}
+	b.logf("   memory while open: %s", memory(fig.MemoryOpenMB))
+
+	reads := summarize(attack(ctx, b.readTargeter(created), perSecond(b.cfg.readRate), b.cfg.readDuration), http.StatusOK)
+	if err := reads.err("GET /v1/screenings/{id}"); err != nil {
+		return err
+	}
+	fig.ReadRequests = reads.ok
+	fig.ReadP50Ms, fig.ReadP99Ms = percentileMs(reads.latencies, 50), percentileMs(reads.latencies, 99)
+	b.logf("   API reads at %d/s: p50 %s, p99 %s", b.cfg.readRate, ms(fig.ReadP50Ms), ms(fig.ReadP99Ms))
+
+	if err := b.s.fakes.completeChecks(ctx, providerCheckIDs(created), b.cfg.waitTimeout); err != nil {
+		return err
+	}
+	webhooks := b.s.fakes.holder.take(providerCheckIDs(created))
+	sent := summarize(attack(ctx, targetsOnce(b.webhookTargets(webhooks)), unpaced, 0, closedLoop(b.cfg.ingestClients)...), http.StatusOK)
+	if err := sent.err("completion webhooks"); err != nil {
+		return err
+	}
+	completedAt, err := b.waitCompleted(ctx, created)
+	if err != nil {
+		return err
+	}
+	var last time.Time
+	for _, t := range completedAt {
+		last = maxTime(last, t)
+	}
+	fig.Completed = len(completedAt)
+	fig.CompleteAllSeconds = last.Sub(sent.first).Seconds()
+	fig.CompletionsPerSecond = float64(fig.Completed) / fig.CompleteAllSeconds
+	b.logf("   all %d completed %s after their first completion webhook", n, seconds(fig.CompleteAllSeconds))
+	return nil
+}
+
+// readTargeter reads random screenings of the set through the HR API.
+func (b *bench) readTargeter(screenings []screening) vegeta.Targeter {
+	header := http.Header{}
+	header.Set("Authorization", "Bearer "+b.s.apiKey)
+	return func(t *vegeta.Target) error {
+		*t = vegeta.Target{Method: http.MethodGet, URL: b.s.apiURL + "/v1/screenings/" + screenings[mrand.IntN(len(screenings))].ID,
+			Header: header}
+		return nil
+	}
+}
+
+// ingestInsert is the statement the store runs for each webhook, into the copy of the inbox.
+const ingestInsert = `INSERT INTO loadbench_inbox_copy (provider, event_id, event_type, subject, headers, body, status, last_error)
+	VALUES ($1, $2, $3, $4, $5, $6, 'pending', NULL) ON CONFLICT (provider, event_id) DO NOTHING RETURNING id`
+
+// measureIngest measures the raw single-row insert of the inbox row into a copy of the inbox,
+// then signed webhooks through HTTP, both closed loop with ingestClients clients for
+// ingestDuration, then the ack latency open loop at half the ingest rate.
+func (b *bench) measureIngest(ctx context.Context, rep *Report) error {
+	fig := &IngestFigures{}
+	rep.Ingest = fig
+	var seq atomic.Int64
+	nextWebhook := func() (eventID string, body []byte, signature string) {
+		eventID = fmt.Sprintf("loadbench-%s-ingest-%d", b.runID, seq.Add(1))
+		body = complyCubeEventBody(eventID, randomHex(12))
+		return eventID, body, complycube.Sign(complyCubeSecret, body)
+	}
+	targeter := func(t *vegeta.Target) error {
+		_, body, signature := nextWebhook()
+		header := http.Header{}
+		header.Set("Content-Type", "application/json")
+		header.Set(complycube.SignatureHeader, signature)
+		*t = vegeta.Target{Method: http.MethodPost, URL: b.s.apiURL + "/webhooks/complycube", Body: body, Header: header}
+		return nil
+	}
+
+	// One webhook first, so that the baseline's rows carry the headers the receiver stores.
+	eventID, body, signature := nextWebhook()
+	if err := b.postWebhook(ctx, body, signature); err != nil {
+		return fmt.Errorf("warm-up webhook: %w", err)
+	}
+	var headers []byte
+	if err := b.s.db.GetContext(ctx, &headers, `SELECT headers FROM webhook_events WHERE provider = $1 AND event_id = $2`,
+		complycube.Name, eventID); err != nil {
+		return fmt.Errorf("read the warm-up webhook's stored headers: %w", err)
+	}
+
+	inserted, err := b.insertBaseline(ctx, headers)
+	if err != nil {
+		return err
+	}
+	fig.InsertBaselinePerSec = inserted
+	b.logf("   raw inbox-row insert, %d clients: %.0f/s", b.cfg.ingestClients, inserted)
+
+	ingest := summarize(attack(ctx, targeter, unpaced, b.cfg.ingestDuration, closedLoop(b.cfg.ingestClients)...), http.StatusOK)
+	if err := ingest.err("webhook ingest"); err != nil {
+		return err
+	}
+	fig.IngestPerSec = ingest.rate()
+	fig.Ratio = ratio(fig.IngestPerSec, fig.InsertBaselinePerSec)
+	b.logf("   webhook ingest, %d clients: %.0f/s (%.2f×)", b.cfg.ingestClients, fig.IngestPerSec, fig.Ratio)
+
+	fig.AckRatePerSec = max(int(math.Round(fig.IngestPerSec/2)), 1)
+	acks := summarize(attack(ctx, targeter, perSecond(fig.AckRatePerSec), b.cfg.ackDuration, vegeta.Workers(uint64(b.cfg.ingestClients))), http.StatusOK)
+	if err := acks.err("webhook ingest at half capacity"); err != nil {
+		return err
+	}
+	fig.AckRequests = acks.ok
+	fig.AckP50Ms, fig.AckP99Ms, fig.AckMaxMs = percentileMs(acks.latencies, 50), percentileMs(acks.latencies, 99), percentileMs(acks.latencies, 100)
+	b.logf("   ack latency at %d/s: p50 %s, p99 %s, max %s", fig.AckRatePerSec, ms(fig.AckP50Ms), ms(fig.AckP99Ms), ms(fig.AckMaxMs))
+	return nil
+}
+
+// insertBaseline runs the store's insert of the inbox row, with the stored headers of a real
+// webhook, into a copy of the inbox (same columns, defaults, constraints and indexes) from
+// ingestClients connections for ingestDuration, and returns the rows inserted per second.
+func (b *bench) insertBaseline(ctx context.Context, headers []byte) (float64, error) {
+	if _, err := b.s.db.ExecContext(ctx, `CREATE TABLE loadbench_inbox_copy (LIKE webhook_events INCLUDING ALL)`); err != nil {
+		return 0, fmt.Errorf("copy the inbox table: %w", err)
+	}
+	defer b.s.db.ExecContext(context.WithoutCancel(ctx), `DROP TABLE loadbench_inbox_copy`)
+	var inserted atomic.Int64
+	deadline := time.Now().Add(b.cfg.ingestDuration)
+	took, err := parallel(ctx, b.cfg.ingestClients, b.cfg.ingestClients, func(ctx context.Context, client int) error {
+		for i := 0; time.Now().Before(deadline); i++ {
+			eventID := fmt.Sprintf("loadbench-%s-baseline-%d-%d", b.runID, client, i)
+			rows, err := b.s.db.QueryContext(ctx, ingestInsert, complycube.Name, eventID, "check.completed.clear",
+				"check:"+randomHex(12), headers, complyCubeEventBody(eventID, randomHex(12)))
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				inserted.Add(1)
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("insert baseline: %w", err)
+	}
+	return float64(inserted.Load()) / took.Seconds(), nil
+}
+
+// postWebhook sends one signed ComplyCube webhook and expects it acknowledged.
+func (b *bench) postWebhook(ctx context.Context, body []byte, signature string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.s.apiURL+"/webhooks/complycube", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(complycube.SignatureHeader, signature)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", resp.Status, truncate(answer, 300))
+	}
+	return nil
+}
+
+// complyCubeEventBody is a check.completed.clear event as ComplyCube sends it, about a check no
+// screening ordered.
+func complyCubeEventBody(eventID, checkID string) []byte {
+	now := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	return []byte(`{"id":"` + eventID + `","type":"check.completed.clear","resourceType":"check",` +
+		`"payload":{"id":"` + checkID + `","outcome":"clear","status":"complete","createdAt":"` + now + `","updatedAt":"` + now + `"},` +
+		`"createdAt":"` + now + `"}`)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}
+
+func ratio(value, baseline float64) float64 {
+	if baseline <= 0 {
+		return 0
+	}
+	return value / baseline
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is every figure of a run, each beside the baseline measured in the same run on the same
+// servers. Durations are in milliseconds or seconds as their names say; memory in MB (2^20 bytes).
+type Report struct {
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	Source     Source    `json:"source"`
+	CPUs       int       `json:"cpus"`
+	Sizes      Sizes     `json:"sizes"`
+
+	Ingest   *IngestFigures        `json:"ingest"`
+	Delivery *DeliveryFigures      `json:"delivery"`
+	State    *StateLatencyFigures  `json:"webhook_to_state"`
+	History  []HistoryFigure       `json:"history"`
+	Open     *OpenScreeningFigures `json:"open_screenings"`
+}
+
+// Sizes are the run's flags that shape its figures.
+type Sizes struct {
+	IngestSeconds  float64 `json:"ingest_seconds"`
+	IngestClients  int     `json:"ingest_clients"`
+	AckSeconds     float64 `json:"ack_seconds"`
+	DeliveryN      int     `json:"delivery_screenings"`
+	Signalers      int     `json:"signalers"`
+	LatencyN       int     `json:"latency_screenings"`
+	OpenN          int     `json:"open_screenings"`
+	Creators       int     `json:"creators"`
+	ReadRatePerSec int     `json:"read_rate_per_sec"`
+	ReadSeconds    float64 `json:"read_seconds"`
+	// ExternalStack: measured on a running stack (-api-url), not on one the bench started.
+	ExternalStack bool `json:"external_stack"`
+}
+
+// IngestFigures: the raw single-row insert of the inbox row beside signed webhooks through HTTP,
+// both closed loop with the same number of clients, then the ack latency open loop at half the
+// measured ingest rate.
+type IngestFigures struct {
+	InsertBaselinePerSec float64 `json:"insert_baseline_per_sec"`
+	IngestPerSec         float64 `json:"ingest_per_sec"`
+	Ratio                float64 `json:"ratio"`
+	AckRatePerSec        int     `json:"ack_rate_per_sec"`
+	AckRequests          int     `json:"ack_requests"`
+	AckP50Ms             float64 `json:"ack_p50_ms"`
+	AckP99Ms             float64 `json:"ack_p99_ms"`
+	AckMaxMs             float64 `json:"ack_max_ms"`
+}
+
+// DeliveryFigures: the bare SDK signalling idle workflows beside the relay delivering the
+// completions of waiting screenings, sent all at once.
+type DeliveryFigures struct {
+	Screenings       int     `json:"screenings"`
+	Webhooks         int     `json:"webhooks"`
+	Delivered        int     `json:"delivered"`
+	SDKSignalsPerSec float64 `json:"sdk_signals_per_sec"`
+	RelayPerSec      float64 `json:"relay_per_sec"`
+	Ratio            float64 `json:"ratio"`
+	InboxToSignalP50 float64 `json:"inbox_to_signal_p50_ms"`
+	InboxToSignalP99 float64 `json:"inbox_to_signal_p99_ms"`
+	// SDKStartsPerSec is the baseline of screening creation: StartWorkflow from as many goroutines
+	// as the API has clients, measured on the same idle workflows.
+	SDKStartsPerSec float64 `json:"sdk_starts_per_sec"`
+}
+
+// StateLatencyFigures: from the acknowledgement of a screening's first completion webhook to its
+// status being completed in Postgres, with completions sent open loop at half the relay's
+// measured delivery rate.
+type StateLatencyFigures struct {
+	Screenings        int     `json:"screenings"`
+	WebhooksPerSecond int     `json:"webhooks_per_sec"`
+	P50Ms             float64 `json:"p50_ms"`
+	P99Ms             float64 `json:"p99_ms"`
+	MaxMs             float64 `json:"max_ms"`
+}
+
+// HistoryFigure is the Temporal history of one completed one-check screening: the screening's
+// workflow and every child it started.
+type HistoryFigure struct {
+	Provider     string `json:"provider"`
+	Workflows    int    `json:"workflows"`
+	ParentEvents int    `json:"parent_events"`
+	Events       int    `json:"events"`
+}
+
+// OpenScreeningFigures: many screenings waiting for their provider at once.
+type OpenScreeningFigures struct {
+	Screenings        int     `json:"screenings"`
+	CreationPerSec    float64 `json:"creation_per_sec"`
+	CreationRatio     float64 `json:"creation_ratio"` // against Delivery.SDKStartsPerSec
+	AllWaitingSeconds float64 `json:"all_waiting_seconds"`
+	// Memory of serve, worker, temporal (RSS) and postgres (PSS of all its processes).
+	MemoryBeforeMB       map[string]float64 `json:"memory_before_mb"`
+	MemoryOpenMB         map[string]float64 `json:"memory_open_mb"`
+	MemoryPerThousandMB  map[string]float64 `json:"memory_per_1000_open_mb"`
+	ReadRequests         int                `json:"read_requests"`
+	ReadP50Ms            float64            `json:"read_p50_ms"`
+	ReadP99Ms            float64            `json:"read_p99_ms"`
+	Completed            int                `json:"completed"`
+	CompleteAllSeconds   float64            `json:"complete_all_seconds"`
+	CompletionsPerSecond float64            `json:"completions_per_sec"`
+}
+
+// complete is an error naming every figure that is missing or not positive.
+func (r *Report) complete() error {
+	var missing []string
+	need := func(ok bool, what string) {
+		if !ok {
+			missing = append(missing, what)
+		}
+	}
+	if i := r.Ingest; i == nil {
+		missing = append(missing, "ingest")
+	} else {
+		need(i.InsertBaselinePerSec > 0 && i.IngestPerSec > 0 && i.Ratio > 0, "ingest rates")
+		need(i.AckRequests > 0 && i.AckP50Ms > 0 && i.AckP99Ms >= i.AckP50Ms && i.AckMaxMs >= i.AckP99Ms, "ack latency")
+	}
+	if d := r.Delivery; d == nil {
+		missing = append(missing, "delivery")
+	} else {
+		need(d.SDKSignalsPerSec > 0 && d.RelayPerSec > 0 && d.Ratio > 0 && d.SDKStartsPerSec > 0, "delivery rates")
+		need(d.Webhooks > 0 && d.Delivered == d.Webhooks, "every completion webhook delivered")
+		need(d.InboxToSignalP50 > 0 && d.InboxToSignalP99 >= d.InboxToSignalP50, "inbox-to-signal latency")
+	}
+	if s := r.State; s == nil {
+		missing = append(missing, "webhook-to-state latency")
+	} else {
+		need(s.Screenings > 0 && s.P50Ms > 0 && s.P99Ms >= s.P50Ms, "webhook-to-state latency")
+	}
+	providers := map[string]bool{}
+	for _, h := range r.History {
+		need(h.Events > 0 && h.ParentEvents > 0 && h.Workflows >= 2, "history of "+h.Provider)
+		providers[h.Provider] = true
+	}
+	need(len(providers) == len(historyProviders), "history of every provider")
+	if o := r.Open; o == nil {
+		missing = append(missing, "open screenings")
+	} else {
+		need(o.CreationPerSec > 0 && o.CreationRatio > 0, "creation rate")
+		// A running stack's memory is read only for the processes named with -pids.
+		need(len(o.MemoryOpenMB) > 0 || r.Sizes.ExternalStack, "memory while open")
+		for name, mb := range o.MemoryOpenMB {
+			need(mb > 0, "memory of "+name)
+		}
+		need(o.ReadRequests > 0 && o.ReadP99Ms > 0, "API read latency")
+		need(o.Completed == o.Screenings && o.CompleteAllSeconds > 0, "every open screening completed")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("report incomplete: %s", strings.Join(missing, "; "))
+	}
+	return nil
+}
+
+func (r *Report) write(path string) error {
+	raw, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(raw, '\n'), 0o644)
+}
+
+// print writes the table: each figure, its baseline from the same run, and their ratio.
+func (r *Report) print(w io.Writer) {
+	source := r.Source.Dir
+	if r.Source.Commit != "" {
+		source = fmt.Sprintf("%s at %.12s", r.Source.Dir, r.Source.Commit)
+		if n := len(r.Source.Dirty); n > 0 {
+			source += fmt.Sprintf(" with %d uncommitted changes", n)
+		}
+	}
+	fmt.Fprintf(w, "\nscreenflow load benchmark, %s, %d CPUs, %s\n\n", source, r.CPUs, r.StartedAt.Format(time.RFC3339))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "figure\tscreenflow\tbaseline, same run\tratio")
+	row := func(figure, measured, baseline string, ratio float64) {
+		r := ""
+		if ratio > 0 {
+			r = fmt.Sprintf("%.2f×", ratio)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", figure, measured, baseline, r)
+	}
+	if i := r.Ingest; i != nil {
+		row(fmt.Sprintf("webhook ingest, %d clients, closed loop", r.Sizes.IngestClients), perSec(i.IngestPerSec),
+			perSec(i.InsertBaselinePerSec)+" raw inbox-row insert", i.Ratio)
+		row(fmt.Sprintf("ack latency, open loop at %d/s (half)", i.AckRatePerSec),
+			fmt.Sprintf("p50 %s, p99 %s, max %s", ms(i.AckP50Ms), ms(i.AckP99Ms), ms(i.AckMaxMs)), "", 0)
+	}
+	if d := r.Delivery; d != nil {
+		row(fmt.Sprintf("relay delivery, %d webhooks at once", d.Webhooks), perSec(d.RelayPerSec),
+			fmt.Sprintf("%s bare SDK signal, %d goroutines", perSec(d.SDKSignalsPerSec), r.Sizes.Signalers), d.Ratio)
+		row("inbox to signal", fmt.Sprintf("p50 %s, p99 %s", ms(d.InboxToSignalP50), ms(d.InboxToSignalP99)), "", 0)
+	}
+	if s := r.State; s != nil {
+		row(fmt.Sprintf("webhook to completed, open loop at %d/s (half)", s.WebhooksPerSecond),
+			fmt.Sprintf("p50 %s, p99 %s, max %s", ms(s.P50Ms), ms(s.P99Ms), ms(s.MaxMs)), "", 0)
+	}
+	for _, h := range r.History {
+		row("history events, one-check "+h.Provider, fmt.Sprintf("%d (%d workflows; parent %d)", h.Events, h.Workflows, h.ParentEvents), "", 0)
+	}
+	if o := r.Open; o != nil {
+		baseline := ""
+		if r.Delivery != nil {
+			baseline = fmt.Sprintf("%s bare SDK start, %d goroutines", perSec(r.Delivery.SDKStartsPerSec), r.Sizes.Creators)
+		}
+		row(fmt.Sprintf("screening creation, %d clients", r.Sizes.Creators), perSec(o.CreationPerSec), baseline, o.CreationRatio)
+		if o.AllWaitingSeconds == 0 {
+			row(fmt.Sprintf("%d open screenings", o.Screenings), "never all waiting: run stopped", "", 0)
+			tw.Flush()
+			return
+		}
+		row(fmt.Sprintf("%d open screenings: all waiting after", o.Screenings), seconds(o.AllWaitingSeconds), "", 0)
+		for _, name := range memoryOrder(o.MemoryOpenMB) {
+			row("  memory of "+name, fmt.Sprintf("%.1f MB open, %.1f MB per 1,000 open", o.MemoryOpenMB[name], o.MemoryPerThousandMB[name]),
+				fmt.Sprintf("%.1f MB before", o.MemoryBeforeMB[name]), 0)
+		}
+		row(fmt.Sprintf("  API read p99 at %d/s", r.Sizes.ReadRatePerSec), fmt.Sprintf("p50 %s, p99 %s", ms(o.ReadP50Ms), ms(o.ReadP99Ms)), "", 0)
+		row(fmt.Sprintf("  complete all %d", o.Screenings), fmt.Sprintf("%s (%s)", seconds(o.CompleteAllSeconds), perSec(o.CompletionsPerSecond)), "", 0)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+}
+
+func perSec(v float64) string { return fmt.Sprintf("%.0f/s", v) }
+
+func ms(v float64) string {
+	if v >= 1000 {
+		return fmt.Sprintf("%.2f s", v/1000)
+	}
+	return fmt.Sprintf("%.1f ms", v)
+}
+
+func seconds(v float64) string { return fmt.Sprintf("%.1f s", v) }
+
+// memoryOrder lists processes in a fixed order, the total last.
+func memoryOrder(mb map[string]float64) []string {
+	order := []string{"serve", "worker", "temporal", "postgres"}
+	var names []string
+	for _, name := range order {
+		if _, ok := mb[name]; ok {
+			names = append(names, name)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(mb)) {
+		if !slices.Contains(order, name) && name != "total" {
+			names = append(names, name)
+		}
+	}
+	if _, ok := mb["total"]; ok {
+		names = append(names, "total")
+	}
+	return names
+}
+
+// memory lists processes' memory on one line.
+func memory(mb map[string]float64) string {
+	if len(mb) == 0 {
+		return "not measured"
+	}
+	var parts []string
+	for _, name := range memoryOrder(mb) {
+		parts = append(parts, fmt.Sprintf("%s %.1f MB", name, mb[name]))
+	}
+	return strings.Join(parts, ", ")
+}
