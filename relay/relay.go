@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
@@ -36,9 +37,16 @@ type Config struct {
 	// Routes are written right after a provider call returns, so real waits are seconds.
 	UnroutableAfter time.Duration
 	SweepInterval   time.Duration
-	BatchSize       int
-	SignalTimeout   time.Duration
-	MaxBackoff      time.Duration
+	// BatchSize is the most events one claim leases; the relay holds at most twice as many.
+	BatchSize int
+	// Concurrency is how many workflows the relay signals at once. Each workflow's events go one
+	// at a time, in id order.
+	Concurrency int
+	// Lease is how long a claim keeps other relays off its events. The relay starts no signal that
+	// could outlast its lease, so a lease shorter than twice SignalTimeout is raised to that.
+	Lease         time.Duration
+	SignalTimeout time.Duration
+	MaxBackoff    time.Duration
 	// StartGrace is how old an unstarted screening must be before the sweep starts it, leaving
 	// the HR API's own start attempt time to finish.
 	StartGrace time.Duration
@@ -56,9 +64,16 @@ func (c Config) withDefaults() Config {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 100
 	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 32
+	}
 	if c.SignalTimeout <= 0 {
 		c.SignalTimeout = 5 * time.Second
 	}
+	if c.Lease <= 0 {
+		c.Lease = 30 * time.Second
+	}
+	c.Lease = max(c.Lease, 2*c.SignalTimeout)
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = time.Minute
 	}
@@ -68,7 +83,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Relay delivers stored events and starts pending screenings.
+// Relay delivers stored events and starts pending screenings. Several relays (one per serve
+// replica) may share a database: each event is leased to one of them at a time.
 type Relay struct {
 	store     *store.Store
 	temporal  client.Client
@@ -76,6 +92,7 @@ type Relay struct {
 	cfg       Config
 	log       *slog.Logger
 	notify    chan int64
+	outage    outage
 }
 
 // New builds a relay.
@@ -94,8 +111,11 @@ func (r *Relay) Notify(eventID int64) {
 }
 
 // Run delivers notified events at once and sweeps for everything else every SweepInterval, until
-// ctx is done.
+// ctx is done. It then releases the events it holds for another relay to take at once; a signal
+// cut short may reach its workflow twice, which the workflow ignores.
 func (r *Relay) Run(ctx context.Context) {
+	d := r.startDeliveries(ctx)
+	defer d.stop()
 	ticker := time.NewTicker(r.cfg.SweepInterval)
 	defer ticker.Stop()
 	for {
@@ -103,47 +123,61 @@ func (r *Relay) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case id := <-r.notify:
-			if _, err := r.deliver(ctx, id, 1); err != nil && ctx.Err() == nil {
-				r.log.Warn("relay: fast-path delivery failed; the sweep will retry", "event_row", id, "error", err)
-			}
+			d.claimNotified(r.drainNotified(id))
 		case <-ticker.C:
-			r.SweepOnce(ctx)
+			d.sweep()
+			r.startUnstarted(ctx)
 		}
 	}
 }
 
-// SweepOnce delivers every due event and starts every screening left unstarted.
+// SweepOnce delivers every due event, waits until their outcomes are recorded, and starts every
+// screening left unstarted.
 func (r *Relay) SweepOnce(ctx context.Context) {
-	for {
-		n, err := r.deliver(ctx, 0, r.cfg.BatchSize)
-		if err != nil {
-			if ctx.Err() == nil {
-				r.log.Warn("relay: sweep failed", "error", err)
-			}
-			break
-		}
-		if n < r.cfg.BatchSize {
-			break
-		}
-	}
-	if err := r.startUnstarted(ctx); err != nil && ctx.Err() == nil {
-		r.log.Warn("relay: starting pending screenings failed", "error", err)
-	}
+	d := r.startDeliveries(ctx)
+	d.sweep()
+	d.stop()
+	r.startUnstarted(ctx)
 }
 
-func (r *Relay) deliver(ctx context.Context, eventID int64, limit int) (int, error) {
-	return r.store.ProcessDueEvents(ctx, eventID, limit, r.handle)
+// drainNotified returns first and whatever else is queued, up to a batch.
+func (r *Relay) drainNotified(first int64) []int64 {
+	ids := []int64{first}
+	for len(ids) < r.cfg.BatchSize {
+		select {
+		case id := <-r.notify:
+			ids = append(ids, id)
+		default:
+			return ids
+		}
+	}
+	return ids
 }
 
-func (r *Relay) handle(ctx context.Context, e store.InboxEvent) store.Disposition {
+// claimedEvent is a leased event on its way to the workflow it targets.
+type claimedEvent struct {
+	event  store.InboxEvent
+	signal registry.Signal
+	target string
+	// leaseEnds is read on the relay's clock before the claim was made, so it is never later
+	// than the lease Postgres holds.
+	leaseEnds time.Time
+}
+
+// prepare decides what to do with a claimed event: deliver it to its target, or the outcome
+// that needs no Temporal call.
+func (r *Relay) prepare(e store.InboxEvent, leaseEnds time.Time) (claimedEvent, *store.Outcome) {
 	log := r.log.With("provider", e.Provider, "event_id", e.EventID, "event_type", e.EventType)
+	outcome := func(status, reason string) *store.Outcome {
+		return &store.Outcome{ID: e.ID, LeaseID: e.LeaseID, Status: status, Attempted: true, Error: reason}
+	}
 	sig, err := r.providers.Translate(e.Provider, e.Body)
 	if errors.Is(err, registry.ErrUnknownProvider) {
-		return store.Disposition{Status: store.InboxUnroutable, Error: "no translator for provider " + e.Provider}
+		return claimedEvent{}, outcome(store.InboxUnroutable, "no translator for provider "+e.Provider)
 	}
 	if err != nil {
 		// The receiver parsed this body before storing it, so this is a bug, not bad input: keep it.
-		return store.Disposition{Status: store.InboxUnroutable, Error: "translate: " + err.Error()}
+		return claimedEvent{}, outcome(store.InboxUnroutable, "translate: "+err.Error())
 	}
 	target := sig.WorkflowID
 	if target == "" && e.WorkflowID != nil {
@@ -152,14 +186,33 @@ func (r *Relay) handle(ctx context.Context, e store.InboxEvent) store.Dispositio
 	if target == "" {
 		if time.Since(e.ReceivedAt) > r.cfg.UnroutableAfter {
 			log.Warn("relay: no route appeared for the event's subject; marked unroutable", "subject", e.Subject)
-			return store.Disposition{Status: store.InboxUnroutable,
-				Error: fmt.Sprintf("no route for subject %q after %s", e.Subject, r.cfg.UnroutableAfter)}
+			return claimedEvent{}, outcome(store.InboxUnroutable,
+				fmt.Sprintf("no route for subject %q after %s", e.Subject, r.cfg.UnroutableAfter))
 		}
-		return store.Disposition{Status: store.InboxPending, RetryAt: r.retryAt(e.Attempts),
-			Error: fmt.Sprintf("no route for subject %q yet", e.Subject)}
+		waiting := outcome(store.InboxPending, fmt.Sprintf("no route for subject %q yet", e.Subject))
+		waiting.RetryAt, waiting.AwaitingRoute = r.retryAt(e.Attempts), true
+		return claimedEvent{}, waiting
 	}
+	return claimedEvent{event: e, signal: sig, target: target, leaseEnds: leaseEnds}, nil
+}
+
+// deliver signals one event to its target and says what became of it. It makes no call that
+// could outlast the event's lease, and none while Temporal is known to be down.
+func (r *Relay) deliver(ctx context.Context, c claimedEvent) store.Outcome {
+	e, sig, target := c.event, c.signal, c.target
+	release := func(at time.Time) store.Outcome {
+		return store.Outcome{ID: e.ID, LeaseID: e.LeaseID, Status: store.InboxPending, RetryAt: at}
+	}
+	if ctx.Err() != nil || time.Until(c.leaseEnds) < r.cfg.SignalTimeout {
+		return release(time.Now())
+	}
+	if until, down := r.outage.pausedUntil(); down {
+		return release(until)
+	}
+	log := r.log.With("provider", e.Provider, "event_id", e.EventID, "event_type", e.EventType)
 	sctx, cancel := context.WithTimeout(ctx, r.cfg.SignalTimeout)
 	defer cancel()
+	var err error
 	if sig.StartWorkflow != nil {
 		_, err = r.temporal.SignalWithStartWorkflow(sctx, target, sig.Name, sig.Arg,
 			client.StartWorkflowOptions{ID: target, TaskQueue: workflows.TaskQueue}, sig.StartWorkflow, sig.StartInput)
@@ -175,16 +228,34 @@ func (r *Relay) handle(ctx context.Context, e store.InboxEvent) store.Dispositio
 				client.StartWorkflowOptions{ID: target, TaskQueue: workflows.TaskQueue}, workflowType, input)
 		}
 	}
+	outcome := store.Outcome{ID: e.ID, LeaseID: e.LeaseID, Attempted: true}
 	switch {
 	case err == nil:
-		return store.Disposition{Status: store.InboxDelivered}
+		r.outage.over()
+		outcome.Status = store.InboxDelivered
 	case errors.As(err, &notFound):
+		r.outage.over()
 		log.Info("relay: the event's workflow has closed; discarded", "workflow_id", target)
-		return store.Disposition{Status: store.InboxDiscarded, Error: "workflow closed: " + target}
+		outcome.Status, outcome.Error = store.InboxDiscarded, "workflow closed: "+target
+	case ctx.Err() != nil:
+		return release(time.Now())
 	default:
-		return store.Disposition{Status: store.InboxPending, RetryAt: r.retryAt(e.Attempts),
-			Error: "signal: " + err.Error(), StopBatch: true}
+		if !refusedThisEvent(err) {
+			until := r.outage.begin(r.cfg.MaxBackoff)
+			log.Warn("relay: Temporal did not take a signal; pausing deliveries", "until", until, "error", err)
+		}
+		outcome.Status, outcome.Error, outcome.RetryAt = store.InboxPending, "signal: "+err.Error(), r.retryAt(e.Attempts)
 	}
+	return outcome
+}
+
+// refusedThisEvent tells an error about this one signal (a payload Temporal will not take, a
+// workflow id taken by another type) from Temporal being unreachable or overloaded, which every
+// other signal would meet too.
+func refusedThisEvent(err error) bool {
+	var invalid *serviceerror.InvalidArgument
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	return errors.As(err, &invalid) || errors.As(err, &started)
 }
 
 // retryAt backs off exponentially from one second up to MaxBackoff.
@@ -196,17 +267,60 @@ func (r *Relay) retryAt(attempts int) time.Time {
 	return time.Now().Add(backoff)
 }
 
-func (r *Relay) startUnstarted(ctx context.Context) error {
-	pending, err := r.store.UnstartedScreenings(ctx, time.Now().Add(-r.cfg.StartGrace), r.cfg.BatchSize)
-	if err != nil {
-		return err
+// outage remembers that Temporal is not taking signals, so that the relay waits for it instead
+// of trying every event: a failure pauses every delivery of this relay, for twice as long after
+// each pause that ended in another failure, up to MaxBackoff.
+type outage struct {
+	mu       sync.Mutex
+	failures int
+	until    time.Time
+}
+
+func (o *outage) pausedUntil() (time.Time, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.until, time.Now().Before(o.until)
+}
+
+// begin pauses deliveries after a failure. Failures of the calls that were already in flight
+// when the pause began do not lengthen it.
+func (o *outage) begin(maxBackoff time.Duration) time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if time.Now().Before(o.until) {
+		return o.until
 	}
-	for _, scr := range pending {
-		if err := r.StartScreening(ctx, scr); err != nil {
-			return err
+	pause := maxBackoff
+	if o.failures < 20 {
+		pause = min(time.Second<<o.failures, maxBackoff)
+	}
+	o.failures++
+	o.until = time.Now().Add(pause)
+	return o.until
+}
+
+func (o *outage) over() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.failures = 0
+}
+
+// startUnstarted starts the screenings whose start failed, unless Temporal is known to be down.
+func (r *Relay) startUnstarted(ctx context.Context) {
+	if _, down := r.outage.pausedUntil(); down {
+		return
+	}
+	pending, err := r.store.UnstartedScreenings(ctx, time.Now().Add(-r.cfg.StartGrace), r.cfg.BatchSize)
+	if err == nil {
+		for _, scr := range pending {
+			if err = r.StartScreening(ctx, scr); err != nil {
+				break
+			}
 		}
 	}
-	return nil
+	if err != nil && ctx.Err() == nil {
+		r.log.Warn("relay: starting pending screenings failed", "error", err)
+	}
 }
 
 // StartScreening starts a stored screening's workflow and records that it started.

@@ -2,9 +2,11 @@ package relay_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,7 +68,7 @@ type relayHarness struct {
 	queue string
 }
 
-func newRelayHarness(t *testing.T, cfg relay.Config) *relayHarness {
+func newRelayHarness(t testing.TB, cfg relay.Config) *relayHarness {
 	t.Helper()
 	h := &relayHarness{st: store.New(testenv.NewDB(t)), tc: testenv.NewTemporalClient(t), queue: "relay-test-" + uuid.NewString()}
 	w := sdkworker.New(h.tc, h.queue, sdkworker.Options{})
@@ -86,7 +88,7 @@ func (h *relayHarness) startCollector(t *testing.T, n int) client.WorkflowRun {
 	return run
 }
 
-func (h *relayHarness) store(t *testing.T, subject, body string) (eventID string, rowID int64) {
+func (h *relayHarness) store(t testing.TB, subject, body string) (eventID string, rowID int64) {
 	t.Helper()
 	eventID = uuid.NewString()
 	rowID, inserted, err := h.st.InsertWebhookEvent(context.Background(), store.NewInboxEvent{
@@ -98,7 +100,7 @@ func (h *relayHarness) store(t *testing.T, subject, body string) (eventID string
 	return eventID, rowID
 }
 
-func (h *relayHarness) status(t *testing.T, eventID string) store.InboxStatus {
+func (h *relayHarness) status(t testing.TB, eventID string) store.InboxStatus {
 	t.Helper()
 	st, err := h.st.WebhookEventStatus(context.Background(), "test", eventID)
 	require.NoError(t, err)
@@ -140,8 +142,8 @@ func TestRelayFastPathDeliversANotifiedEvent(t *testing.T) {
 		10*time.Second, 50*time.Millisecond)
 }
 
-func TestRelayKeepsAnEventUntilItsRouteExists(t *testing.T) {
-	h := newRelayHarness(t, relay.Config{MaxBackoff: time.Millisecond})
+func TestRelayDeliversAnEventAsSoonAsItsRouteAppears(t *testing.T) {
+	h := newRelayHarness(t, relay.Config{MaxBackoff: time.Hour})
 	run := h.startCollector(t, 1)
 	ctx := context.Background()
 	eventID, _ := h.store(t, "thing:early", "early")
@@ -153,8 +155,7 @@ func TestRelayKeepsAnEventUntilItsRouteExists(t *testing.T) {
 	require.Contains(t, *st.LastError, "no route")
 
 	require.NoError(t, h.st.AddRoute(ctx, "test", "thing:early", run.GetID()))
-	time.Sleep(5 * time.Millisecond) // past the back-off
-	h.relay.SweepOnce(ctx)
+	h.relay.SweepOnce(ctx) // within the event's back-off: the route woke it
 
 	var got []string
 	require.NoError(t, run.Get(ctx, &got))
@@ -217,30 +218,203 @@ func TestRelayRevivesAClosedWorkflowWhenItsProviderCan(t *testing.T) {
 	require.Equal(t, []string{"amendment"}, got)
 }
 
-func TestRelayKeepsEventsPendingWhileTemporalIsDown(t *testing.T) {
+func TestRelayWaitsOutATemporalOutageInsteadOfTryingEveryEvent(t *testing.T) {
 	st := store.New(testenv.NewDB(t))
 	// Nothing listens on port 1: Temporal is "down" for this relay.
 	down, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
 	require.NoError(t, err)
 	t.Cleanup(down.Close)
-	r := relay.New(st, down, testTranslators, relay.Config{SignalTimeout: 500 * time.Millisecond}, slog.New(slog.DiscardHandler))
+	counting := newCountingClient(down, 0)
+	const concurrency = 4
+	r := relay.New(st, counting, testTranslators, relay.Config{Concurrency: concurrency, SignalTimeout: 300 * time.Millisecond},
+		slog.New(slog.DiscardHandler))
 	ctx := context.Background()
-	require.NoError(t, st.AddRoute(ctx, "test", "thing:down", "some-workflow"))
-	for _, id := range []string{"down-1", "down-2"} {
-		_, _, err := st.InsertWebhookEvent(ctx, store.NewInboxEvent{Provider: "test", EventID: id,
-			EventType: "thing.happened", Subject: "thing:down", Headers: map[string]string{}, Body: []byte(id)})
+	const events = 12
+	for i := range events {
+		subject := fmt.Sprintf("thing:down-%d", i)
+		require.NoError(t, st.AddRoute(ctx, "test", subject, fmt.Sprintf("workflow-%d", i)))
+		_, _, err := st.InsertWebhookEvent(ctx, store.NewInboxEvent{Provider: "test", EventID: subject,
+			EventType: "thing.happened", Subject: subject, Headers: map[string]string{}, Body: []byte(subject)})
 		require.NoError(t, err)
+	}
+	attempts := func() int {
+		total := 0
+		for i := range events {
+			s, err := st.WebhookEventStatus(ctx, "test", fmt.Sprintf("thing:down-%d", i))
+			require.NoError(t, err)
+			require.Equal(t, store.InboxPending, s.Status)
+			total += s.Attempts
+		}
+		return total
 	}
 
 	r.SweepOnce(ctx)
 
-	first, err := st.WebhookEventStatus(ctx, "test", "down-1")
+	tried := counting.signals()
+	require.GreaterOrEqual(t, tried, 1)
+	require.LessOrEqual(t, tried, concurrency, "only the calls already in flight when the first failed")
+	require.Equal(t, tried, attempts(), "the events not tried are released without an attempt")
+
+	r.SweepOnce(ctx)
+
+	require.Equal(t, tried, counting.signals(), "paused: no call while Temporal is known to be down")
+	require.Equal(t, tried, attempts())
+}
+
+func TestRelaySignalsSeveralWorkflowsAtOnceAndEachInOrder(t *testing.T) {
+	const concurrency, workflowCount, perWorkflow = 4, 8, 4
+	h := newRelayHarness(t, relay.Config{})
+	counting := newCountingClient(h.tc, 20*time.Millisecond)
+	r := relay.New(h.st, counting, testTranslators, relay.Config{Concurrency: concurrency}, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	runs := make([]client.WorkflowRun, workflowCount)
+	for w := range runs {
+		runs[w] = h.startCollector(t, perWorkflow)
+		require.NoError(t, h.st.AddRoute(ctx, "test", fmt.Sprintf("thing:%d", w), runs[w].GetID()))
+	}
+	for i := range perWorkflow {
+		for w := range runs {
+			h.store(t, fmt.Sprintf("thing:%d", w), fmt.Sprintf("event %d", i))
+		}
+	}
+
+	r.SweepOnce(ctx)
+
+	for _, run := range runs {
+		var got []string
+		require.NoError(t, run.Get(ctx, &got))
+		require.Equal(t, []string{"event 0", "event 1", "event 2", "event 3"}, got)
+	}
+	most, oneWorkflowOverlapped := counting.concurrency()
+	require.Greater(t, most, 1, "several workflows at once")
+	require.LessOrEqual(t, most, concurrency)
+	require.False(t, oneWorkflowOverlapped, "one workflow's events one at a time")
+}
+
+func TestRelayTakesOverEventsWhoseLeaseRanOut(t *testing.T) {
+	h := newRelayHarness(t, relay.Config{})
+	run := h.startCollector(t, 1)
+	ctx := context.Background()
+	require.NoError(t, h.st.AddRoute(ctx, "test", "thing:orphaned", run.GetID()))
+	eventID, _ := h.store(t, "thing:orphaned", "orphaned")
+	// Another relay claims the event and dies before it records anything.
+	claimed, err := h.st.ClaimDueEvents(ctx, 10, 500*time.Millisecond)
 	require.NoError(t, err)
-	require.Equal(t, store.InboxPending, first.Status)
-	require.Equal(t, 1, first.Attempts)
-	second, err := st.WebhookEventStatus(ctx, "test", "down-2")
-	require.NoError(t, err)
-	require.Equal(t, 0, second.Attempts, "the batch stops at the first failure instead of waiting on every event")
+	require.Len(t, claimed, 1)
+
+	h.relay.SweepOnce(ctx)
+	st := h.status(t, eventID)
+	require.Equal(t, store.InboxPending, st.Status, "leased to the other relay")
+	require.Zero(t, st.Attempts)
+
+	time.Sleep(600 * time.Millisecond)
+	h.relay.SweepOnce(ctx)
+
+	var got []string
+	require.NoError(t, run.Get(ctx, &got))
+	require.Equal(t, []string{"orphaned"}, got)
+	require.Equal(t, store.InboxDelivered, h.status(t, eventID).Status)
+}
+
+func TestTwoRelaysOnOneDatabaseDeliverEachEventOnce(t *testing.T) {
+	const workflowCount, perWorkflow = 10, 10
+	h := newRelayHarness(t, relay.Config{})
+	counting := newCountingClient(h.tc, 2*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	var relays sync.WaitGroup
+	t.Cleanup(relays.Wait)
+	t.Cleanup(cancel)
+	replicas := make([]*relay.Relay, 2)
+	for i := range replicas {
+		replicas[i] = relay.New(h.st, counting, testTranslators,
+			relay.Config{Concurrency: 4, BatchSize: 5, SweepInterval: 20 * time.Millisecond}, slog.New(slog.DiscardHandler))
+		relays.Go(func() { replicas[i].Run(ctx) })
+	}
+	runs := make([]client.WorkflowRun, workflowCount)
+	for w := range runs {
+		runs[w] = h.startCollector(t, perWorkflow)
+		require.NoError(t, h.st.AddRoute(ctx, "test", fmt.Sprintf("thing:%d", w), runs[w].GetID()))
+	}
+	var eventIDs []string
+	for i := range perWorkflow {
+		for w := range runs {
+			eventID, rowID := h.store(t, fmt.Sprintf("thing:%d", w), fmt.Sprintf("workflow %d event %d", w, i))
+			eventIDs = append(eventIDs, eventID)
+			for _, r := range replicas {
+				r.Notify(rowID)
+			}
+		}
+	}
+
+	for w, run := range runs {
+		var got []string
+		require.NoError(t, run.Get(ctx, &got))
+		require.Len(t, got, perWorkflow)
+		for i := range perWorkflow {
+			require.Contains(t, got, fmt.Sprintf("workflow %d event %d", w, i))
+		}
+	}
+	require.Eventually(t, func() bool {
+		for _, eventID := range eventIDs {
+			if h.status(t, eventID).Status != store.InboxDelivered {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 20*time.Millisecond)
+	for _, eventID := range eventIDs {
+		require.Equal(t, 1, h.status(t, eventID).Attempts, "recorded once")
+	}
+	require.Equal(t, workflowCount*perWorkflow, counting.signals(), "no event signalled twice")
+}
+
+// countingClient is a Temporal client that counts the signals it sends and how many are in
+// flight at once. Each signal takes at least delay, so that concurrent deliveries overlap.
+type countingClient struct {
+	client.Client
+	delay time.Duration
+
+	mu          sync.Mutex
+	sent        int
+	inFlight    int
+	mostAtOnce  int
+	perWorkflow map[string]int
+	overlapped  bool
+}
+
+func newCountingClient(c client.Client, delay time.Duration) *countingClient {
+	return &countingClient{Client: c, delay: delay, perWorkflow: map[string]int{}}
+}
+
+func (c *countingClient) SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error {
+	c.mu.Lock()
+	c.sent++
+	c.inFlight++
+	c.mostAtOnce = max(c.mostAtOnce, c.inFlight)
+	c.perWorkflow[workflowID]++
+	c.overlapped = c.overlapped || c.perWorkflow[workflowID] > 1
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.inFlight--
+		c.perWorkflow[workflowID]--
+		c.mu.Unlock()
+	}()
+	time.Sleep(c.delay)
+	return c.Client.SignalWorkflow(ctx, workflowID, runID, signalName, arg)
+}
+
+func (c *countingClient) signals() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sent
+}
+
+// concurrency reports the most signals in flight at once, and whether two to one workflow ever were.
+func (c *countingClient) concurrency() (most int, oneWorkflowOverlapped bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mostAtOnce, c.overlapped
 }
 
 func TestRelayStartsScreeningsLeftUnstarted(t *testing.T) {

@@ -85,6 +85,13 @@ func addRoute(ctx context.Context, tx *sqlx.Tx, provider, subject, workflowID st
 	if existing != workflowID {
 		return fmt.Errorf("store: %s subject %s is already routed to %s", provider, subject, existing)
 	}
+	// Events that overtook their route wait with back-off; the route makes them due now. One a
+	// relay holds is left to it: the relay looks for the route again when it records the event.
+	if _, err := tx.ExecContext(ctx, `UPDATE webhook_events SET next_attempt_at = now()
+		WHERE provider = $1 AND subject = $2 AND status = 'pending' AND lease_id IS NULL AND next_attempt_at > now()`,
+		provider, subject); err != nil {
+		return fmt.Errorf("store: wake events awaiting route: %w", err)
+	}
 	return nil
 }
 

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
+	"github.com/google/uuid"
+	"github.com/lib/pq"
 )
 
 // Inbox event statuses.
@@ -74,74 +75,115 @@ type InboxEvent struct {
 	ReceivedAt time.Time `db:"received_at"`
 	Attempts   int       `db:"attempts"`
 	WorkflowID *string   `db:"workflow_id"`
+	// LeaseID names the claim that holds the event; its outcome is recorded only under it.
+	LeaseID string `db:"lease_id"`
 }
 
-// Disposition is what the relay decided for a claimed event.
-type Disposition struct {
-	Status  string    // one of the Inbox* statuses
-	Error   string    // why it is not delivered yet, or why it was given up
-	RetryAt time.Time // for InboxPending: when to try again
-	// StopBatch ends the batch after this event, leaving the rest untouched for a later sweep:
-	// when Temporal is down there is no point in waiting for it once per event.
-	StopBatch bool
+// claimEvents is the claim statement for the events that due selects (ids, FOR UPDATE SKIP
+// LOCKED): it leases them until now() + lease in one short transaction and returns them in id
+// order. Nothing stays locked once it returns: the lease keeps other relays off the events, and
+// when it runs out (a relay that died) next_attempt_at has arrived, so the events are due again.
+func claimEvents(due string) string {
+	return `WITH due AS (` + due + `), claimed AS (
+		UPDATE webhook_events e
+		SET lease_id = $1, next_attempt_at = now() + make_interval(secs => $2)
+		FROM due WHERE e.id = due.id
+		RETURNING e.id, e.provider, e.event_id, e.event_type, e.subject, e.body, e.received_at, e.attempts,
+			e.lease_id
+	)
+	SELECT c.*, r.workflow_id
+	FROM claimed c LEFT JOIN routes r ON r.provider = c.provider AND r.subject = c.subject
+	ORDER BY c.id`
 }
 
-// ProcessDueEvents claims up to limit pending events that are due (only eventID when it is not 0),
-// oldest first, calls handle for each while holding their row locks, and records each disposition.
-// FOR UPDATE SKIP LOCKED lets the fast path and any number of sweepers run at once without
-// handing one event over twice at the same time. It returns how many events were handled.
-func (s *Store) ProcessDueEvents(ctx context.Context, eventID int64, limit int,
-	handle func(context.Context, InboxEvent) Disposition) (int, error) {
-	handled := 0
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var events []InboxEvent
-		err := tx.SelectContext(ctx, &events, `SELECT e.id, e.provider, e.event_id, e.event_type, e.subject,
-				e.body, e.received_at, e.attempts, r.workflow_id
-			FROM webhook_events e
-			LEFT JOIN routes r ON r.provider = e.provider AND r.subject = e.subject
-			WHERE e.status = 'pending' AND e.next_attempt_at <= now() AND ($1 = 0 OR e.id = $1)
-			ORDER BY e.id
-			LIMIT $2
-			FOR UPDATE OF e SKIP LOCKED`, eventID, limit)
-		if err != nil {
-			return fmt.Errorf("store: claim webhook events: %w", err)
-		}
-		for _, e := range events {
-			d := handle(ctx, e)
-			if err := recordDisposition(ctx, tx, e.ID, d); err != nil {
-				return err
-			}
-			handled++
-			if d.StopBatch {
-				break
-			}
-		}
-		return nil
-	})
-	return handled, err
-}
-
-func recordDisposition(ctx context.Context, tx *sqlx.Tx, id int64, d Disposition) error {
-	var err error
-	switch d.Status {
-	case InboxDelivered:
-		_, err = tx.ExecContext(ctx, `UPDATE webhook_events
-			SET status = 'delivered', attempts = attempts + 1, delivered_at = now(), last_error = NULL
-			WHERE id = $1`, id)
-	case InboxPending:
-		_, err = tx.ExecContext(ctx, `UPDATE webhook_events
-			SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3 WHERE id = $1`,
-			id, d.RetryAt, d.Error)
-	case InboxUnroutable, InboxDiscarded:
-		_, err = tx.ExecContext(ctx, `UPDATE webhook_events
-			SET status = $2, attempts = attempts + 1, last_error = $3 WHERE id = $1`, id, d.Status, d.Error)
-	default:
-		return fmt.Errorf("store: unknown inbox disposition %q", d.Status)
-	}
+// ClaimDueEvents leases up to limit due pending events, the longest due first.
+func (s *Store) ClaimDueEvents(ctx context.Context, limit int, lease time.Duration) ([]InboxEvent, error) {
+	var events []InboxEvent
+	err := s.db.SelectContext(ctx, &events, claimEvents(`SELECT id FROM webhook_events
+			WHERE status = 'pending' AND next_attempt_at <= now()
+			ORDER BY next_attempt_at, id
+			LIMIT $3
+			FOR UPDATE SKIP LOCKED`), uuid.NewString(), lease.Seconds(), limit)
 	if err != nil {
-		return fmt.Errorf("store: record disposition: %w", err)
+		return nil, fmt.Errorf("store: claim due webhook events: %w", err)
 	}
-	return nil
+	return events, nil
+}
+
+// ClaimEvents leases those of the events ids that are pending and due: the relay's fast path for
+// events just stored.
+func (s *Store) ClaimEvents(ctx context.Context, ids []int64, lease time.Duration) ([]InboxEvent, error) {
+	var events []InboxEvent
+	err := s.db.SelectContext(ctx, &events, claimEvents(`SELECT id FROM webhook_events
+			WHERE id = ANY($3) AND status = 'pending' AND next_attempt_at <= now()
+			FOR UPDATE SKIP LOCKED`), uuid.NewString(), lease.Seconds(), pq.Array(ids))
+	if err != nil {
+		return nil, fmt.Errorf("store: claim webhook events: %w", err)
+	}
+	return events, nil
+}
+
+// Outcome is what became of a claimed event.
+type Outcome struct {
+	ID      int64
+	LeaseID string
+	Status  string // one of the Inbox* statuses
+	// Attempted counts the outcome as a delivery attempt. An event released unattempted (its
+	// relay is stopping, or Temporal is known to be down) keeps its count and last error.
+	Attempted bool
+	Error     string    // why it is not delivered yet, or why it was given up
+	RetryAt   time.Time // for InboxPending: when to try again
+	// AwaitingRoute marks a pending event that had no route when it was claimed: if the route
+	// was written while the relay held it, the event is due again at once rather than at RetryAt.
+	AwaitingRoute bool
+}
+
+// RecordOutcomes records outcomes of claimed events in one statement and ends their leases. An
+// outcome whose lease is no longer the event's (it ran out and another relay claimed the event)
+// is skipped, so a slow relay cannot overwrite a newer outcome. It returns how many it recorded.
+func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) (int, error) {
+	n := len(outcomes)
+	ids, leases, statuses := make([]int64, n), make([]string, n), make([]string, n)
+	attempted, awaitingRoute := make([]bool, n), make([]bool, n)
+	retryAt, errs := make([]string, n), make([]string, n)
+	for i, o := range outcomes {
+		switch o.Status {
+		case InboxPending, InboxDelivered, InboxUnroutable, InboxDiscarded:
+		default:
+			return 0, fmt.Errorf("store: unknown inbox outcome %q", o.Status)
+		}
+		if o.Status == InboxPending && o.RetryAt.IsZero() {
+			return 0, fmt.Errorf("store: pending outcome of event %d without a retry time", o.ID)
+		}
+		ids[i], leases[i], statuses[i] = o.ID, o.LeaseID, o.Status
+		attempted[i], awaitingRoute[i], errs[i] = o.Attempted, o.AwaitingRoute, o.Error
+		if !o.RetryAt.IsZero() {
+			retryAt[i] = o.RetryAt.UTC().Format(time.RFC3339Nano)
+		}
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE webhook_events e
+		SET status = o.status,
+		    attempts = e.attempts + CASE WHEN o.attempted THEN 1 ELSE 0 END,
+		    next_attempt_at = CASE
+		        WHEN o.awaiting_route AND EXISTS (SELECT 1 FROM routes r WHERE r.provider = e.provider AND r.subject = e.subject)
+		            THEN now()
+		        ELSE coalesce(nullif(o.retry_at, '')::timestamptz, e.next_attempt_at) END,
+		    last_error = CASE WHEN o.status = 'delivered' THEN NULL ELSE coalesce(nullif(o.error, ''), e.last_error) END,
+		    delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE e.delivered_at END,
+		    lease_id = NULL
+		FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bool[], $5::text[], $6::text[], $7::bool[])
+			AS o(id, lease_id, status, attempted, retry_at, error, awaiting_route)
+		WHERE e.id = o.id AND e.lease_id = o.lease_id AND e.status = 'pending'`,
+		pq.Array(ids), pq.Array(leases), pq.Array(statuses), pq.Array(attempted), pq.Array(retryAt),
+		pq.Array(errs), pq.Array(awaitingRoute))
+	if err != nil {
+		return 0, fmt.Errorf("store: record webhook event outcomes: %w", err)
+	}
+	recorded, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("store: record webhook event outcomes: %w", err)
+	}
+	return int(recorded), nil
 }
 
 // InboxStatus is an event's delivery state, for operators and tests.
