@@ -29,6 +29,12 @@ type Relay interface {
 	StartScreening(ctx context.Context, scr store.Screening) error
 }
 
+// Inbox commits verified webhook events. store.InboxWriter commits concurrent ones in one
+// transaction; store.Store commits each in its own.
+type Inbox interface {
+	InsertWebhookEvent(ctx context.Context, e store.NewInboxEvent) (id int64, inserted bool, err error)
+}
+
 // Config holds the receiver's settings.
 type Config struct {
 	// Providers are the configured providers: their checks, webhooks (/webhooks/<name>) and
@@ -37,6 +43,8 @@ type Config struct {
 	MaxWebhookBytes int64
 	Timing          workflows.Timing
 	Checkr          CheckrConfig
+	// Inbox stores the webhooks; nil stores each in its own transaction through the store.
+	Inbox Inbox
 }
 
 // CheckrConfig is what connecting customers' Checkr accounts through OAuth needs.
@@ -53,6 +61,7 @@ type CheckrConfig struct {
 type Server struct {
 	cfg      Config
 	store    *store.Store
+	inbox    Inbox
 	temporal client.Client
 	relay    Relay
 	log      *slog.Logger
@@ -63,7 +72,11 @@ func New(cfg Config, st *store.Store, tc client.Client, relay Relay, log *slog.L
 	if cfg.MaxWebhookBytes <= 0 {
 		cfg.MaxWebhookBytes = DefaultMaxWebhookBytes
 	}
-	s := &Server{cfg: cfg, store: st, temporal: tc, relay: relay, log: log}
+	inbox := cfg.Inbox
+	if inbox == nil {
+		inbox = st
+	}
+	s := &Server{cfg: cfg, store: st, inbox: inbox, temporal: tc, relay: relay, log: log}
 
 	r := gin.New()
 	// A webhook or API path with an extra slash is answered for what it is, not redirected: a

@@ -79,7 +79,7 @@ func (s *Server) readWebhookBody(c *gin.Context) ([]byte, bool) {
 func (s *Server) storeWebhook(c *gin.Context, e store.NewInboxEvent) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), storeTimeout)
 	defer cancel()
-	id, inserted, err := s.store.InsertWebhookEvent(ctx, e)
+	id, inserted, err := s.inbox.InsertWebhookEvent(ctx, e)
 	if err != nil {
 		s.log.Error("webhook not stored; asking the provider to retry", "provider", e.Provider,
 			"event_id", e.EventID, "error", err)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -66,11 +67,15 @@ func newWebhookHarness(t *testing.T, maxBytes int64) *webhookHarness {
 
 func newWebhookHarnessOn(t *testing.T, db *sqlx.DB, maxBytes int64) *webhookHarness {
 	h := &webhookHarness{db: db, relay: &webhookRelay{}}
+	st := store.New(db)
+	inbox := store.NewInboxWriter(st, store.InboxWriterConfig{})
+	t.Cleanup(inbox.Close)
 	engine := receiver.New(receiver.Config{MaxWebhookBytes: maxBytes, Providers: configuredProviders(t, map[string]string{
 		"COMPLYCUBE_WEBHOOK_SECRET": webhookSecret, "AUTHENTICATE_WEBHOOK_TOKEN": authenticateToken,
-		"CHECKR_API_KEY": checkrDirectKey, "CHECKR_OAUTH_CLIENT_SECRET": checkrClientSecret})},
-		store.New(db), nil, h.relay, slog.New(slog.DiscardHandler))
+		"CHECKR_API_KEY": checkrDirectKey, "CHECKR_OAUTH_CLIENT_SECRET": checkrClientSecret}),
+		Inbox: inbox}, st, nil, h.relay, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(engine)
+	// Registered after the inbox's, so the server stops before the inbox closes.
 	t.Cleanup(srv.Close)
 	h.base = srv.URL
 	h.url = srv.URL + "/webhooks/complycube"
@@ -166,6 +171,33 @@ func TestComplyCubeWebhookDuplicateIsAcknowledgedAndStoredOnce(t *testing.T) {
 	require.Equal(t, "duplicate", second.body["status"])
 	require.Equal(t, 1, h.storedCount(t))
 	require.Len(t, h.relay.notifications(), 1, "a duplicate is not delivered again")
+}
+
+func TestComplyCubeWebhooksSentAtOnceAreEachStoredOnce(t *testing.T) {
+	h := newWebhookHarness(t, 0)
+	const events = 16
+	statuses := make(chan string, 2*events)
+	var wg sync.WaitGroup
+	for i := range 2 * events {
+		// Each event twice, both copies in flight at once, as a provider's retry can be.
+		body := complyCubeEventBody(fmt.Sprintf("ev-at-once-%d", i%events), "check.completed.clear")
+		wg.Go(func() {
+			a := h.post(t, body, complycube.Sign(webhookSecret, body))
+			if a.status != http.StatusOK {
+				t.Errorf("status %d: %s", a.status, a.raw)
+			}
+			statuses <- fmt.Sprint(a.body["status"])
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[string]int{}
+	for status := range statuses {
+		count[status]++
+	}
+	require.Equal(t, map[string]int{"stored": events, "duplicate": events}, count)
+	require.Equal(t, events, h.storedCount(t))
+	require.Len(t, h.relay.notifications(), events, "each stored event is delivered once")
 }
 
 func TestComplyCubeWebhookRejectsBadSignaturesAlikeAndStoresNothing(t *testing.T) {
