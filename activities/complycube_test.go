@@ -22,10 +22,11 @@ func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 const apiKey = "test-api-key"
 
 type complyCubeHarness struct {
-	st      *store.Store
-	fake    *fake.Server
-	act     *activities.ComplyCube
-	checkID string
+	st       *store.Store
+	fake     *fake.Server
+	act      *activities.ComplyCube
+	tenantID string
+	checkID  string
 }
 
 func newComplyCubeHarness(t *testing.T) *complyCubeHarness {
@@ -47,7 +48,7 @@ func newComplyCubeHarness(t *testing.T) *complyCubeHarness {
 	checks, err := st.ScreeningChecks(ctx, scr.ID)
 	require.NoError(t, err)
 	return &complyCubeHarness{
-		st: st, fake: f, checkID: checks[0].ID,
+		st: st, fake: f, tenantID: tenant.ID, checkID: checks[0].ID,
 		act: &activities.ComplyCube{Store: st, Client: complycube.NewClient(srv.URL+"/v1", apiKey, nil)},
 	}
 }

@@ -16,7 +16,14 @@ import (
 // New builds a worker on workflows.TaskQueue with the screening workflow and every provider's
 // workflows and activities registered.
 func New(c client.Client, providers *registry.Registry, deps registry.Deps) (sdkworker.Worker, error) {
-	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{Interceptors: Interceptors()})
+	return NewWithOptions(c, providers, deps, sdkworker.Options{})
+}
+
+// NewWithOptions is New with the worker's limits (concurrent executions, pollers) set in options;
+// the interceptors are added to those the options carry.
+func NewWithOptions(c client.Client, providers *registry.Registry, deps registry.Deps, options sdkworker.Options) (sdkworker.Worker, error) {
+	options.Interceptors = append(options.Interceptors, Interceptors()...)
+	w := sdkworker.New(c, workflows.TaskQueue, options)
 	if err := Register(w, providers, deps); err != nil {
 		return nil, err
 	}

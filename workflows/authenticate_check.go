@@ -79,6 +79,7 @@ func AuthenticateCheckWorkflow(ctx workflow.Context, in CheckInput) (CheckResult
 		reports:    map[string]reportState{},
 		tried:      map[string]bool{},
 	}
+	w.localWrites = workflow.GetVersion(ctx, fewerEventsChange, workflow.DefaultVersion, 1) == 1
 	w.status.Stage = stageCreatingUser
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (AuthenticateCheckStatus, error) {
 		return w.status, nil
@@ -125,27 +126,25 @@ func (w *authenticateCheck) run(ctx workflow.Context) (CheckResult, error) {
 	var a *activities.Authenticate
 	pctx := providerActivityOptions(ctx)
 
-	var code string
-	err := workflow.ExecuteActivity(pctx, authActivity(a.CreateAuthenticateUser), activities.AuthenticateUserInput{
-		CheckID: w.in.CheckID, WorkflowID: w.workflowID,
-	}).Get(ctx, &code)
-	if err != nil {
-		return w.fail(ctx, "could not create the Authenticate user: "+failureReason(err))
-	}
-	w.order = activities.AuthenticateOrderInput{CheckID: w.in.CheckID, UserAccessCode: code, SexOffender: w.opts.SexOffender}
-
-	w.status.Stage = stageOrdering
-	if err := workflow.ExecuteActivity(pctx, authActivity(a.RecordAuthenticateConsent), w.order).Get(ctx, nil); err != nil {
-		return w.fail(ctx, "could not record consent at Authenticate: "+failureReason(err))
-	}
-	if err := workflow.ExecuteActivity(pctx, authActivity(a.OrderAuthenticateSearches), w.order).Get(ctx, nil); err != nil {
-		return w.fail(ctx, "could not order the Authenticate searches: "+failureReason(err))
+	if w.localWrites {
+		var order activities.AuthenticateOrderInput
+		err := workflow.ExecuteActivity(pctx, authActivity(a.OrderAuthenticateCheck), activities.AuthenticateCheckInput{
+			CheckID: w.in.CheckID, WorkflowID: w.workflowID, SexOffender: w.opts.SexOffender,
+		}).Get(ctx, &order)
+		if err != nil {
+			// The activity says which of its steps failed.
+			return w.fail(ctx, failureReason(err))
+		}
+		w.order = order
+	} else if result, ended, err := w.orderInSteps(ctx); ended {
+		return result, err
 	}
 	detail := "criminal searches ordered"
 	if w.opts.SexOffender {
 		detail += ", with the sex offender check"
 	}
-	if err := w.update(ctx, activities.CheckUpdateInput{Status: store.StatusInProgress,
+	// With fewerEventsChange, OrderAuthenticateCheck showed the check in progress.
+	if err := w.updateUnlessLocal(ctx, activities.CheckUpdateInput{Status: store.StatusInProgress,
 		Timeline: activities.TimelineInput{DedupeKey: "check.submitted:" + w.in.CheckID, Kind: "check.submitted",
 			Detail: detail, OccurredAt: workflow.Now(ctx)}}); err != nil {
 		return CheckResult{}, err
@@ -179,6 +178,33 @@ func (w *authenticateCheck) run(ctx workflow.Context) (CheckResult, error) {
 	outcome := authenticateOutcome(w.latest)
 	return w.complete(ctx, outcome, fmt.Sprintf("outcome %s: %d of %d searches found records%s",
 		outcome, w.latest.RecordsFound, w.latest.Searches, stored), docs)
+}
+
+// orderInSteps creates the user, records consent and orders the searches, each its own activity,
+// as workflows started before fewerEventsChange do.
+func (w *authenticateCheck) orderInSteps(ctx workflow.Context) (CheckResult, bool, error) {
+	var a *activities.Authenticate
+	pctx := providerActivityOptions(ctx)
+	var code string
+	err := workflow.ExecuteActivity(pctx, authActivity(a.CreateAuthenticateUser), activities.AuthenticateUserInput{
+		CheckID: w.in.CheckID, WorkflowID: w.workflowID,
+	}).Get(ctx, &code)
+	if err != nil {
+		result, err := w.fail(ctx, "could not create the Authenticate user: "+failureReason(err))
+		return result, true, err
+	}
+	w.order = activities.AuthenticateOrderInput{CheckID: w.in.CheckID, UserAccessCode: code, SexOffender: w.opts.SexOffender}
+
+	w.status.Stage = stageOrdering
+	if err := workflow.ExecuteActivity(pctx, authActivity(a.RecordAuthenticateConsent), w.order).Get(ctx, nil); err != nil {
+		result, err := w.fail(ctx, "could not record consent at Authenticate: "+failureReason(err))
+		return result, true, err
+	}
+	if err := workflow.ExecuteActivity(pctx, authActivity(a.OrderAuthenticateSearches), w.order).Get(ctx, nil); err != nil {
+		result, err := w.fail(ctx, "could not order the Authenticate searches: "+failureReason(err))
+		return result, true, err
+	}
+	return CheckResult{}, false, nil
 }
 
 // authenticateOutcome is a check's outcome from a complete result of Authenticate's API.

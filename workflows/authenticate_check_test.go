@@ -58,9 +58,10 @@ func (s *authenticateCheckSuite) SetupTest() {
 	s.initiated = []string{"rep-1", "rep-2", "rep-3"}
 	s.pdfAPI, s.apiSays = map[string]string{}, map[string]string{}
 
-	s.env.OnActivity(authActivity(ac.CreateAuthenticateUser), mock.Anything, mock.Anything).Return("uac-1", nil).Once()
-	s.env.OnActivity(authActivity(ac.RecordAuthenticateConsent), mock.Anything, mock.Anything).Return(nil).Once()
-	s.env.OnActivity(authActivity(ac.OrderAuthenticateSearches), mock.Anything, mock.Anything).Return(nil).Once()
+	s.env.OnActivity(authActivity(ac.OrderAuthenticateCheck), mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.AuthenticateCheckInput) (activities.AuthenticateOrderInput, error) {
+			return activities.AuthenticateOrderInput{CheckID: in.CheckID, UserAccessCode: "uac-1", SexOffender: in.SexOffender}, nil
+		}).Once()
 	s.env.OnActivity(sa.RecordCheckEvent, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CheckEventInput) error {
 			s.mu.Lock()

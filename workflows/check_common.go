@@ -18,6 +18,9 @@ type checkBase struct {
 	screeningID string
 	checkID     string
 	recording   int // timeline writes in flight
+	// localWrites: the check writes to Postgres through local activities (see storeWrite); it
+	// started with fewerEventsChange.
+	localWrites bool
 }
 
 // record writes a timeline entry without holding up the workflow.
@@ -33,7 +36,7 @@ func (b *checkBase) recordWith(ctx workflow.Context, activity, input any) {
 	b.recording++
 	workflow.Go(ctx, func(gctx workflow.Context) {
 		defer func() { b.recording-- }()
-		_ = workflow.ExecuteActivity(storeActivityOptions(gctx), activity, input).Get(gctx, nil)
+		_ = storeWrite(gctx, b.localWrites, activity, input).Get(gctx, nil)
 	})
 }
 
@@ -46,7 +49,16 @@ func (b *checkBase) finishRecording(ctx workflow.Context) error {
 func (b *checkBase) update(ctx workflow.Context, in activities.CheckUpdateInput) error {
 	var sa *activities.Screenings
 	in.CheckID = b.checkID
-	return workflow.ExecuteActivity(storeActivityOptions(ctx), sa.UpdateCheck, in).Get(ctx, nil)
+	return storeWrite(ctx, b.localWrites, sa.UpdateCheck, in).Get(ctx, nil)
+}
+
+// updateUnlessLocal writes the check's submission as workflows started before fewerEventsChange
+// do; with it, the activity that placed the check at the provider wrote it.
+func (b *checkBase) updateUnlessLocal(ctx workflow.Context, in activities.CheckUpdateInput) error {
+	if b.localWrites {
+		return nil
+	}
+	return b.update(ctx, in)
 }
 
 // fail ends the check as failed with a reason the HR platform can read.

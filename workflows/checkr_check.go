@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,6 +76,7 @@ func CheckrCheckWorkflow(ctx workflow.Context, in CheckInput) (CheckResult, erro
 		seen:       map[string]bool{},
 		stored:     map[string]bool{},
 	}
+	w.localWrites = workflow.GetVersion(ctx, fewerEventsChange, workflow.DefaultVersion, 1) == 1
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (CheckrCheckStatus, error) { return w.status, nil }); err != nil {
 		return CheckResult{}, err
 	}
@@ -126,7 +129,17 @@ func (w *checkrCheck) run(ctx workflow.Context) (CheckResult, error) {
 		Package: w.opts.Package, WorkflowID: w.workflowID}
 
 	w.status.Stage = stageCreatingCandidate
-	if err := workflow.ExecuteActivity(pctx, checkrActivity(a.CreateCheckrCandidate), order).Get(ctx, &order.CandidateID); err != nil {
+	if w.localWrites {
+		var ordered activities.CheckrOrdered
+		if err := workflow.ExecuteActivity(pctx, checkrActivity(a.OrderCheckr), order).Get(ctx, &ordered); err != nil {
+			// The activity says which of its steps failed.
+			return w.failOrEnd(ctx, "", err)
+		}
+		order.CandidateID, w.status.InvitationID = ordered.CandidateID, ordered.InvitationID
+		if w.opts.Mode != activities.CheckrModeInvitation {
+			w.status.ReportID = ordered.ReportID
+		}
+	} else if err := workflow.ExecuteActivity(pctx, checkrActivity(a.CreateCheckrCandidate), order).Get(ctx, &order.CandidateID); err != nil {
 		return w.failOrEnd(ctx, "could not create the Checkr candidate", err)
 	}
 
@@ -135,10 +148,13 @@ func (w *checkrCheck) run(ctx workflow.Context) (CheckResult, error) {
 			return result, err
 		}
 	} else {
-		if err := workflow.ExecuteActivity(pctx, checkrActivity(a.CreateCheckrReport), order).Get(ctx, &w.status.ReportID); err != nil {
-			return w.failOrEnd(ctx, "could not order the Checkr report", err)
+		if !w.localWrites {
+			if err := workflow.ExecuteActivity(pctx, checkrActivity(a.CreateCheckrReport), order).Get(ctx, &w.status.ReportID); err != nil {
+				return w.failOrEnd(ctx, "could not order the Checkr report", err)
+			}
 		}
-		if err := w.update(ctx, activities.CheckUpdateInput{Status: store.StatusInProgress,
+		// With fewerEventsChange, OrderCheckr showed the check in progress.
+		if err := w.updateUnlessLocal(ctx, activities.CheckUpdateInput{Status: store.StatusInProgress,
 			Timeline: activities.TimelineInput{DedupeKey: "check.submitted:" + w.in.CheckID, Kind: "check.submitted",
 				Detail: fmt.Sprintf("Checkr report %s ordered (package %s)", w.status.ReportID, w.opts.Package), OccurredAt: workflow.Now(ctx)}}); err != nil {
 			return CheckResult{}, err
@@ -157,6 +173,9 @@ func (w *checkrCheck) run(ctx workflow.Context) (CheckResult, error) {
 	// The report as Checkr's API has it now: the event said it finished; the API says how, and
 	// reflects every report event taken in until now.
 	w.reportEventsRead = w.reportEvents
+	if w.localWrites {
+		return w.readReport(ctx, ref)
+	}
 	var report activities.CheckrReportSummary
 	if err := workflow.ExecuteActivity(pctx, checkrActivity(a.FetchCheckrReport), ref).Get(ctx, &report); err != nil {
 		return w.failOrEnd(ctx, "could not read the Checkr report", err)
@@ -171,6 +190,29 @@ func (w *checkrCheck) run(ctx workflow.Context) (CheckResult, error) {
 		return w.failOrEnd(ctx, "could not download a Checkr report document", err)
 	}
 	return w.complete(ctx, report.Result, describeCheckrReport(report, len(docs)), docs)
+}
+
+// readReport reads the finished report and stores its documents in one activity, then ends the
+// check as the report says (fewerEventsChange).
+func (w *checkrCheck) readReport(ctx workflow.Context, ref activities.CheckrReportRef) (CheckResult, error) {
+	var a *activities.Checkr
+	w.status.Stage = stageFetchingDocuments
+	var read activities.CheckrReportRead
+	err := workflow.ExecuteActivity(providerActivityOptions(ctx), checkrActivity(a.ReadCheckrReport), activities.CheckrReportReadInput{
+		Report: ref, Stored: slices.Sorted(maps.Keys(w.stored)), CanceledByEvent: w.reportFinal == checkr.ReportCanceled,
+	}).Get(ctx, &read)
+	if err != nil {
+		// The activity says which of its steps failed.
+		return w.failOrEnd(ctx, "", err)
+	}
+	for _, id := range read.StoredIDs {
+		w.stored[id] = true
+	}
+	report := read.Report
+	if report.Status == checkr.ReportCanceled || (report.Status != checkr.ReportComplete && w.reportFinal == checkr.ReportCanceled) {
+		return w.endCanceled(ctx, "the report was canceled at Checkr")
+	}
+	return w.complete(ctx, report.Result, describeCheckrReport(report, len(read.Documents)), read.Documents)
 }
 
 // close ends what the check started besides its result: its subscription to the account, and the
@@ -251,7 +293,7 @@ func (w *checkrCheck) passCredentialedGate(ctx workflow.Context) (CheckResult, b
 // showAwaitingCredentialing makes the wait visible in the HR API and in the Temporal UI.
 func (w *checkrCheck) showAwaitingCredentialing(ctx workflow.Context, awaiting bool) error {
 	var a *activities.Checkr
-	if err := workflow.ExecuteActivity(storeActivityOptions(ctx), checkrActivity(a.SetAwaitingCredentialing),
+	if err := storeWrite(ctx, w.localWrites, checkrActivity(a.SetAwaitingCredentialing),
 		activities.AwaitingCredentialingInput{CheckID: w.in.CheckID, Awaiting: awaiting}).Get(ctx, nil); err != nil {
 		return err
 	}
@@ -274,7 +316,7 @@ func (w *checkrCheck) showActionRequired(ctx workflow.Context) {
 			return
 		}
 		required, event := w.status.ActionRequired, w.actionEvent
-		if err := workflow.ExecuteActivity(storeActivityOptions(ctx), checkrActivity(a.SetActionRequired),
+		if err := storeWrite(ctx, w.localWrites, checkrActivity(a.SetActionRequired),
 			activities.ActionRequiredInput{CheckID: w.in.CheckID, Required: required}).Get(ctx, nil); err != nil {
 			return
 		}
@@ -296,11 +338,14 @@ func (w *checkrCheck) showActionRequired(ctx workflow.Context) {
 // invitation that expires or is deleted ends the check.
 func (w *checkrCheck) inviteCandidate(ctx workflow.Context, order activities.CheckrOrderInput) (CheckResult, bool, error) {
 	var a *activities.Checkr
-	if err := workflow.ExecuteActivity(providerActivityOptions(ctx), checkrActivity(a.CreateCheckrInvitation), order).Get(ctx, &w.status.InvitationID); err != nil {
-		result, err := w.failOrEnd(ctx, "could not invite the candidate through Checkr", err)
-		return result, true, err
+	// With fewerEventsChange, OrderCheckr sent the invitation already.
+	if !w.localWrites {
+		if err := workflow.ExecuteActivity(providerActivityOptions(ctx), checkrActivity(a.CreateCheckrInvitation), order).Get(ctx, &w.status.InvitationID); err != nil {
+			result, err := w.failOrEnd(ctx, "could not invite the candidate through Checkr", err)
+			return result, true, err
+		}
 	}
-	if err := w.update(ctx, activities.CheckUpdateInput{Status: store.StatusInProgress,
+	if err := w.updateUnlessLocal(ctx, activities.CheckUpdateInput{Status: store.StatusInProgress,
 		Timeline: activities.TimelineInput{DedupeKey: "check.submitted:" + w.in.CheckID, Kind: "check.submitted",
 			Detail: fmt.Sprintf("Checkr invitation %s sent (package %s)", w.status.InvitationID, w.opts.Package), OccurredAt: workflow.Now(ctx)}}); err != nil {
 		return CheckResult{}, true, err
@@ -336,7 +381,7 @@ func (w *checkrCheck) inviteCandidate(ctx workflow.Context, order activities.Che
 		result, err = w.endCanceled(ctx, "Checkr access to the account was deauthorized")
 	case w.status.ReportID != "":
 		ref := activities.CheckrReportRef{CheckID: w.in.CheckID, ReportID: w.status.ReportID, WorkflowID: w.workflowID}
-		return CheckResult{}, false, workflow.ExecuteActivity(storeActivityOptions(ctx), checkrActivity(a.TrackCheckrReport), ref).Get(ctx, nil)
+		return CheckResult{}, false, storeWrite(ctx, w.localWrites, checkrActivity(a.TrackCheckrReport), ref).Get(ctx, nil)
 	case w.invitationEnded == checkr.EventInvitationDeleted:
 		result, err = w.endCanceled(ctx, "the invitation was deleted at Checkr")
 	default:
@@ -547,13 +592,17 @@ func amendCompletedReport(ctx workflow.Context, b *checkBase, am reportAmendment
 func checkrAmendmentKey(after CheckrEvent) string { return "checkr.amended:" + after.EventID }
 
 // failOrEnd ends the check after a step failed for good: canceled when the account's access was
-// revoked meanwhile, failed otherwise.
+// revoked meanwhile, failed otherwise. what names the step, unless the error does ("").
 func (w *checkrCheck) failOrEnd(ctx workflow.Context, what string, err error) (CheckResult, error) {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeAccountDeauthorized {
 		return w.endCanceled(ctx, appErr.Message())
 	}
-	return w.fail(ctx, what+": "+failureReason(err))
+	reason := failureReason(err)
+	if what != "" {
+		reason = what + ": " + reason
+	}
+	return w.fail(ctx, reason)
 }
 
 func describeCheckrReport(r activities.CheckrReportSummary, documents int) string {

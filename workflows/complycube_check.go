@@ -46,6 +46,11 @@ const (
 // followed up. Workflows started before it replay with the behaviour they ran with.
 const complyCubeEventsChange = "complycube-every-event-counts"
 
+// complyCubeFewerEvents is the version of complyCubeEventsChange that also takes fewerEventsChange:
+// the client and the check are created in one activity, and Postgres is written through local
+// activities.
+const complyCubeFewerEvents = 2
+
 // ComplyCubeCheckWorkflow drives one ComplyCube check: create the client and the check, wait for
 // the completion webhook (or poll past the deadline), store the PDF report and write the outcome.
 // Events that come after the finish and say something else make it read the check again before it
@@ -57,8 +62,10 @@ func ComplyCubeCheckWorkflow(ctx workflow.Context, in CheckInput) (CheckResult, 
 		timing:     in.Timing.withDefaults(),
 		workflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
 		seen:       map[string]bool{},
-		revised:    workflow.GetVersion(ctx, complyCubeEventsChange, workflow.DefaultVersion, 1) == 1,
 	}
+	version := workflow.GetVersion(ctx, complyCubeEventsChange, workflow.DefaultVersion, complyCubeFewerEvents)
+	w.revised = version >= 1
+	w.localWrites = version >= complyCubeFewerEvents
 	w.status.Stage = stageCreatingClient
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (ComplyCubeCheckStatus, error) {
 		return w.status, nil
@@ -91,28 +98,38 @@ func (w *complyCubeCheck) done() bool { return w.finished }
 func (w *complyCubeCheck) run(ctx workflow.Context) (CheckResult, error) {
 	var cc *activities.ComplyCube
 	pctx := providerActivityOptions(ctx)
-
-	var clientID string
-	err := workflow.ExecuteActivity(pctx, ccActivity(cc.CreateClient), activities.CreateClientInput{
-		CheckID: w.in.CheckID, WorkflowID: w.workflowID,
-	}).Get(ctx, &clientID)
-	if err != nil {
-		return w.fail(ctx, "could not create the ComplyCube client: "+failureReason(err))
-	}
-
-	w.status.Stage = stageCreatingCheck
 	var created activities.ProviderCheck
-	err = workflow.ExecuteActivity(pctx, ccActivity(cc.CreateCheck), activities.CreateCheckInput{
-		CheckID: w.in.CheckID, ClientID: clientID, CheckType: w.in.Type, WorkflowID: w.workflowID,
-	}).Get(ctx, &created)
-	if err != nil {
-		return w.fail(ctx, "could not create the ComplyCube check: "+failureReason(err))
+	if w.localWrites {
+		err := workflow.ExecuteActivity(pctx, ccActivity(cc.OpenComplyCubeCheck), activities.OpenCheckInput{
+			CheckID: w.in.CheckID, CheckType: w.in.Type, WorkflowID: w.workflowID,
+		}).Get(ctx, &created)
+		if err != nil {
+			// The activity says which of its steps failed.
+			return w.fail(ctx, failureReason(err))
+		}
+	} else {
+		var clientID string
+		err := workflow.ExecuteActivity(pctx, ccActivity(cc.CreateClient), activities.CreateClientInput{
+			CheckID: w.in.CheckID, WorkflowID: w.workflowID,
+		}).Get(ctx, &clientID)
+		if err != nil {
+			return w.fail(ctx, "could not create the ComplyCube client: "+failureReason(err))
+		}
+
+		w.status.Stage = stageCreatingCheck
+		err = workflow.ExecuteActivity(pctx, ccActivity(cc.CreateCheck), activities.CreateCheckInput{
+			CheckID: w.in.CheckID, ClientID: clientID, CheckType: w.in.Type, WorkflowID: w.workflowID,
+		}).Get(ctx, &created)
+		if err != nil {
+			return w.fail(ctx, "could not create the ComplyCube check: "+failureReason(err))
+		}
 	}
 	w.status.ProviderCheckID = created.ID
 	if w.status.ProviderStatus == "" {
 		w.status.ProviderStatus = created.Status
 	}
-	if err := w.update(ctx, activities.CheckUpdateInput{
+	// With fewerEventsChange, OpenComplyCubeCheck showed the check in progress.
+	if err := w.updateUnlessLocal(ctx, activities.CheckUpdateInput{
 		CheckID: w.in.CheckID, Status: store.StatusInProgress,
 		Timeline: activities.TimelineInput{DedupeKey: "check.submitted:" + w.in.CheckID, Kind: "check.submitted",
 			Detail: fmt.Sprintf("ComplyCube %s %s created", w.in.Type, created.ID), OccurredAt: workflow.Now(ctx)},

@@ -74,6 +74,13 @@ func (s *complyCubeCheckSuite) AfterTest(_, _ string) { s.env.AssertExpectations
 
 // mockProviderCalls mocks the calls of a check that ComplyCube accepts.
 func (s *complyCubeCheckSuite) mockProviderCalls() {
+	s.env.OnActivity(ccActivity(cc.OpenComplyCubeCheck), mock.Anything, mock.Anything).
+		Return(activities.ProviderCheck{ID: "cc-check-1", Status: "pending"}, nil).Once()
+}
+
+// mockProviderCallsInSteps mocks the calls of a check started before fewerEventsChange: the
+// client and the check, each its own activity.
+func (s *complyCubeCheckSuite) mockProviderCallsInSteps() {
 	s.env.OnActivity(ccActivity(cc.CreateClient), mock.Anything, mock.Anything).Return("client-1", nil).Once()
 	s.env.OnActivity(ccActivity(cc.CreateCheck), mock.Anything, mock.Anything).
 		Return(activities.ProviderCheck{ID: "cc-check-1", Status: "pending"}, nil).Once()
@@ -125,7 +132,7 @@ func (s *complyCubeCheckSuite) TestHappyPath() {
 	s.Equal(store.StatusCompleted, r.Status)
 	s.Equal("clear", r.Outcome)
 	s.Equal([]activities.DocumentRef{{DocumentID: "doc-1", SHA256: "abc", Size: 42}}, r.Documents)
-	s.Equal(store.StatusInProgress, s.updates[0].Status)
+	s.Len(s.updates, 1, "OpenComplyCubeCheck showed the check in progress; the workflow writes its end")
 	s.Equal(store.StatusCompleted, s.lastUpdate().Status)
 	s.Equal("clear", s.lastUpdate().Outcome)
 	s.Len(s.recorded, 2, "each event is recorded in the timeline")
@@ -250,10 +257,9 @@ func (s *complyCubeCheckSuite) TestCancellation() {
 }
 
 func (s *complyCubeCheckSuite) TestProviderServerErrorIsRetried() {
-	s.env.OnActivity(ccActivity(cc.CreateClient), mock.Anything, mock.Anything).Return("client-1", nil).Once()
-	s.env.OnActivity(ccActivity(cc.CreateCheck), mock.Anything, mock.Anything).
+	s.env.OnActivity(ccActivity(cc.OpenComplyCubeCheck), mock.Anything, mock.Anything).
 		Return(activities.ProviderCheck{}, errors.New("complycube: create check: 503 service unavailable")).Twice()
-	s.env.OnActivity(ccActivity(cc.CreateCheck), mock.Anything, mock.Anything).
+	s.env.OnActivity(ccActivity(cc.OpenComplyCubeCheck), mock.Anything, mock.Anything).
 		Return(activities.ProviderCheck{ID: "cc-check-1", Status: "pending"}, nil).Once()
 	s.mockReport()
 	s.signalAt(time.Hour, checkEvent("ev-1", "check.completed.clear", "complete", "clear", time.Now()))
@@ -263,12 +269,13 @@ func (s *complyCubeCheckSuite) TestProviderServerErrorIsRetried() {
 }
 
 func (s *complyCubeCheckSuite) TestProviderClientErrorIsNotRetried() {
-	s.env.OnActivity(ccActivity(cc.CreateClient), mock.Anything, mock.Anything).Return("", temporal.NewNonRetryableApplicationError(
-		"complycube: create client: 400 email is invalid", "ProviderRejected", nil)).Once()
+	s.env.OnActivity(ccActivity(cc.OpenComplyCubeCheck), mock.Anything, mock.Anything).Return(activities.ProviderCheck{},
+		temporal.NewNonRetryableApplicationError("could not create the ComplyCube client: complycube: create client: 400 email is invalid",
+			"ProviderRejected", nil)).Once()
 
 	r := s.run()
 	s.Equal(store.StatusFailed, r.Status)
-	s.Contains(r.FailureReason, "400 email is invalid")
+	s.Equal("could not create the ComplyCube client: complycube: create client: 400 email is invalid", r.FailureReason)
 	s.Equal(store.StatusFailed, s.lastUpdate().Status)
 }
 
@@ -307,8 +314,8 @@ func (s *complyCubeCheckSuite) TestCheckUpdatedFailedEndsTheWait() {
 // TestWorkflowsStartedBeforeTheChangeKeepTheirBehaviour: a history recorded before
 // complyCubeEventsChange replays as it ran, where check.updated did not end the wait.
 func (s *complyCubeCheckSuite) TestWorkflowsStartedBeforeTheChangeKeepTheirBehaviour() {
-	s.env.OnGetVersion(complyCubeEventsChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
-	s.mockProviderCalls()
+	s.env.OnGetVersion(complyCubeEventsChange, workflow.DefaultVersion, complyCubeFewerEvents).Return(workflow.DefaultVersion)
+	s.mockProviderCallsInSteps()
 	s.mockReport()
 	s.signalAt(time.Hour, checkEvent("ev-1", "check.updated", "complete", "attention", time.Now()))
 	s.signalAt(2*time.Hour, checkEvent("ev-2", "check.completed.clear", "complete", "clear", time.Now()))

@@ -26,17 +26,19 @@ func (r replayer) RegisterWorkflowWithOptions(w any, options workflow.RegisterOp
 }
 
 // TestReplayRecordedHistories replays every history recorded from a release (`make
-// record-histories`) with today's workflow code: a change that would break a workflow in flight
-// across a deploy fails here. See README.md, "Changing a workflow".
+// record-histories`, one folder per release under testdata/histories) with today's workflow code:
+// a change that would break a workflow in flight across a deploy fails here. See README.md,
+// "Changing a workflow".
 func TestReplayRecordedHistories(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
+	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*", "*.json"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files, "no recorded histories: run make record-histories")
 	r := replayer{sdkworker.NewWorkflowReplayer()}
 	require.NoError(t, worker.Register(r, builtin.Providers(), registry.Deps{}))
 	logger := tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
+		release := filepath.Base(filepath.Dir(f))
+		t.Run(release+"/"+filepath.Base(f), func(t *testing.T) {
 			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(logger, f))
 		})
 	}

@@ -86,11 +86,12 @@ func ScreeningWorkflow(ctx workflow.Context, in ScreeningInput) (ScreeningStatus
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (ScreeningStatus, error) { return s, nil }); err != nil {
 		return s, err
 	}
+	local := workflow.GetVersion(ctx, fewerEventsChange, workflow.DefaultVersion, 1) == 1
 	var sa *activities.Screenings
 	var begun bool
-	if err := workflow.ExecuteActivity(storeActivityOptions(ctx), sa.BeginScreening, in.ScreeningID).Get(ctx, &begun); err != nil {
+	if err := storeWrite(ctx, local, sa.BeginScreening, in.ScreeningID).Get(ctx, &begun); err != nil {
 		if errors.Is(ctx.Err(), workflow.ErrCanceled) {
-			return cancelScreening(ctx, in, &s)
+			return cancelScreening(ctx, local, in, &s)
 		}
 		return s, err
 	}
@@ -132,14 +133,14 @@ func ScreeningWorkflow(ctx workflow.Context, in ScreeningInput) (ScreeningStatus
 		selector.Select(ctx)
 	}
 	if errors.Is(ctx.Err(), workflow.ErrCanceled) {
-		return cancelScreening(ctx, in, &s)
+		return cancelScreening(ctx, local, in, &s)
 	}
 
 	status, result, detail := conclude(s.Checks)
 	// Every check has finished: the outcome stands even if a cancellation comes now, and it must
 	// reach Postgres, so its write is not canceled with the workflow.
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	if err := setStatus(dctx, in, &s, status, result, "screening."+string(status), detail); err != nil {
+	if err := setStatus(dctx, local, in, &s, status, result, "screening."+string(status), detail); err != nil {
 		return s, err
 	}
 	return s, nil
@@ -195,22 +196,22 @@ func conclude(checks []CheckStatus) (status store.Status, result, detail string)
 	return store.StatusCompleted, result, "result " + result
 }
 
-func setStatus(ctx workflow.Context, in ScreeningInput, s *ScreeningStatus, status store.Status, result, kind, detail string) error {
+func setStatus(ctx workflow.Context, local bool, in ScreeningInput, s *ScreeningStatus, status store.Status, result, kind, detail string) error {
 	s.Status, s.Result = status, result
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
 		SearchAttrScreeningStatus.ValueSet(string(status)), SearchAttrTenantID.ValueSet(in.TenantID)); err != nil {
 		return err
 	}
 	var sa *activities.Screenings
-	return workflow.ExecuteActivity(storeActivityOptions(ctx), sa.SetScreeningStatus, activities.ScreeningStatusInput{
+	return storeWrite(ctx, local, sa.SetScreeningStatus, activities.ScreeningStatusInput{
 		ScreeningID: in.ScreeningID, Status: status, Result: result,
 		Timeline: activities.TimelineInput{DedupeKey: kind, Kind: kind, Detail: detail, OccurredAt: workflow.Now(ctx)},
 	}).Get(ctx, nil)
 }
 
-func cancelScreening(ctx workflow.Context, in ScreeningInput, s *ScreeningStatus) (ScreeningStatus, error) {
+func cancelScreening(ctx workflow.Context, local bool, in ScreeningInput, s *ScreeningStatus) (ScreeningStatus, error) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	if err := setStatus(dctx, in, s, store.StatusCanceled, "", "screening.canceled", "canceled on request"); err != nil {
+	if err := setStatus(dctx, local, in, s, store.StatusCanceled, "", "screening.canceled", "canceled on request"); err != nil {
 		return *s, err
 	}
 	return *s, temporal.NewCanceledError()

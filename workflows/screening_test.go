@@ -64,12 +64,8 @@ func (s *screeningSuite) SetupTest() {
 		func(context.Context, string) (bool, error) { return !s.canceledBeforeStart, nil }).Once()
 	s.env.OnActivity(sa.UpdateCheck, mock.Anything, mock.Anything).Return(nil).Maybe()
 	s.env.OnActivity(sa.RecordCheckEvent, mock.Anything, mock.Anything).Return(nil).Maybe()
-	s.env.OnActivity(ccActivity(cc.CreateClient), mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.CreateClientInput) (string, error) {
-			return "client-" + in.CheckID, nil
-		})
-	s.env.OnActivity(ccActivity(cc.CreateCheck), mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.CreateCheckInput) (activities.ProviderCheck, error) {
+	s.env.OnActivity(ccActivity(cc.OpenComplyCubeCheck), mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.OpenCheckInput) (activities.ProviderCheck, error) {
 			return activities.ProviderCheck{ID: "cc-" + in.CheckID, Status: "pending"}, nil
 		})
 	s.env.OnActivity(ccActivity(cc.StoreReport), mock.Anything, mock.Anything).Return(
@@ -183,6 +179,6 @@ func (s *screeningSuite) TestCanceledBeforeItStartedOrdersNothing() {
 	var r ScreeningStatus
 	s.Require().NoError(s.env.GetWorkflowResult(&r))
 	s.Equal(store.StatusCanceled, r.Status)
-	s.env.AssertActivityNotCalled(s.T(), "CreateClient", mock.Anything, mock.Anything)
+	s.env.AssertActivityNotCalled(s.T(), ccActivity(cc.OpenComplyCubeCheck), mock.Anything, mock.Anything)
 	s.Empty(s.statuses, "the canceled screening is left as it is")
 }

@@ -71,12 +71,37 @@ func storeActivityOptions(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: 24 * time.Hour,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-		},
+		RetryPolicy:            storeRetryPolicy(),
 	})
+}
+
+// fewerEventsChange names the change that cut the history of a screening and its checks: writes
+// to Postgres run as local activities (storeWrite), and provider calls made in a row run as one
+// activity (activities/steps.go). Workflows started before it replay with the steps they ran.
+// ComplyCubeCheckWorkflow takes it as version 2 of complyCubeEventsChange, which costs its history
+// no new marker.
+const fewerEventsChange = "fewer-history-events"
+
+// storeWrite runs a write to our own Postgres. With local (fewerEventsChange) it runs as a local
+// activity: in the workflow task that asked for it, recorded as one marker, where an activity adds
+// three events and the workflow task that takes its result. Its failure semantics fit these writes:
+// they are short and idempotent (status updates, timeline entries under a dedupe key), a local
+// activity is retried with the same policy (past the workflow task timeout, behind a timer), and
+// one whose worker dies is run again with the workflow task.
+func storeWrite(ctx workflow.Context, local bool, activity, input any) workflow.Future {
+	if local {
+		return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout:    30 * time.Second,
+			ScheduleToCloseTimeout: 24 * time.Hour,
+			RetryPolicy:            storeRetryPolicy(),
+		}), activity, input)
+	}
+	return workflow.ExecuteActivity(storeActivityOptions(ctx), activity, input)
+}
+
+// storeRetryPolicy retries writes to Postgres while it is down.
+func storeRetryPolicy() *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute}
 }
 
 // providerActivityOptions are for provider calls: 5xx and transport errors are retried for up to a

@@ -10,6 +10,7 @@ import (
 	"github.com/screenflow/screenflow/providers/checkr"
 	"github.com/screenflow/screenflow/providers/registry"
 	"github.com/screenflow/screenflow/relay"
+	"github.com/screenflow/screenflow/store"
 	"github.com/screenflow/screenflow/vault"
 	"github.com/screenflow/screenflow/workflows"
 )
@@ -27,14 +28,26 @@ var (
 	settingPollInterval    = registry.Setting{Name: "CHECK_POLL_INTERVAL", Default: "1h"}
 	settingUnroutable      = registry.Setting{Name: "RELAY_UNROUTABLE_AFTER", Default: "1h"}
 	settingMaxBackoff      = registry.Setting{Name: "RELAY_MAX_BACKOFF", Default: "1m"}
+	settingConcurrency     = registry.Setting{Name: "RELAY_CONCURRENCY", Default: "32"}
+	settingLease           = registry.Setting{Name: "RELAY_LEASE", Default: "30s"}
 	settingMaxWebhookBytes = registry.Setting{Name: "WEBHOOK_MAX_BYTES", Default: "1048576"}
+	settingInboxBatchSize  = registry.Setting{Name: "INBOX_BATCH_SIZE", Default: "128"}
+	settingInboxFlush      = registry.Setting{Name: "INBOX_FLUSH_INTERVAL", Default: "1ms"}
+	settingDatabaseConns   = registry.Setting{Name: "DATABASE_MAX_CONNS", Default: "20"}
+	settingWorkflowTasks   = registry.Setting{Name: "WORKER_MAX_WORKFLOW_TASKS", Default: "1000"}
+	settingActivities      = registry.Setting{Name: "WORKER_MAX_ACTIVITIES", Default: "1000"}
+	settingLocalActivities = registry.Setting{Name: "WORKER_MAX_LOCAL_ACTIVITIES", Default: "1000"}
+	settingWorkflowPollers = registry.Setting{Name: "WORKER_WORKFLOW_TASK_POLLERS", Default: "2"}
+	settingActivityPollers = registry.Setting{Name: "WORKER_ACTIVITY_TASK_POLLERS", Default: "2"}
 	settingLogLevel        = registry.Setting{Name: "LOG_LEVEL", Default: "info"}
 	settingLogFormat       = registry.Setting{Name: "LOG_FORMAT", Default: "json"}
 )
 
 var coreSettings = []registry.Setting{settingDatabaseURL, settingTemporalAddress, settingNamespace, settingHTTPAddr,
 	settingPublicBaseURL, settingEncryptionKey, settingWebhookDeadline, settingPollInterval, settingUnroutable,
-	settingMaxBackoff, settingMaxWebhookBytes, settingLogLevel, settingLogFormat}
+	settingMaxBackoff, settingConcurrency, settingLease, settingMaxWebhookBytes, settingLogLevel, settingLogFormat,
+	settingInboxBatchSize, settingInboxFlush, settingDatabaseConns, settingWorkflowTasks, settingActivities,
+	settingLocalActivities, settingWorkflowPollers, settingActivityPollers}
 
 // config is everything screenflow reads from its environment.
 type config struct {
@@ -47,7 +60,12 @@ type config struct {
 	Timing            workflows.Timing
 	UnroutableAfter   time.Duration
 	RelayMaxBackoff   time.Duration
+	RelayConcurrency  int
+	RelayLease        time.Duration
 	MaxWebhookBytes   int64
+	Inbox             store.InboxWriterConfig
+	DatabaseMaxConns  int
+	Worker            workerSizes
 	LogLevel          string
 	LogFormat         string
 
@@ -85,14 +103,44 @@ func loadConfig(env registry.Env) (config, error) {
 	if c.RelayMaxBackoff, err = envDuration(env, settingMaxBackoff); err != nil {
 		return c, err
 	}
+	relayConcurrency, err := envInt(env, settingConcurrency)
+	if err != nil {
+		return c, err
+	}
+	c.RelayConcurrency = int(relayConcurrency)
+	if c.RelayLease, err = envDuration(env, settingLease); err != nil {
+		return c, err
+	}
 	if c.MaxWebhookBytes, err = envInt(env, settingMaxWebhookBytes); err != nil {
+		return c, err
+	}
+	if c.Inbox.BatchSize, err = envCount(env, settingInboxBatchSize); err != nil {
+		return c, err
+	}
+	if c.Inbox.FlushInterval, err = envDuration(env, settingInboxFlush); err != nil {
+		return c, err
+	}
+	if c.DatabaseMaxConns, err = envCount(env, settingDatabaseConns); err != nil {
+		return c, err
+	}
+	if c.Worker, err = loadWorkerSizes(env); err != nil {
 		return c, err
 	}
 	return c, c.Providers.Configure(env)
 }
 
+// envCount reads a setting that counts something: a positive whole number that fits an int.
+func envCount(env registry.Env, s registry.Setting) (int, error) {
+	n, err := envInt(env, s)
+	if err != nil || n > 1<<31-1 {
+		return 0, fmt.Errorf("%s=%q is not a positive whole number below 2^31", s.Name, s.Get(env))
+	}
+	return int(n), nil
+}
+
 func (c config) relayConfig() relay.Config {
-	return relay.Config{UnroutableAfter: c.UnroutableAfter, MaxBackoff: c.RelayMaxBackoff, Timing: c.Timing}
+	return relay.Config{UnroutableAfter: c.UnroutableAfter, MaxBackoff: c.RelayMaxBackoff,
+		Concurrency: c.RelayConcurrency, Lease: c.RelayLease, Timing: c.Timing}
 }
 
 func (c config) requireDatabase() error {

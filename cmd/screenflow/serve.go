@@ -49,7 +49,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) e
 		return err
 	}
 	defer db.Close()
+	store.SetPoolSize(db, cfg.DatabaseMaxConns)
 	st := store.New(db)
+	// Closed after the HTTP server has shut down (defers run last first), so that the webhooks
+	// still in flight are committed and answered.
+	inbox := store.NewInboxWriter(st, cfg.Inbox)
+	defer inbox.Close()
 
 	tc, err := client.NewLazyClient(temporalOptions(cfg, log))
 	if err != nil {
@@ -75,6 +80,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) e
 			},
 			MaxWebhookBytes: cfg.MaxWebhookBytes,
 			Timing:          cfg.Timing,
+			Inbox:           inbox,
 		}, st, tc, rl, log),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,

@@ -31,6 +31,7 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
+	store.SetPoolSize(db, cfg.DatabaseMaxConns)
 
 	tc, err := dialTemporal(ctx, cfg, log)
 	if err != nil {
@@ -48,13 +49,51 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger) error {
 	return nil
 }
 
+// workerSizes are the Temporal worker's limits: how many workflow tasks, activities and local
+// activities it runs at once, and how many pollers ask Temporal for each kind of task.
+type workerSizes struct {
+	WorkflowTasks, Activities, LocalActivities int
+	WorkflowPollers, ActivityPollers           int
+}
+
+func loadWorkerSizes(env registry.Env) (workerSizes, error) {
+	var sizes workerSizes
+	for _, setting := range []struct {
+		setting registry.Setting
+		value   *int
+	}{
+		{settingWorkflowTasks, &sizes.WorkflowTasks},
+		{settingActivities, &sizes.Activities},
+		{settingLocalActivities, &sizes.LocalActivities},
+		{settingWorkflowPollers, &sizes.WorkflowPollers},
+		{settingActivityPollers, &sizes.ActivityPollers},
+	} {
+		n, err := envCount(env, setting.setting)
+		if err != nil {
+			return sizes, err
+		}
+		*setting.value = n
+	}
+	return sizes, nil
+}
+
+func (s workerSizes) options() sdkworker.Options {
+	return sdkworker.Options{
+		MaxConcurrentWorkflowTaskExecutionSize:  s.WorkflowTasks,
+		MaxConcurrentActivityExecutionSize:      s.Activities,
+		MaxConcurrentLocalActivityExecutionSize: s.LocalActivities,
+		MaxConcurrentWorkflowTaskPollers:        s.WorkflowPollers,
+		MaxConcurrentActivityTaskPollers:        s.ActivityPollers,
+	}
+}
+
 // startWorker starts the worker, retrying while Temporal answers but cannot serve it yet (its
 // namespace not registered, its store failing): a worker that exits instead needs a supervisor
 // to come back, and one started with the server, as in docker-compose, would never run.
 func startWorker(ctx context.Context, tc client.Client, cfg config, deps registry.Deps, log *slog.Logger) (sdkworker.Worker, error) {
 	for delay := time.Second; ; delay = min(2*delay, 30*time.Second) {
 		// A worker whose Start failed is not started again: each attempt gets a new one.
-		w, err := worker.New(tc, cfg.Providers, deps)
+		w, err := worker.NewWithOptions(tc, cfg.Providers, deps, cfg.Worker.options())
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,67 @@
+package activities_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/providers/complycube"
+	"github.com/screenflow/screenflow/store"
+)
+
+// OpenComplyCubeCheck does what CreateClient, CreateCheck and the workflow's in-progress write did
+// one after the other: both routed, the check in progress with its timeline entry, and a retry
+// (the whole activity run again) creates nothing more.
+func TestOpenComplyCubeCheckCreatesRoutesAndShowsTheCheckInProgressOnce(t *testing.T) {
+	h := newComplyCubeHarness(t)
+	ctx := context.Background()
+	in := activities.OpenCheckInput{CheckID: h.checkID, CheckType: "standard_screening_check", WorkflowID: "wf-1"}
+	created, err := h.act.OpenComplyCubeCheck(ctx, in)
+	require.NoError(t, err)
+	again, err := h.act.OpenComplyCubeCheck(ctx, in)
+	require.NoError(t, err)
+	require.Equal(t, created.ID, again.ID)
+	require.Equal(t, 1, h.fake.ClientsCreated())
+	require.Equal(t, 1, h.fake.ChecksCreated())
+
+	route, err := h.st.Route(ctx, complycube.Name, complycube.SubjectFor("check", created.ID))
+	require.NoError(t, err)
+	require.Equal(t, "wf-1", route)
+	check, err := h.st.Check(ctx, h.checkID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusInProgress, check.Status)
+	detail, err := h.st.ScreeningDetail(ctx, h.tenantID, check.ScreeningID)
+	require.NoError(t, err)
+	var submitted []string
+	for _, e := range detail.Timeline {
+		if e.Kind == "check.submitted" {
+			submitted = append(submitted, e.Detail)
+		}
+	}
+	require.Equal(t, []string{"ComplyCube standard_screening_check " + created.ID + " created"}, submitted)
+}
+
+// A failed step is named in the error, which keeps whether a retry can help.
+func TestOpenComplyCubeCheckNamesTheStepThatFailed(t *testing.T) {
+	h := newComplyCubeHarness(t)
+	ctx := context.Background()
+	in := activities.OpenCheckInput{CheckID: h.checkID, CheckType: "standard_screening_check", WorkflowID: "wf-1"}
+
+	h.fake.FailAPI(1, 400)
+	_, err := h.act.OpenComplyCubeCheck(ctx, in)
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.True(t, appErr.NonRetryable(), "a 400 will not change on retry")
+	require.Equal(t, activities.ErrTypeProviderRejected, appErr.Type())
+	require.Contains(t, appErr.Message(), "could not create the ComplyCube client: ")
+
+	h.fake.FailAPI(1, 503)
+	_, err = h.act.OpenComplyCubeCheck(ctx, in)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "could not create the ComplyCube client: ")
+	require.False(t, errors.As(err, &appErr) && appErr.NonRetryable(), "a 503 is retried: %v", err)
+}
