@@ -2,7 +2,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 TEMPORAL_CLI_DIR := $(CURDIR)/.bin/temporal-$(TEMPORAL_CLI_VERSION)
 TEMPORAL_CLI := $(TEMPORAL_CLI_DIR)/temporal
 
-.PHONY: dev test build bench lint system-packages record-histories fuzz fault
+.PHONY: dev test build bench bench-load lint system-packages record-histories fuzz fault deploy-test
 
 # Local Postgres and Temporal dev server, then serve and worker in one process.
 dev: build
@@ -17,11 +17,21 @@ build:
 bench: $(TEMPORAL_CLI)
 	TEMPORAL_CLI=$(TEMPORAL_CLI) go test -run '^$$' -bench . -benchmem ./...
 
-# Records the histories that workflows/replay_test.go replays, from the end-to-end tests. Run it
-# when a release is cut, never to make a failing replay test pass (README: Changing a workflow).
+# The load benchmark (cmd/loadbench): the real stack under open-model load, every figure beside a
+# baseline from the same run; prints a table and writes .data/bench-load.json. With 10,000 open
+# screenings it takes a while; BENCH_LOAD_FLAGS=-quick for a first look.
+bench-load: $(TEMPORAL_CLI)
+	TEMPORAL_CLI=$(TEMPORAL_CLI) go run ./cmd/loadbench $(BENCH_LOAD_FLAGS)
+
+# Records the histories that workflows/replay_test.go replays, from the end-to-end tests, into a
+# folder of their own for the release, beside those of earlier releases, which stay. Run it when a
+# release is cut, never to make a failing replay test pass (README: Changing a workflow).
+RELEASE ?= $(shell date -u +%Y-%m-%d)-$(shell git rev-parse --short HEAD)
 record-histories: $(TEMPORAL_CLI)
-	rm -f workflows/testdata/histories/*.json
-	SCREENFLOW_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories TEMPORAL_CLI=$(TEMPORAL_CLI) \
+	@if [ -e workflows/testdata/histories/$(RELEASE) ]; then \
+		echo "workflows/testdata/histories/$(RELEASE) exists: a release's histories are never recorded again" >&2; exit 1; \
+	fi
+	SCREENFLOW_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories/$(RELEASE) TEMPORAL_CLI=$(TEMPORAL_CLI) \
 		go test -count=1 -run 'TestEndToEnd' ./cmd/screenflow/
 
 # Runs every fuzz target for FUZZTIME each (`go test` alone runs only their seeds).
@@ -40,6 +50,12 @@ fuzz:
 # hold. About three minutes; `make test` does not run it.
 fault: $(TEMPORAL_CLI)
 	TEMPORAL_CLI=$(TEMPORAL_CLI) go test -tags fault -count=1 -run TestFaultSuite -v -timeout 20m ./faultsuite/
+
+# The deploy test (faultsuite/deploy_test.go): screenings started by the previous release's binary,
+# built from the commit in faultsuite/testdata/previous-release (SCREENFLOW_DEPLOY_FROM=<ref> tries
+# another), completed after the current binary replaced it. About two minutes.
+deploy-test: $(TEMPORAL_CLI)
+	TEMPORAL_CLI=$(TEMPORAL_CLI) go test -tags fault -count=1 -run TestDeploy -v -timeout 10m ./faultsuite/
 
 lint:
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
