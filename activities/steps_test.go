@@ -9,6 +9,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/providers/authenticate"
+	authfake "github.com/screenflow/screenflow/providers/authenticate/fake"
 	"github.com/screenflow/screenflow/providers/complycube"
 	"github.com/screenflow/screenflow/store"
 )
@@ -64,4 +66,74 @@ func TestOpenComplyCubeCheckNamesTheStepThatFailed(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "could not create the ComplyCube client: ")
 	require.False(t, errors.As(err, &appErr) && appErr.NonRetryable(), "a 503 is retried: %v", err)
+}
+
+// OrderAuthenticateCheck run again after it succeeded (a retry of the whole activity) creates no
+// second user and orders nothing twice, and the check is shown in progress once.
+func TestOrderAuthenticateCheckRunTwiceOrdersOnce(t *testing.T) {
+	h := newAuthenticateHarness(t, authfake.Options{SearchDelay: -1})
+	ctx := context.Background()
+	in := activities.AuthenticateCheckInput{CheckID: h.checkID, WorkflowID: "wf-a", SexOffender: true}
+	order, err := h.act.OrderAuthenticateCheck(ctx, in)
+	require.NoError(t, err)
+	again, err := h.act.OrderAuthenticateCheck(ctx, in)
+	require.NoError(t, err)
+	require.Equal(t, order, again)
+	require.Equal(t, 1, h.fake.UsersCreated())
+
+	searches, err := h.st.Searches(ctx, h.checkID)
+	require.NoError(t, err)
+	require.NotEmpty(t, searches)
+	for _, kind := range []string{store.OrderCriminal, store.OrderSexOffender} {
+		ordered, err := h.st.Ordered(ctx, h.checkID, kind)
+		require.NoError(t, err)
+		require.True(t, ordered, kind)
+	}
+	check, err := h.st.Check(ctx, h.checkID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusInProgress, check.Status)
+	route, err := h.st.Route(ctx, authenticate.Name, authenticate.SubjectFor(order.UserAccessCode))
+	require.NoError(t, err)
+	require.Equal(t, "wf-a", route)
+}
+
+// A refused order is named by its step and stays final.
+func TestOrderAuthenticateCheckNamesTheStepThatFailed(t *testing.T) {
+	h := newAuthenticateHarness(t, authfake.Options{SearchDelay: -1})
+	h.fake.FailAPI(1, 400)
+	_, err := h.act.OrderAuthenticateCheck(context.Background(),
+		activities.AuthenticateCheckInput{CheckID: h.checkID, WorkflowID: "wf-a"})
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.True(t, appErr.NonRetryable(), "a 400 will not change on retry")
+	require.Contains(t, appErr.Message(), "could not create the Authenticate user: ")
+}
+
+// OrderCheckr run again after it succeeded creates no second candidate and orders no second
+// report; in invitation mode it adopts the invitation it sent.
+func TestOrderCheckrRunTwiceOrdersOnce(t *testing.T) {
+	h := newCheckrHarness(t)
+	ctx := context.Background()
+	ordered, err := h.act.OrderCheckr(ctx, h.order)
+	require.NoError(t, err)
+	require.NotEmpty(t, ordered.CandidateID)
+	require.NotEmpty(t, ordered.ReportID)
+	again, err := h.act.OrderCheckr(ctx, h.order)
+	require.NoError(t, err)
+	require.Equal(t, ordered, again)
+	require.Equal(t, 1, h.fake.CandidatesCreated())
+	require.Equal(t, 1, h.fake.ReportsCreated())
+	check, err := h.st.Check(ctx, h.checkID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusInProgress, check.Status)
+
+	invite := newCheckrHarness(t)
+	invite.order.Mode = activities.CheckrModeInvitation
+	sent, err := invite.act.OrderCheckr(ctx, invite.order)
+	require.NoError(t, err)
+	require.NotEmpty(t, sent.InvitationID)
+	require.Empty(t, sent.ReportID)
+	resent, err := invite.act.OrderCheckr(ctx, invite.order)
+	require.NoError(t, err)
+	require.Equal(t, sent, resent)
 }
