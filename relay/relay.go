@@ -260,11 +260,15 @@ func refusedThisEvent(err error) bool {
 
 // retryAt backs off exponentially from one second up to MaxBackoff.
 func (r *Relay) retryAt(attempts int) time.Time {
-	backoff := r.cfg.MaxBackoff
-	if attempts < 20 {
-		backoff = min(time.Second<<attempts, r.cfg.MaxBackoff)
+	return time.Now().Add(backoff(attempts, r.cfg.MaxBackoff))
+}
+
+// backoff is one second doubled for each earlier failure, at most limit.
+func backoff(failures int, limit time.Duration) time.Duration {
+	if failures >= 20 {
+		return limit
 	}
-	return time.Now().Add(backoff)
+	return min(time.Second<<failures, limit)
 }
 
 // outage remembers that Temporal is not taking signals, so that the relay waits for it instead
@@ -290,12 +294,8 @@ func (o *outage) begin(maxBackoff time.Duration) time.Time {
 	if time.Now().Before(o.until) {
 		return o.until
 	}
-	pause := maxBackoff
-	if o.failures < 20 {
-		pause = min(time.Second<<o.failures, maxBackoff)
-	}
+	o.until = time.Now().Add(backoff(o.failures, maxBackoff))
 	o.failures++
-	o.until = time.Now().Add(pause)
 	return o.until
 }
 

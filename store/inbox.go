@@ -33,21 +33,30 @@ type NewInboxEvent struct {
 	ParseError string
 }
 
+// row is what the inbox stores beside the event's own fields: its headers as JSON, and its status
+// (unparsed when it has a ParseError, which is then its last_error).
+func (e NewInboxEvent) row() (headers []byte, status string, err error) {
+	headers, err = json.Marshal(e.Headers)
+	if err != nil {
+		return nil, "", fmt.Errorf("store: encode headers: %w", err)
+	}
+	if e.ParseError != "" {
+		return headers, InboxUnparsed, nil
+	}
+	return headers, InboxPending, nil
+}
+
 // InsertWebhookEvent stores an event once per (provider, event id). inserted is false for a
 // duplicate, which is not an error: the provider is retrying something already stored.
 func (s *Store) InsertWebhookEvent(ctx context.Context, e NewInboxEvent) (id int64, inserted bool, err error) {
-	headers, err := json.Marshal(e.Headers)
+	headers, status, err := e.row()
 	if err != nil {
-		return 0, false, fmt.Errorf("store: encode headers: %w", err)
-	}
-	status, lastError := InboxPending, (*string)(nil)
-	if e.ParseError != "" {
-		status, lastError = InboxUnparsed, &e.ParseError
+		return 0, false, err
 	}
 	rows, err := s.db.QueryContext(ctx, `INSERT INTO webhook_events (provider, event_id, event_type, subject, headers, body,
 			status, last_error)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (provider, event_id) DO NOTHING RETURNING id`,
-		e.Provider, e.EventID, e.EventType, e.Subject, headers, e.Body, status, lastError)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, '')) ON CONFLICT (provider, event_id) DO NOTHING RETURNING id`,
+		e.Provider, e.EventID, e.EventType, e.Subject, headers, e.Body, status, e.ParseError)
 	if err != nil {
 		return 0, false, fmt.Errorf("store: insert webhook event: %w", err)
 	}

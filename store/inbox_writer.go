@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -227,15 +226,12 @@ func (s *Store) insertWebhookEventBatch(ctx context.Context, events []*inboxSubm
 	bodies := make([][]byte, n)
 	for i, sub := range events {
 		e := sub.event
-		h, err := json.Marshal(e.Headers)
+		h, status, err := e.row()
 		if err != nil {
-			return nil, fmt.Errorf("store: encode headers: %w", err)
+			return nil, err
 		}
 		providers[i], eventIDs[i], types[i], subjects[i] = e.Provider, e.EventID, e.EventType, e.Subject
-		headers[i], bodies[i], statuses[i], lastErrors[i] = string(h), e.Body, InboxPending, e.ParseError
-		if e.ParseError != "" {
-			statuses[i] = InboxUnparsed
-		}
+		headers[i], bodies[i], statuses[i], lastErrors[i] = string(h), e.Body, status, e.ParseError
 	}
 	rows, err := s.db.QueryContext(ctx, `INSERT INTO webhook_events (provider, event_id, event_type, subject, headers, body,
 			status, last_error)
