@@ -1,6 +1,7 @@
 package devenv
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 )
 
 // composeSecrets are the variables docker-compose.yml requires with ${VAR:?...}.
@@ -53,6 +55,32 @@ func TestDockerCompose(t *testing.T) {
 	require.ElementsMatch(t,
 		[]string{"postgres", "temporal", "temporal-setup", "temporal-ui", "migrate", "serve", "worker"},
 		strings.Fields(out))
+
+	// Temporal's frontend and UI have no authentication and Postgres holds candidate data: only
+	// screenflow's HTTP port may be reachable from beyond the host.
+	out, err = config(withSecrets)
+	require.NoError(t, err, out)
+	var normalized struct {
+		Services map[string]struct {
+			Ports       []any  `yaml:"ports"`
+			NetworkMode string `yaml:"network_mode"`
+		} `yaml:"services"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(out), &normalized))
+	published := map[string][]string{}
+	for name, service := range normalized.Services {
+		require.NotEqualf(t, "host", service.NetworkMode, "%s shares the host's network", name)
+		for _, port := range service.Ports {
+			// docker-compose writes a port bound to an address in the short form
+			// "127.0.0.1:7233:7233/tcp" and one open on every interface as a mapping.
+			if short, ok := port.(string); ok && strings.HasPrefix(short, "127.0.0.1:") {
+				continue
+			}
+			published[name] = append(published[name], fmt.Sprint(port))
+		}
+	}
+	require.Equal(t, map[string][]string{"serve": {"map[published:8080 target:8080]"}}, published,
+		"ports published beyond 127.0.0.1")
 
 	// Secrets have no defaults: a missing one stops compose before anything starts.
 	out, err = config(env, "-q")

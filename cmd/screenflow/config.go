@@ -47,13 +47,16 @@ var coreSettings = []registry.Setting{settingDatabaseURL, settingTemporalAddress
 	settingPublicBaseURL, settingEncryptionKey, settingWebhookDeadline, settingPollInterval, settingUnroutable,
 	settingMaxBackoff, settingConcurrency, settingLease, settingMaxWebhookBytes, settingLogLevel, settingLogFormat,
 	settingInboxBatchSize, settingInboxFlush, settingDatabaseConns, settingWorkflowTasks, settingActivities,
-	settingLocalActivities, settingWorkflowPollers, settingActivityPollers}
+	settingLocalActivities, settingWorkflowPollers, settingActivityPollers,
+	settingTemporalTLS, settingTemporalClientCert, settingTemporalClientKey, settingTemporalServerCA,
+	settingTemporalServerName, settingTemporalAPIKey}
 
 // config is everything screenflow reads from its environment.
 type config struct {
 	DatabaseURL       string
 	TemporalAddress   string
 	TemporalNamespace string
+	TemporalSecurity  temporalSecurity
 	HTTPAddr          string
 	PublicBaseURL     string
 	EncryptionKey     string
@@ -91,6 +94,9 @@ func loadConfig(env registry.Env) (config, error) {
 		Providers:         builtin.Providers(),
 	}
 	var err error
+	if c.TemporalSecurity, err = loadTemporalSecurity(env); err != nil {
+		return c, err
+	}
 	if c.Timing.WebhookDeadline, err = envDuration(env, settingWebhookDeadline); err != nil {
 		return c, err
 	}

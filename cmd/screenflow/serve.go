@@ -105,9 +105,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) e
 }
 
 func temporalOptions(cfg config, log *slog.Logger) client.Options {
-	return client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    tlog.NewStructuredLogger(log.With("component", "temporal")),
+	opts := client.Options{
+		HostPort:          cfg.TemporalAddress,
+		Namespace:         cfg.TemporalNamespace,
+		Logger:            tlog.NewStructuredLogger(log.With("component", "temporal")),
+		ConnectionOptions: client.ConnectionOptions{TLS: cfg.TemporalSecurity.TLS},
 	}
+	if cfg.TemporalSecurity.APIKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.TemporalSecurity.APIKey)
+	}
+	return opts
 }
