@@ -39,6 +39,7 @@ var (
 	settingLocalActivities = registry.Setting{Name: "WORKER_MAX_LOCAL_ACTIVITIES", Default: "1000"}
 	settingWorkflowPollers = registry.Setting{Name: "WORKER_WORKFLOW_TASK_POLLERS", Default: "2"}
 	settingActivityPollers = registry.Setting{Name: "WORKER_ACTIVITY_TASK_POLLERS", Default: "2"}
+	settingWorkflowCache   = registry.Setting{Name: "WORKER_WORKFLOW_CACHE_SIZE", Default: "20000"}
 	settingLogLevel        = registry.Setting{Name: "LOG_LEVEL", Default: "info"}
 	settingLogFormat       = registry.Setting{Name: "LOG_FORMAT", Default: "json"}
 )
@@ -47,7 +48,7 @@ var coreSettings = []registry.Setting{settingDatabaseURL, settingTemporalAddress
 	settingPublicBaseURL, settingEncryptionKey, settingWebhookDeadline, settingPollInterval, settingUnroutable,
 	settingMaxBackoff, settingConcurrency, settingLease, settingMaxWebhookBytes, settingLogLevel, settingLogFormat,
 	settingInboxBatchSize, settingInboxFlush, settingDatabaseConns, settingWorkflowTasks, settingActivities,
-	settingLocalActivities, settingWorkflowPollers, settingActivityPollers,
+	settingLocalActivities, settingWorkflowPollers, settingActivityPollers, settingWorkflowCache,
 	settingTemporalTLS, settingTemporalClientCert, settingTemporalClientKey, settingTemporalServerCA,
 	settingTemporalServerName, settingTemporalAPIKey}
 

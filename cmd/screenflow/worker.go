@@ -50,10 +50,14 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger) error {
 }
 
 // workerSizes are the Temporal worker's limits: how many workflow tasks, activities and local
-// activities it runs at once, and how many pollers ask Temporal for each kind of task.
+// activities it runs at once, how many pollers ask Temporal for each kind of task, and how many
+// workflows it keeps in memory between their tasks. A workflow that is not kept is replayed from
+// its whole history at its next task: a cache smaller than the workflows moving at once (a screening
+// and each of its checks are one each) makes every task a replay, and throughput collapses.
 type workerSizes struct {
 	WorkflowTasks, Activities, LocalActivities int
 	WorkflowPollers, ActivityPollers           int
+	WorkflowCache                              int
 }
 
 func loadWorkerSizes(env registry.Env) (workerSizes, error) {
@@ -67,6 +71,7 @@ func loadWorkerSizes(env registry.Env) (workerSizes, error) {
 		{settingLocalActivities, &sizes.LocalActivities},
 		{settingWorkflowPollers, &sizes.WorkflowPollers},
 		{settingActivityPollers, &sizes.ActivityPollers},
+		{settingWorkflowCache, &sizes.WorkflowCache},
 	} {
 		n, err := envCount(env, setting.setting)
 		if err != nil {
@@ -91,6 +96,8 @@ func (s workerSizes) options() sdkworker.Options {
 // namespace not registered, its store failing): a worker that exits instead needs a supervisor
 // to come back, and one started with the server, as in docker-compose, would never run.
 func startWorker(ctx context.Context, tc client.Client, cfg config, deps registry.Deps, log *slog.Logger) (sdkworker.Worker, error) {
+	// The cache is the SDK's, shared by every worker of the process.
+	sdkworker.SetStickyWorkflowCacheSize(cfg.Worker.WorkflowCache)
 	for delay := time.Second; ; delay = min(2*delay, 30*time.Second) {
 		// A worker whose Start failed is not started again: each attempt gets a new one.
 		w, err := worker.NewWithOptions(tc, cfg.Providers, deps, cfg.Worker.options())
