@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/screenflow/screenflow/providers/checkr"
 	"github.com/screenflow/screenflow/providers/complycube"
 	"github.com/screenflow/screenflow/workflows"
 )
@@ -32,14 +33,18 @@ type bench struct {
 	runID string // makes every reference, idempotency key and event id of the run unique
 }
 
-// The check each provider's one-check screening orders.
+// The one-check screenings whose histories the bench counts: every provider, and every mode of a
+// provider that takes in a different sequence of events.
 var historyProviders = []struct {
 	name  string
 	check map[string]any
 }{
 	{"complycube", complyCubeCheck},
 	{"authenticate", map[string]any{"provider": "authenticate", "type": "criminal"}},
-	{"checkr", map[string]any{"provider": "checkr", "package": "tasker_standard", "mode": "report"}},
+	{"authenticate-options", map[string]any{"provider": "authenticate", "type": "criminal",
+		"options": map[string]any{"sex_offender": true, "pdf_report": true}}},
+	{"checkr-report", map[string]any{"provider": "checkr", "package": "tasker_standard", "mode": "report"}},
+	{"checkr-invitation", map[string]any{"provider": "checkr", "package": "tasker_standard", "mode": "invitation"}},
 }
 
 var complyCubeCheck = map[string]any{"provider": "complycube", "type": "standard_screening_check"}
@@ -90,18 +95,19 @@ func (b *bench) measureHistory(ctx context.Context, rep *Report) error {
 		}
 		all = append(all, created...)
 	}
-	// Authenticate and Checkr finish by themselves; ComplyCube's completion is held for the bench.
-	complyCube := all[:1]
-	if err := b.waitWaiting(ctx, complyCube); err != nil {
-		return err
-	}
-	if err := b.s.fakes.completeChecks(ctx, providerCheckIDs(complyCube), b.cfg.waitTimeout); err != nil {
-		return err
-	}
-	webhooks := b.s.fakes.holder.take(providerCheckIDs(complyCube))
-	if err := summarize(attack(ctx, targetsOnce(b.webhookTargets(webhooks)), unpaced, 0, closedLoop(1)...), http.StatusOK).
-		err("completion webhooks"); err != nil {
-		return err
+	// Authenticate and Checkr reports finish by themselves; ComplyCube's completion is held for
+	// the bench, and the fake Checkr candidate never completes an invitation by itself.
+	for i, p := range historyProviders {
+		switch {
+		case p.check["provider"] == complycube.Name:
+			if err := b.completeComplyCube(ctx, all[i:i+1]); err != nil {
+				return err
+			}
+		case p.check["mode"] == "invitation":
+			if err := b.completeCheckrInvitation(ctx, all[i]); err != nil {
+				return err
+			}
+		}
 	}
 	if _, err := b.waitCompleted(ctx, all); err != nil {
 		return err
@@ -116,6 +122,40 @@ func (b *bench) measureHistory(ctx context.Context, rep *Report) error {
 		b.logf("   %s: %d history events in %d workflows", p.name, fig.Events, fig.Workflows)
 	}
 	return nil
+}
+
+// completeComplyCube completes waiting ComplyCube screenings and sends their completions.
+func (b *bench) completeComplyCube(ctx context.Context, screenings []screening) error {
+	if err := b.waitWaiting(ctx, screenings); err != nil {
+		return err
+	}
+	if err := b.s.fakes.completeChecks(ctx, providerCheckIDs(screenings), b.cfg.waitTimeout); err != nil {
+		return err
+	}
+	webhooks := b.s.fakes.holder.take(providerCheckIDs(screenings))
+	return summarize(attack(ctx, targetsOnce(b.webhookTargets(webhooks)), unpaced, 0, closedLoop(1)...), http.StatusOK).
+		err("completion webhooks")
+}
+
+// completeCheckrInvitation waits until the screening's Checkr check has sent its invitation, as
+// the check's status query tells, and has the fake candidate complete it.
+func (b *bench) completeCheckrInvitation(ctx context.Context, s screening) error {
+	workflowID := workflows.CheckWorkflowID(s.ID, checkr.Name, s.CheckID)
+	var status workflows.CheckrCheckStatus
+	err := waitUntil(ctx, time.Minute, "the Checkr invitation sent", func() (bool, string, error) {
+		res, err := b.s.tc.QueryWorkflow(ctx, workflowID, "", workflows.QueryStatus)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		if err := res.Get(&status); err != nil {
+			return false, "", err
+		}
+		return status.InvitationID != "", "no invitation yet", nil
+	})
+	if err != nil {
+		return err
+	}
+	return b.s.fakes.checkr.CompleteInvitation(status.InvitationID)
 }
 
 // history counts the events of a closed workflow and of every child it started, recursively. A
@@ -164,8 +204,13 @@ func (b *bench) waitClosed(ctx context.Context, workflowID, runID string) error 
 }
 
 // measureDelivery measures the bare SDK's signal rate on idle workflows, then the relay's delivery
-// of deliveryN screenings' completions sent at once, then the webhook-to-state latency of latencyN
-// more, their completions sent open loop at half the relay's rate.
+// of deliveryN screenings' completions sent at once, then how fast the worker completes those
+// screenings, then the webhook-to-state latency of latencyN more, their completions sent open loop
+// at half that completion rate.
+//
+// The bench's own worker is paused (SIGSTOP) while the relay delivers, as no worker polls the
+// baseline's workflows: both rates are then those of the signal path alone, not shared with the
+// work the signals set off, which on one box takes the same CPUs. It is resumed to complete them.
 func (b *bench) measureDelivery(ctx context.Context, rep *Report) error {
 	n, m := b.cfg.deliveryN, b.cfg.latencyN
 	created, _, err := b.createScreenings(ctx, n+m, complyCubeCheck, "delivery", b.cfg.creators)
@@ -188,6 +233,12 @@ func (b *bench) measureDelivery(ctx context.Context, rep *Report) error {
 	}
 	b.logf("   bare SDK: %.0f starts/s, %.0f signals/s", fig.SDKStartsPerSec, fig.SDKSignalsPerSec)
 
+	resume, err := b.s.pauseWorker()
+	if err != nil {
+		return err
+	}
+	defer resume()
+	fig.WorkerPaused = b.s.worker != nil
 	sent := summarize(attack(ctx, targetsOnce(b.webhookTargets(webhooks)), unpaced, 0, closedLoop(b.cfg.signalers)...), http.StatusOK)
 	if err := sent.err("completion webhooks"); err != nil {
 		return err
@@ -213,9 +264,26 @@ func (b *bench) measureDelivery(ctx context.Context, rep *Report) error {
 	}
 	fig.Ratio = ratio(fig.RelayPerSec, fig.SDKSignalsPerSec)
 	b.logf("   relay: %d of %d delivered, %.0f/s", fig.Delivered, fig.Webhooks, fig.RelayPerSec)
-	if _, err := b.waitCompleted(ctx, atOnce); err != nil {
+
+	// With the worker paused, the screenings' work starts when it resumes; otherwise it started
+	// with the first webhook.
+	workFrom := sent.first
+	if fig.WorkerPaused {
+		workFrom = time.Now()
+	}
+	resume()
+	completedAt, err := b.waitCompleted(ctx, atOnce)
+	if err != nil {
 		return err
 	}
+	var last time.Time
+	for _, t := range completedAt {
+		last = maxTime(last, t)
+	}
+	if span := last.Sub(workFrom).Seconds(); span > 0 {
+		fig.CompletionsPerSec = float64(len(completedAt)) / span
+	}
+	b.logf("   worker: %d screenings completed at %.1f/s", len(completedAt), fig.CompletionsPerSec)
 	return b.measureStateLatency(ctx, rep, halfRate)
 }
 
@@ -281,12 +349,14 @@ func (b *bench) waitDelivered(ctx context.Context, webhooks []heldWebhook) ([]in
 	return rows, err
 }
 
-// measureStateLatency sends the screenings' completions open loop at half the relay's measured
-// rate and measures, per screening, from the acknowledgement of its first completion webhook to
-// the moment its status became completed (screenings.completed_at).
+// measureStateLatency sends the screenings' completions open loop at half the rate the stack
+// completes screenings (half its capacity for the state measured) and measures, per screening,
+// from the acknowledgement of its first completion webhook to the moment its status became
+// completed (screenings.completed_at).
 func (b *bench) measureStateLatency(ctx context.Context, rep *Report, screenings []screening) error {
-	rate := max(int(math.Round(rep.Delivery.RelayPerSec/2)), 1)
-	fig := &StateLatencyFigures{Screenings: len(screenings), WebhooksPerSecond: rate}
+	screeningsPerSec := rep.Delivery.CompletionsPerSec / 2
+	rate := max(int(math.Round(screeningsPerSec*completionsPerCheck)), 1)
+	fig := &StateLatencyFigures{Screenings: len(screenings), ScreeningsPerSecond: screeningsPerSec, WebhooksPerSecond: rate}
 	rep.State = fig
 	webhooks := b.s.fakes.holder.take(providerCheckIDs(screenings))
 	results := attack(ctx, targetsOnce(b.webhookTargets(webhooks)), perSecond(rate), 0)
@@ -304,14 +374,81 @@ func (b *bench) measureStateLatency(ctx context.Context, rep *Report, screenings
 	if err != nil {
 		return err
 	}
-	latencies := make([]time.Duration, 0, len(screenings))
-	for _, s := range screenings {
-		latencies = append(latencies, completedAt[s.ID].Sub(firstAck[s.ProviderCheckID]))
+	stages, err := b.completionStages(ctx, screenings, webhooks)
+	if err != nil {
+		return err
 	}
-	slices.Sort(latencies)
-	fig.P50Ms, fig.P99Ms, fig.MaxMs = percentileMs(latencies, 50), percentileMs(latencies, 99), percentileMs(latencies, 100)
-	b.logf("   webhook to completed at %d webhooks/s: p50 %s, p99 %s", rate, ms(fig.P50Ms), ms(fig.P99Ms))
+	var toSignal, toCheck, toScreening []time.Duration
+	for _, s := range screenings {
+		ack, st := firstAck[s.ProviderCheckID], stages[s.ProviderCheckID]
+		toSignal = append(toSignal, st.signalled.Sub(ack))
+		toCheck = append(toCheck, st.checkCompleted.Sub(ack))
+		toScreening = append(toScreening, completedAt[s.ID].Sub(ack))
+	}
+	for _, d := range [][]time.Duration{toSignal, toCheck, toScreening} {
+		slices.Sort(d)
+	}
+	fig.SignalP50Ms, fig.SignalP99Ms = percentileMs(toSignal, 50), percentileMs(toSignal, 99)
+	fig.CheckP50Ms, fig.CheckP99Ms = percentileMs(toCheck, 50), percentileMs(toCheck, 99)
+	fig.P50Ms, fig.P99Ms, fig.MaxMs = percentileMs(toScreening, 50), percentileMs(toScreening, 99), percentileMs(toScreening, 100)
+	b.logf("   webhook to completed at %.1f screenings/s: p50 %s, p99 %s (signalled p50 %s, check completed p50 %s)",
+		screeningsPerSec, ms(fig.P50Ms), ms(fig.P99Ms), ms(fig.SignalP50Ms), ms(fig.CheckP50Ms))
 	return nil
+}
+
+// completionStage is when a check's first completion webhook was signalled to its workflow, and
+// when the check's status became completed, as Postgres recorded them.
+type completionStage struct {
+	signalled      time.Time
+	checkCompleted time.Time
+}
+
+// completionStages reads, per provider check id, the stages of the screenings whose completion
+// webhooks were sent.
+func (b *bench) completionStages(ctx context.Context, screenings []screening, webhooks []heldWebhook) (map[string]completionStage, error) {
+	checkOfEvent := make(map[string]string, len(webhooks))
+	eventIDs := make([]string, len(webhooks))
+	for i, w := range webhooks {
+		checkOfEvent[w.EventID], eventIDs[i] = w.CheckID, w.EventID
+	}
+	delivered, err := b.waitDelivered(ctx, webhooks)
+	if err != nil {
+		return nil, err
+	}
+	stages := make(map[string]completionStage, len(screenings))
+	for _, d := range delivered {
+		if d.DeliveredAt == nil {
+			continue
+		}
+		check := checkOfEvent[d.EventID]
+		if st, seen := stages[check]; !seen || d.DeliveredAt.Before(st.signalled) {
+			stages[check] = completionStage{signalled: *d.DeliveredAt}
+		}
+	}
+	checkIDs := make([]string, len(screenings))
+	providerCheck := make(map[string]string, len(screenings))
+	for i, s := range screenings {
+		checkIDs[i], providerCheck[s.CheckID] = s.CheckID, s.ProviderCheckID
+	}
+	var rows []struct {
+		ID          string    `db:"id"`
+		CompletedAt time.Time `db:"completed_at"`
+	}
+	if err := b.s.db.SelectContext(ctx, &rows, `SELECT id::text AS id, completed_at FROM checks
+		WHERE id = ANY($1::uuid[]) AND completed_at IS NOT NULL`, pq.Array(checkIDs)); err != nil {
+		return nil, fmt.Errorf("read when the checks completed: %w", err)
+	}
+	for _, r := range rows {
+		st := stages[providerCheck[r.ID]]
+		st.checkCompleted = r.CompletedAt
+		stages[providerCheck[r.ID]] = st
+	}
+	for _, s := range screenings {
+		if st := stages[s.ProviderCheckID]; st.signalled.IsZero() || st.checkCompleted.IsZero() {
+			return nil, fmt.Errorf("check %s: no signal or no completion recorded", s.CheckID)
+		}
+	}
+	return stages, nil
 }
 
 // measureOpen creates openN screenings, waits until all wait for ComplyCube, reads the processes'

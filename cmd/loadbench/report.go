@@ -70,20 +70,33 @@ type DeliveryFigures struct {
 	Ratio            float64 `json:"ratio"`
 	InboxToSignalP50 float64 `json:"inbox_to_signal_p50_ms"`
 	InboxToSignalP99 float64 `json:"inbox_to_signal_p99_ms"`
+	// WorkerPaused: the bench's worker was stopped while the relay delivered (see
+	// measureDelivery); false on a running stack, whose worker the bench does not control.
+	WorkerPaused bool `json:"worker_paused"`
+	// CompletionsPerSec is how fast the delivered screenings then completed, from the worker's
+	// resumption (or the first webhook, when it ran throughout) to the last completion.
+	CompletionsPerSec float64 `json:"completions_per_sec"`
 	// SDKStartsPerSec is the baseline of screening creation: StartWorkflow from as many goroutines
 	// as the API has clients, measured on the same idle workflows.
 	SDKStartsPerSec float64 `json:"sdk_starts_per_sec"`
 }
 
 // StateLatencyFigures: from the acknowledgement of a screening's first completion webhook to its
-// status being completed in Postgres, with completions sent open loop at half the relay's
-// measured delivery rate.
+// status being completed in Postgres, with screenings completed open loop at half the rate the
+// stack completed them at in the delivery phase (DeliveryFigures.CompletionsPerSec).
 type StateLatencyFigures struct {
-	Screenings        int     `json:"screenings"`
-	WebhooksPerSecond int     `json:"webhooks_per_sec"`
-	P50Ms             float64 `json:"p50_ms"`
-	P99Ms             float64 `json:"p99_ms"`
-	MaxMs             float64 `json:"max_ms"`
+	Screenings          int     `json:"screenings"`
+	ScreeningsPerSecond float64 `json:"screenings_per_sec"`
+	WebhooksPerSecond   int     `json:"webhooks_per_sec"`
+	// The stages on the way: to the relay's signal (webhook_events.delivered_at, recorded just
+	// after the signal returned) and to the check's status completed (checks.completed_at).
+	SignalP50Ms float64 `json:"signalled_p50_ms"`
+	SignalP99Ms float64 `json:"signalled_p99_ms"`
+	CheckP50Ms  float64 `json:"check_completed_p50_ms"`
+	CheckP99Ms  float64 `json:"check_completed_p99_ms"`
+	P50Ms       float64 `json:"p50_ms"`
+	P99Ms       float64 `json:"p99_ms"`
+	MaxMs       float64 `json:"max_ms"`
 }
 
 // HistoryFigure is the Temporal history of one completed one-check screening: the screening's
@@ -131,6 +144,7 @@ func (r *Report) complete() error {
 		missing = append(missing, "delivery")
 	} else {
 		need(d.SDKSignalsPerSec > 0 && d.RelayPerSec > 0 && d.Ratio > 0 && d.SDKStartsPerSec > 0, "delivery rates")
+		need(d.CompletionsPerSec > 0, "completion rate")
 		need(d.Webhooks > 0 && d.Delivered == d.Webhooks, "every completion webhook delivered")
 		need(d.InboxToSignalP50 > 0 && d.InboxToSignalP99 >= d.InboxToSignalP50, "inbox-to-signal latency")
 	}
@@ -138,6 +152,7 @@ func (r *Report) complete() error {
 		missing = append(missing, "webhook-to-state latency")
 	} else {
 		need(s.Screenings > 0 && s.P50Ms > 0 && s.P99Ms >= s.P50Ms, "webhook-to-state latency")
+		need(s.SignalP50Ms > 0 && s.CheckP50Ms >= s.SignalP50Ms && s.P50Ms >= s.CheckP50Ms, "webhook-to-state stages")
 	}
 	providers := map[string]bool{}
 	for _, h := range r.History {
@@ -200,13 +215,20 @@ func (r *Report) print(w io.Writer) {
 			fmt.Sprintf("p50 %s, p99 %s, max %s", ms(i.AckP50Ms), ms(i.AckP99Ms), ms(i.AckMaxMs)), "", 0)
 	}
 	if d := r.Delivery; d != nil {
-		row(fmt.Sprintf("relay delivery, %d webhooks at once", d.Webhooks), perSec(d.RelayPerSec),
+		paused := ""
+		if d.WorkerPaused {
+			paused = ", worker paused"
+		}
+		row(fmt.Sprintf("relay delivery, %d webhooks at once%s", d.Webhooks, paused), perSec(d.RelayPerSec),
 			fmt.Sprintf("%s bare SDK signal, %d goroutines", perSec(d.SDKSignalsPerSec), r.Sizes.Signalers), d.Ratio)
 		row("inbox to signal", fmt.Sprintf("p50 %s, p99 %s", ms(d.InboxToSignalP50), ms(d.InboxToSignalP99)), "", 0)
+		row("screenings completed after delivery", fmt.Sprintf("%.1f/s", d.CompletionsPerSec), "", 0)
 	}
 	if s := r.State; s != nil {
-		row(fmt.Sprintf("webhook to completed, open loop at %d/s (half)", s.WebhooksPerSecond),
+		row(fmt.Sprintf("webhook to completed, open loop at %.1f screenings/s (half)", s.ScreeningsPerSecond),
 			fmt.Sprintf("p50 %s, p99 %s, max %s", ms(s.P50Ms), ms(s.P99Ms), ms(s.MaxMs)), "", 0)
+		row("  of which: to the relay's signal", fmt.Sprintf("p50 %s, p99 %s", ms(s.SignalP50Ms), ms(s.SignalP99Ms)), "", 0)
+		row("  of which: to the check's status completed", fmt.Sprintf("p50 %s, p99 %s", ms(s.CheckP50Ms), ms(s.CheckP99Ms)), "", 0)
 	}
 	for _, h := range r.History {
 		row("history events, one-check "+h.Provider, fmt.Sprintf("%d (%d workflows; parent %d)", h.Events, h.Workflows, h.ParentEvents), "", 0)

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -101,6 +102,9 @@ func (s *stack) start(ctx context.Context, cfg config, stdout io.Writer) error {
 		s.apiURL = "http://" + httpAddr
 		// The bench's settings go last: they win over the same names inherited from its
 		// environment, while tuning settings (pool sizes, say) set there reach serve and worker.
+		// The relay signals as many workflows at once as the SDK baseline has goroutines, unless
+		// the environment says otherwise.
+		env = append([]string{"RELAY_CONCURRENCY=" + strconv.Itoa(cfg.signalers)}, env...)
 		env = append(env, "DATABASE_URL="+s.databaseURL, "TEMPORAL_ADDRESS="+s.temporalAddress,
 			"TEMPORAL_NAMESPACE="+s.namespace, "HTTP_ADDR="+httpAddr, "LOG_LEVEL=warn", "LOG_FORMAT=text")
 	}
@@ -194,6 +198,19 @@ func (s *stack) startProcesses(ctx context.Context, bin string, env []string) er
 	}
 	s.worker, err = startProcess(bin, "worker", env, filepath.Join(s.dir, "worker.log"))
 	return err
+}
+
+// pauseWorker stops the worker the bench started (SIGSTOP) until resume is called; resume may be
+// called more than once. On a running stack it does nothing.
+func (s *stack) pauseWorker() (resume func(), err error) {
+	if s.worker == nil {
+		return func() {}, nil
+	}
+	if err := s.worker.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return nil, fmt.Errorf("pause the worker: %w", err)
+	}
+	var once sync.Once
+	return func() { once.Do(func() { _ = s.worker.cmd.Process.Signal(syscall.SIGCONT) }) }, nil
 }
 
 // waitReady waits until serve answers /healthz and the worker polls both of its task queues'
