@@ -384,12 +384,17 @@ func (s *Server) startWorkflow(ctx context.Context, scr store.Screening) {
 	}
 }
 
+// getScreening answers a tenant's screening; the read is recorded in the audit log first.
 func (s *Server) getScreening(c *gin.Context) {
 	id, ok := pathID(c, "id")
 	if !ok {
 		return
 	}
-	s.writeScreening(c, http.StatusOK, tenantOf(c).ID, id)
+	d, ok := s.readScreeningDetail(c, tenantOf(c).ID, id)
+	if !ok || !s.recordRead(c, store.AuditScreeningRead, id, nil) {
+		return
+	}
+	c.JSON(http.StatusOK, newScreeningResponse(d))
 }
 
 // pathID reads a path parameter that names one of our rows: a UUID in any form uuid.Parse takes
@@ -404,7 +409,8 @@ func pathID(c *gin.Context, name string) (string, bool) {
 	return id.String(), true
 }
 
-// getDocument sends a stored report as an attachment.
+// getDocument sends a stored report as an attachment; the download is recorded in the audit log
+// first.
 func (s *Server) getDocument(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), storeTimeout)
 	defer cancel()
@@ -419,6 +425,9 @@ func (s *Server) getDocument(c *gin.Context) {
 	doc, content, err := s.store.DocumentContent(ctx, tenantOf(c).ID, id, documentID)
 	if err != nil {
 		s.abortWithStoreError(c, err)
+		return
+	}
+	if !s.recordRead(c, store.AuditDocumentDownloaded, id, &documentID) {
 		return
 	}
 	c.Header("Content-Length", strconv.Itoa(len(content)))

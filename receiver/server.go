@@ -101,6 +101,7 @@ func New(cfg Config, st *store.Store, tc client.Client, relay Relay, log *slog.L
 	api.POST("/screenings/:id/cancel", s.cancelScreening)
 	api.GET("/integrations/checkr/connect", s.checkrConnect)
 	api.POST("/integrations/checkr/:account/disconnect", s.checkrDisconnect)
+	api.GET("/audit-events", s.listAuditEvents)
 	return r
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -19,6 +20,8 @@ type Tenant struct {
 	ID        string    `db:"id"`
 	Name      string    `db:"name"`
 	CreatedAt time.Time `db:"created_at"`
+	// KeyID names the API key that the tenant was created with or found by (APIKeyID).
+	KeyID string `db:"-"`
 }
 
 // HashAPIKey is what is stored instead of the key. The keys are 256 random bits, so a plain
@@ -26,6 +29,13 @@ type Tenant struct {
 func HashAPIKey(key string) []byte {
 	sum := sha256.Sum256([]byte(key))
 	return sum[:]
+}
+
+// APIKeyID is a key's public name, shown where the key is created and in the audit log, so that a
+// tenant can tell its keys apart: the first 8 bytes of the stored hash, in hex. It is derived from
+// the hash, so every key ever stored has one, and it gives away nothing of a 256-bit random key.
+func APIKeyID(key string) string {
+	return hex.EncodeToString(HashAPIKey(key)[:8])
 }
 
 // CreateTenant creates a tenant and returns its API key, which is not stored and cannot be shown again.
@@ -42,6 +52,7 @@ func (s *Store) CreateTenant(ctx context.Context, name string) (Tenant, string, 
 	if err != nil {
 		return Tenant{}, "", fmt.Errorf("store: create tenant: %w", err)
 	}
+	t.KeyID = APIKeyID(key)
 	return t, key, nil
 }
 
@@ -53,5 +64,6 @@ func (s *Store) TenantByAPIKey(ctx context.Context, key string) (Tenant, error) 
 	if err != nil {
 		return Tenant{}, fmt.Errorf("store: tenant by api key: %w", notFound(err))
 	}
+	t.KeyID = APIKeyID(key)
 	return t, nil
 }

@@ -38,6 +38,7 @@ func runTenantCreate(ctx context.Context, cfg config, name string, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "tenant %s (%s) created.\nAPI key (shown once, only its hash is stored):\n%s\n", tenant.Name, tenant.ID, key)
+	fmt.Fprintf(stdout, "tenant %s (%s) created.\nAPI key id (names the key in the audit log): %s\nAPI key (shown once, only its hash is stored):\n%s\n",
+		tenant.Name, tenant.ID, tenant.KeyID, key)
 	return nil
 }
