@@ -189,8 +189,10 @@ func (r *Relay) prepare(e store.InboxEvent, leaseEnds time.Time) (claimedEvent, 
 			return claimedEvent{}, outcome(store.InboxUnroutable,
 				fmt.Sprintf("no route for subject %q after %s", e.Subject, r.cfg.UnroutableAfter))
 		}
+		// Writing the route makes the event due (store.AddRoute): until then, or until it is to
+		// be marked unroutable, looking at it again would find the same.
 		waiting := outcome(store.InboxPending, fmt.Sprintf("no route for subject %q yet", e.Subject))
-		waiting.RetryAt, waiting.AwaitingRoute = r.retryAt(e.Attempts), true
+		waiting.RetryAt, waiting.AwaitingRoute = e.ReceivedAt.Add(r.cfg.UnroutableAfter), true
 		return claimedEvent{}, waiting
 	}
 	return claimedEvent{event: e, signal: sig, target: target, leaseEnds: leaseEnds}, nil

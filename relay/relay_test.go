@@ -143,7 +143,8 @@ func TestRelayFastPathDeliversANotifiedEvent(t *testing.T) {
 }
 
 func TestRelayDeliversAnEventAsSoonAsItsRouteAppears(t *testing.T) {
-	h := newRelayHarness(t, relay.Config{MaxBackoff: time.Hour})
+	// With a back-off of a millisecond, only the wait for the route keeps the relay off the event.
+	h := newRelayHarness(t, relay.Config{MaxBackoff: time.Millisecond})
 	run := h.startCollector(t, 1)
 	ctx := context.Background()
 	eventID, _ := h.store(t, "thing:early", "early")
@@ -153,9 +154,12 @@ func TestRelayDeliversAnEventAsSoonAsItsRouteAppears(t *testing.T) {
 	require.Equal(t, store.InboxPending, st.Status, "an event that overtook its route waits")
 	require.Equal(t, 1, st.Attempts)
 	require.Contains(t, *st.LastError, "no route")
+	time.Sleep(10 * time.Millisecond)
+	h.relay.SweepOnce(ctx)
+	require.Equal(t, 1, h.status(t, eventID).Attempts, "nothing to look at again before its route appears")
 
 	require.NoError(t, h.st.AddRoute(ctx, "test", "thing:early", run.GetID()))
-	h.relay.SweepOnce(ctx) // within the event's back-off: the route woke it
+	h.relay.SweepOnce(ctx) // the route woke it
 
 	var got []string
 	require.NoError(t, run.Get(ctx, &got))

@@ -73,8 +73,13 @@ func (s *Store) AddRoute(ctx context.Context, provider, subject, workflowID stri
 }
 
 func addRoute(ctx context.Context, tx *sqlx.Tx, provider, subject, workflowID string) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO routes (provider, subject, workflow_id) VALUES ($1, $2, $3)
-		ON CONFLICT (provider, subject) DO NOTHING`, provider, subject, workflowID); err != nil {
+	res, err := tx.ExecContext(ctx, `INSERT INTO routes (provider, subject, workflow_id) VALUES ($1, $2, $3)
+		ON CONFLICT (provider, subject) DO NOTHING`, provider, subject, workflowID)
+	if err != nil {
+		return fmt.Errorf("store: add route: %w", err)
+	}
+	added, err := res.RowsAffected()
+	if err != nil {
 		return fmt.Errorf("store: add route: %w", err)
 	}
 	var existing string
@@ -85,11 +90,18 @@ func addRoute(ctx context.Context, tx *sqlx.Tx, provider, subject, workflowID st
 	if existing != workflowID {
 		return fmt.Errorf("store: %s subject %s is already routed to %s", provider, subject, existing)
 	}
-	// Events that overtook their route wait with back-off; the route makes them due now. One a
-	// relay holds is left to it: the relay looks for the route again when it records the event.
-	if _, err := tx.ExecContext(ctx, `UPDATE webhook_events SET next_attempt_at = now()
-		WHERE provider = $1 AND subject = $2 AND status = 'pending' AND lease_id IS NULL AND next_attempt_at > now()`,
-		provider, subject); err != nil {
+	if added == 0 {
+		return nil
+	}
+	// Events that overtook their route wait for it (the relay looks at them again only to mark
+	// them unroutable after RELAY_UNROUTABLE_AFTER); the new route makes them due now. One a relay
+	// holds is taken back too: that relay found no route, so it signalled nothing, and its
+	// outcome, under a lease that is no longer the event's, is not recorded (an event addressed to
+	// its workflow without a route may then be signalled twice, which the workflow ignores).
+	// Leaving it to the relay would race: its outcome's look for the route may run before this
+	// transaction commits.
+	if _, err := tx.ExecContext(ctx, `UPDATE webhook_events SET next_attempt_at = now(), lease_id = NULL
+		WHERE provider = $1 AND subject = $2 AND status = 'pending'`, provider, subject); err != nil {
 		return fmt.Errorf("store: wake events awaiting route: %w", err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -108,11 +109,13 @@ func claimEvents(due string) string {
 // ClaimDueEvents leases up to limit due pending events, the longest due first.
 func (s *Store) ClaimDueEvents(ctx context.Context, limit int, lease time.Duration) ([]InboxEvent, error) {
 	var events []InboxEvent
-	err := s.db.SelectContext(ctx, &events, claimEvents(`SELECT id FROM webhook_events
+	err := s.inAsyncCommitTx(ctx, func(tx *sqlx.Tx) error {
+		return tx.SelectContext(ctx, &events, claimEvents(`SELECT id FROM webhook_events
 			WHERE status = 'pending' AND next_attempt_at <= now()
 			ORDER BY next_attempt_at, id
 			LIMIT $3
 			FOR UPDATE SKIP LOCKED`), uuid.NewString(), lease.Seconds(), limit)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: claim due webhook events: %w", err)
 	}
@@ -123,9 +126,11 @@ func (s *Store) ClaimDueEvents(ctx context.Context, limit int, lease time.Durati
 // events just stored.
 func (s *Store) ClaimEvents(ctx context.Context, ids []int64, lease time.Duration) ([]InboxEvent, error) {
 	var events []InboxEvent
-	err := s.db.SelectContext(ctx, &events, claimEvents(`SELECT id FROM webhook_events
+	err := s.inAsyncCommitTx(ctx, func(tx *sqlx.Tx) error {
+		return tx.SelectContext(ctx, &events, claimEvents(`SELECT id FROM webhook_events
 			WHERE id = ANY($3) AND status = 'pending' AND next_attempt_at <= now()
 			FOR UPDATE SKIP LOCKED`), uuid.NewString(), lease.Seconds(), pq.Array(ids))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: claim webhook events: %w", err)
 	}
@@ -170,7 +175,9 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) (int, er
 			retryAt[i] = o.RetryAt.UTC().Format(time.RFC3339Nano)
 		}
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE webhook_events e
+	var recorded int64
+	err := s.inAsyncCommitTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE webhook_events e
 		SET status = o.status,
 		    attempts = e.attempts + CASE WHEN o.attempted THEN 1 ELSE 0 END,
 		    next_attempt_at = CASE
@@ -183,12 +190,14 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) (int, er
 		FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bool[], $5::text[], $6::text[], $7::bool[])
 			AS o(id, lease_id, status, attempted, retry_at, error, awaiting_route)
 		WHERE e.id = o.id AND e.lease_id = o.lease_id AND e.status = 'pending'`,
-		pq.Array(ids), pq.Array(leases), pq.Array(statuses), pq.Array(attempted), pq.Array(retryAt),
-		pq.Array(errs), pq.Array(awaitingRoute))
-	if err != nil {
-		return 0, fmt.Errorf("store: record webhook event outcomes: %w", err)
-	}
-	recorded, err := res.RowsAffected()
+			pq.Array(ids), pq.Array(leases), pq.Array(statuses), pq.Array(attempted), pq.Array(retryAt),
+			pq.Array(errs), pq.Array(awaitingRoute))
+		if err != nil {
+			return err
+		}
+		recorded, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("store: record webhook event outcomes: %w", err)
 	}

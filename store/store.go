@@ -59,6 +59,22 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	return nil
 }
 
+// inAsyncCommitTx is inTx for writes a crash may lose, because losing them only makes the relay
+// do again what it did: its leases and the outcomes of its deliveries. A lost lease or outcome
+// leaves the event due again, and a signal delivered twice is ignored by its workflow. Such a
+// transaction commits without waiting for its WAL to reach the disk (synchronous_commit off), so
+// that the relay neither waits for a flush per claim nor adds flushes that the webhooks' inbox
+// inserts, whose commit is what a provider's acknowledgement promises, would wait behind. Postgres
+// writes WAL in order: a later synchronous commit makes every earlier one durable too.
+func (s *Store) inAsyncCommitTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit TO off`); err != nil {
+			return fmt.Errorf("store: asynchronous commit: %w", err)
+		}
+		return fn(tx)
+	})
+}
+
 func notFound(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound

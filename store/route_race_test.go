@@ -1,0 +1,48 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/screenflow/screenflow/devenv/testenv"
+)
+
+// TestARouteCommittedAfterTheOutcomeLooksForItStillWakesItsEvent is the race the relay met under
+// load: an event claimed before its route existed, whose outcome (no route yet, look again only
+// when it is to be marked unroutable) is recorded while the route's transaction is still open, so
+// that the outcome's own look for the route cannot see it. The route must take the event back, or
+// it waits out RELAY_UNROUTABLE_AFTER.
+func TestARouteCommittedAfterTheOutcomeLooksForItStillWakesItsEvent(t *testing.T) {
+	st := New(testenv.NewDB(t))
+	ctx := context.Background()
+	id, _, err := st.InsertWebhookEvent(ctx, NewInboxEvent{Provider: "test", EventID: uuid.NewString(),
+		EventType: "thing.happened", Subject: "thing:overtaken", Headers: map[string]string{}, Body: []byte("{}")})
+	require.NoError(t, err)
+	claimed, err := st.ClaimDueEvents(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+
+	tx, err := st.db.BeginTxx(ctx, nil)
+	require.NoError(t, err)
+	require.NoError(t, addRoute(ctx, tx, "test", "thing:overtaken", "workflow-1"))
+	recorded := make(chan error, 1)
+	go func() {
+		_, err := st.RecordOutcomes(ctx, []Outcome{{ID: id, LeaseID: claimed[0].LeaseID, Status: InboxPending,
+			Attempted: true, RetryAt: time.Now().Add(time.Hour), Error: "no route yet", AwaitingRoute: true}})
+		recorded <- err
+	}()
+	// Give the outcome time to run its statement against the uncommitted route.
+	time.Sleep(200 * time.Millisecond)
+	require.NoError(t, tx.Commit())
+	require.NoError(t, <-recorded)
+
+	due, err := st.ClaimDueEvents(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, due, 1, "due at once, not when it is to be marked unroutable")
+	require.Equal(t, id, due[0].ID)
+	require.Equal(t, "workflow-1", *due[0].WorkflowID)
+}
