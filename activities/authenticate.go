@@ -345,12 +345,9 @@ func (a *Authenticate) RecordSearchUpdate(ctx context.Context, in SearchUpdateIn
 	if err != nil {
 		return err
 	}
-	detail := fmt.Sprintf("%s %s: %s", in.Search.SearchType, in.Search.UniqueIdentifier, in.Search.SearchStatus)
-	if in.Search.SearchSubStatus != "" {
-		detail += " (" + in.Search.SearchSubStatus + ")"
-	}
+	detail := in.Search.Describe()
 	if !applied {
-		detail += " (ignored: older than the status already stored)"
+		detail += store.StaleSearchNote
 	}
 	return a.Store.AppendTimeline(ctx, store.TimelineEntry{ScreeningID: in.ScreeningID, CheckID: &in.CheckID,
 		DedupeKey: "authenticate:" + in.EventID, Kind: "provider.event", Detail: detail, OccurredAt: in.OccurredAt})

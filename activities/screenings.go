@@ -29,6 +29,9 @@ type TimelineInput struct {
 	Kind       string
 	Detail     string
 	OccurredAt time.Time
+	// Replaces: the entry says more than one the relay may have written under its key (a
+	// store.EventNote) and takes its place; otherwise the first entry under a key stays.
+	Replaces bool `json:",omitempty"`
 }
 
 func (t TimelineInput) entry(screeningID string) store.TimelineEntry {
@@ -89,6 +92,9 @@ type CheckEventInput struct {
 func (a *Screenings) RecordCheckEvent(ctx context.Context, in CheckEventInput) error {
 	e := in.Timeline.entry(in.ScreeningID)
 	e.CheckID = &in.CheckID
+	if in.Timeline.Replaces {
+		return a.Store.ReplaceTimeline(ctx, e)
+	}
 	return a.Store.AppendTimeline(ctx, e)
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/screenflow/screenflow/providers/authenticate"
 	"github.com/screenflow/screenflow/providers/checkr"
 	"github.com/screenflow/screenflow/store"
 )
@@ -161,5 +162,63 @@ func (a *Checkr) ReadCheckrReport(ctx context.Context, in CheckrReportReadInput)
 		}
 		read.Documents, read.StoredIDs = append(read.Documents, doc), append(read.StoredIDs, id)
 	}
+	return read, nil
+}
+
+// AuthenticateLook is what a look at Authenticate's searches found, and the PDF report requested
+// when it found them all complete.
+type AuthenticateLook struct {
+	Result          AuthenticateResult
+	ReportRequested bool
+	ReportUUID      string // "" when the request's answer named no report
+}
+
+// LookAndRequestAuthenticatePDF reads the searches (ReadAuthenticateResult) and, when all are
+// complete, requests the PDF report (InitiateAuthenticatePDF): what a check ran as two activities
+// once a look found the searches complete. A retry reads again and asks again, as a retry of the
+// request alone did; a 429 waits the time it names.
+func (a *Authenticate) LookAndRequestAuthenticatePDF(ctx context.Context, in AuthenticateOrderInput) (AuthenticateLook, error) {
+	var look AuthenticateLook
+	result, err := a.ReadAuthenticateResult(ctx, in)
+	if err != nil {
+		return look, stepFailed("no result from Authenticate", err)
+	}
+	look.Result = result
+	if !result.CriminalComplete || !result.SexOffenderComplete {
+		return look, nil
+	}
+	if look.ReportUUID, err = a.InitiateAuthenticatePDF(ctx, in); err != nil {
+		return look, stepFailed("could not request the PDF report", err)
+	}
+	look.ReportRequested = true
+	return look, nil
+}
+
+// AuthenticateReportRead is the report as Authenticate's API shows it, and the document stored
+// when it showed the report COMPLETED.
+type AuthenticateReportRead struct {
+	Report   AuthenticatePDF
+	Document *DocumentRef
+}
+
+// ReadAndStoreAuthenticateReport reads the user's latest report (ReadAuthenticatePDF) and, when the
+// API shows the one named COMPLETED, stores it (StoreAuthenticateReport, which asks the API for its
+// link): what a check ran as two activities once an event said the report completed. A link that
+// expired fails with ErrTypeReportLinkExpired, as StoreAuthenticateReport does.
+func (a *Authenticate) ReadAndStoreAuthenticateReport(ctx context.Context, in ReportRef) (AuthenticateReportRead, error) {
+	var read AuthenticateReportRead
+	report, err := a.ReadAuthenticatePDF(ctx, in)
+	if err != nil {
+		return read, stepFailed("no PDF report from Authenticate", err)
+	}
+	read.Report = report
+	if report.ReportUUID != in.ReportUUID || !authenticate.Is(report.Status, authenticate.PDFCompleted) {
+		return read, nil
+	}
+	doc, err := a.StoreAuthenticateReport(ctx, in)
+	if err != nil {
+		return read, stepFailed("could not download the PDF report", err)
+	}
+	read.Document = &doc
 	return read, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
@@ -136,4 +137,40 @@ func TestOrderCheckrRunTwiceOrdersOnce(t *testing.T) {
 	resent, err := invite.act.OrderCheckr(ctx, invite.order)
 	require.NoError(t, err)
 	require.Equal(t, sent, resent)
+}
+
+// LookAndRequestAuthenticatePDF requests a report only once every search is complete, and
+// ReadAndStoreAuthenticateReport stores it only once the API shows it COMPLETED; run again, each
+// stores the same document.
+func TestAuthenticateLookRequestsAndTheReadStoresTheReportWhenTheAPISaysSo(t *testing.T) {
+	h := newAuthenticateHarness(t, authfake.Options{SearchDelay: -1, RateLimit: time.Millisecond, PDFDelay: time.Millisecond})
+	ctx := context.Background()
+	in := h.order(t, false)
+
+	look, err := h.act.LookAndRequestAuthenticatePDF(ctx, in)
+	require.NoError(t, err)
+	require.False(t, look.ReportRequested, "searches still pending")
+	for range 2 {
+		require.NoError(t, h.fake.AdvanceSearches(in.UserAccessCode))
+	}
+	look, err = h.act.LookAndRequestAuthenticatePDF(ctx, in)
+	require.NoError(t, err)
+	require.True(t, look.Result.CriminalComplete)
+	require.True(t, look.ReportRequested)
+	require.NotEmpty(t, look.ReportUUID)
+
+	ref := activities.ReportRef{CheckID: h.checkID, UserAccessCode: in.UserAccessCode, ReportUUID: look.ReportUUID}
+	var read activities.AuthenticateReportRead
+	require.Eventually(t, func() bool {
+		read, err = h.act.ReadAndStoreAuthenticateReport(ctx, ref)
+		require.NoError(t, err)
+		if !read.Report.Finished() {
+			require.Nil(t, read.Document, "nothing stored before the API shows the report COMPLETED")
+		}
+		return read.Report.Finished()
+	}, 10*time.Second, 20*time.Millisecond)
+	require.NotNil(t, read.Document)
+	again, err := h.act.ReadAndStoreAuthenticateReport(ctx, ref)
+	require.NoError(t, err)
+	require.Equal(t, read.Document, again.Document, "the same report is one document")
 }

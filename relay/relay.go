@@ -208,6 +208,12 @@ func (r *Relay) deliver(ctx context.Context, c claimedEvent) store.Outcome {
 	if ctx.Err() != nil || time.Until(c.leaseEnds) < r.cfg.SignalTimeout {
 		return release(time.Now())
 	}
+	check, isCheck := workflows.NewAmendmentInput(target, e.Provider)
+	if sig.Informational && sig.Note != nil && isCheck {
+		if noted, handled := r.noteInstead(ctx, c, check); handled {
+			return noted
+		}
+	}
 	if until, down := r.outage.pausedUntil(); down {
 		return release(until)
 	}
@@ -221,6 +227,7 @@ func (r *Relay) deliver(ctx context.Context, c claimedEvent) store.Outcome {
 	} else {
 		err = r.temporal.SignalWorkflow(sctx, target, "", sig.Name, sig.Arg)
 	}
+	signalled := err == nil && sig.StartWorkflow == nil
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		// The target is not running: it has closed (routes are written by running workflows), or an
@@ -235,6 +242,11 @@ func (r *Relay) deliver(ctx context.Context, c claimedEvent) store.Outcome {
 	case err == nil:
 		r.outage.over()
 		outcome.Status = store.InboxDelivered
+		// Only the check's own workflow leaves its events to the relay to record: an amendment
+		// workflow, started now, records each with what it made of it.
+		if signalled && isCheck {
+			outcome.Note = checkNote(sig.Note, check)
+		}
 	case errors.As(err, &notFound):
 		r.outage.over()
 		log.Info("relay: the event's workflow has closed; discarded", "workflow_id", target)
@@ -249,6 +261,36 @@ func (r *Relay) deliver(ctx context.Context, c claimedEvent) store.Outcome {
 		outcome.Status, outcome.Error, outcome.RetryAt = store.InboxPending, "signal: "+err.Error(), r.retryAt(e.Attempts)
 	}
 	return outcome
+}
+
+// noteInstead records an informational event in its check's record rather than signalling it, when
+// that is all its check's workflow would do with it (store.NoteSuffices): handled is false when the
+// event is to be signalled after all.
+func (r *Relay) noteInstead(ctx context.Context, c claimedEvent, check workflows.AmendmentInput) (outcome store.Outcome, handled bool) {
+	e := c.event
+	outcome = store.Outcome{ID: e.ID, LeaseID: e.LeaseID, Attempted: true}
+	suffices, err := r.store.NoteSuffices(ctx, check.CheckID, e, c.signal.PromptAfter)
+	switch {
+	case ctx.Err() != nil:
+		return store.Outcome{ID: e.ID, LeaseID: e.LeaseID, Status: store.InboxPending, RetryAt: time.Now()}, true
+	case err != nil:
+		outcome.Status, outcome.Error, outcome.RetryAt = store.InboxPending, err.Error(), r.retryAt(e.Attempts)
+		return outcome, true
+	case !suffices:
+		return store.Outcome{}, false
+	}
+	outcome.Status, outcome.Note = store.InboxDelivered, checkNote(c.signal.Note, check)
+	return outcome, true
+}
+
+// checkNote is a provider's note of an event placed in the check it is about; nil without one.
+func checkNote(note *store.EventNote, check workflows.AmendmentInput) *store.EventNote {
+	if note == nil {
+		return nil
+	}
+	placed := *note
+	placed.ScreeningID, placed.CheckID = check.ScreeningID, check.CheckID
+	return &placed
 }
 
 // refusedThisEvent tells an error about this one signal (a payload Temporal will not take, a

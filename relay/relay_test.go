@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -40,13 +41,23 @@ func collectSignals(ctx workflow.Context, n int) ([]string, error) {
 }
 
 // testProviders knows one provider, "test", whose events become testSignal with the body as it is.
+// A body that starts with "info:" is informational, noted under its body; with "info-after:", it is
+// a prompt once a thing.prompted event about its subject was stored before it.
 type testProviders struct{}
 
 func (testProviders) Translate(provider string, body []byte) (registry.Signal, error) {
 	if provider != "test" {
 		return registry.Signal{}, registry.ErrUnknownProvider
 	}
-	return registry.Signal{Name: testSignal, Arg: string(body)}, nil
+	sig := registry.Signal{Name: testSignal, Arg: string(body)}
+	if strings.HasPrefix(string(body), "info") {
+		sig.Informational = true
+		sig.Note = &store.EventNote{DedupeKey: "test:" + string(body), Kind: "provider.event", Detail: string(body)}
+	}
+	if strings.HasPrefix(string(body), "info-after:") {
+		sig.PromptAfter = "thing.prompted"
+	}
+	return sig, nil
 }
 
 func (testProviders) CheckWorkflow(string) string { return "" }
@@ -62,6 +73,7 @@ func (testProviders) Revive(provider, workflowID string, _ registry.Signal) (str
 var testTranslators testProviders
 
 type relayHarness struct {
+	db    *sqlx.DB
 	st    *store.Store
 	tc    client.Client
 	relay *relay.Relay
@@ -70,7 +82,8 @@ type relayHarness struct {
 
 func newRelayHarness(t testing.TB, cfg relay.Config) *relayHarness {
 	t.Helper()
-	h := &relayHarness{st: store.New(testenv.NewDB(t)), tc: testenv.NewTemporalClient(t), queue: "relay-test-" + uuid.NewString()}
+	db := testenv.NewDB(t)
+	h := &relayHarness{db: db, st: store.New(db), tc: testenv.NewTemporalClient(t), queue: "relay-test-" + uuid.NewString()}
 	w := sdkworker.New(h.tc, h.queue, sdkworker.Options{})
 	w.RegisterWorkflow(collectSignals)
 	require.NoError(t, w.Start())
@@ -90,9 +103,14 @@ func (h *relayHarness) startCollector(t *testing.T, n int) client.WorkflowRun {
 
 func (h *relayHarness) store(t testing.TB, subject, body string) (eventID string, rowID int64) {
 	t.Helper()
+	return h.storeTyped(t, "thing.happened", subject, body)
+}
+
+func (h *relayHarness) storeTyped(t testing.TB, eventType, subject, body string) (eventID string, rowID int64) {
+	t.Helper()
 	eventID = uuid.NewString()
 	rowID, inserted, err := h.st.InsertWebhookEvent(context.Background(), store.NewInboxEvent{
-		Provider: "test", EventID: eventID, EventType: "thing.happened", Subject: subject,
+		Provider: "test", EventID: eventID, EventType: eventType, Subject: subject,
 		Headers: map[string]string{}, Body: []byte(body),
 	})
 	require.NoError(t, err)
@@ -447,4 +465,159 @@ func TestRelayStartsScreeningsLeftUnstarted(t *testing.T) {
 	require.NotNil(t, again.WorkflowStartedAt)
 
 	h.relay.SweepOnce(ctx) // nothing left to start; starting twice would be harmless anyway
+}
+
+// checkWorkflow creates a screening with one check in progress and starts a collector under the
+// check's workflow id, routed from subject.
+func (h *relayHarness) checkWorkflow(t *testing.T, subject string, signals int) (store.Check, client.WorkflowRun) {
+	t.Helper()
+	ctx := context.Background()
+	tenant, _, err := h.st.CreateTenant(ctx, "acme")
+	require.NoError(t, err)
+	scr, _, err := h.st.CreateScreening(ctx, store.NewScreening{TenantID: tenant.ID,
+		Candidate: store.Candidate{Reference: "r", FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com", DOB: "1990-12-10"},
+		Checks:    []store.NewCheck{{Provider: "test", Type: "thing"}}})
+	require.NoError(t, err)
+	checks, err := h.st.ScreeningChecks(ctx, scr.ID)
+	require.NoError(t, err)
+	check := checks[0]
+	require.NoError(t, h.st.UpdateCheck(ctx, store.CheckUpdate{CheckID: check.ID, Status: store.StatusInProgress}))
+	run, err := h.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: workflows.CheckWorkflowID(scr.ID, "test", check.ID), TaskQueue: h.queue, WorkflowExecutionTimeout: time.Minute,
+	}, collectSignals, signals)
+	require.NoError(t, err)
+	require.NoError(t, h.st.AddRoute(ctx, "test", subject, run.GetID()))
+	return check, run
+}
+
+func (h *relayHarness) timeline(t *testing.T, check store.Check) map[string]string {
+	t.Helper()
+	var entries []store.TimelineEntry
+	require.NoError(t, h.db.Select(&entries, `SELECT dedupe_key, detail FROM timeline_entries
+		WHERE check_id = $1`, check.ID))
+	byKey := map[string]string{}
+	for _, e := range entries {
+		byKey[e.DedupeKey] = e.Detail
+	}
+	return byKey
+}
+
+func TestRelayNotesAnInformationalEventInsteadOfSignallingIt(t *testing.T) {
+	h := newRelayHarness(t, relay.Config{})
+	check, run := h.checkWorkflow(t, "thing:noted", 1)
+	ctx := context.Background()
+	progress, _ := h.store(t, "thing:noted", "info:in progress")
+	// The provider sends it again under another id: the same note.
+	again, _ := h.store(t, "thing:noted", "info:in progress")
+	done, _ := h.store(t, "thing:noted", "done")
+
+	h.relay.SweepOnce(ctx)
+
+	var got []string
+	require.NoError(t, run.Get(ctx, &got))
+	require.Equal(t, []string{"done"}, got, "only the event the workflow acts on is signalled")
+	for _, eventID := range []string{progress, again, done} {
+		st := h.status(t, eventID)
+		require.Equal(t, store.InboxDelivered, st.Status)
+		require.Equal(t, 1, st.Attempts)
+	}
+	require.Equal(t, map[string]string{"test:info:in progress": "info:in progress"}, h.timeline(t, check),
+		"the informational event is in the check's timeline once; the signalled one is left to its workflow")
+}
+
+func TestRelayNotesAnEventOnlyUnderItsOwnLease(t *testing.T) {
+	h := newRelayHarness(t, relay.Config{})
+	check, _ := h.checkWorkflow(t, "thing:leased", 1)
+	ctx := context.Background()
+	eventID, _ := h.store(t, "thing:leased", "info:leased")
+	// A relay claims the event and stalls past its lease; this one takes it over and notes it.
+	stale, err := h.st.ClaimDueEvents(ctx, 10, 200*time.Millisecond)
+	require.NoError(t, err)
+	require.Len(t, stale, 1)
+	time.Sleep(300 * time.Millisecond)
+	h.relay.SweepOnce(ctx)
+
+	recorded, err := h.st.RecordOutcomes(ctx, []store.Outcome{{ID: stale[0].ID, LeaseID: stale[0].LeaseID,
+		Status: store.InboxDelivered, Attempted: true, Note: &store.EventNote{ScreeningID: check.ScreeningID,
+			CheckID: check.ID, DedupeKey: "test:stale", Kind: "provider.event", Detail: "stale"}}})
+	require.NoError(t, err)
+	require.Zero(t, recorded, "the stalled relay's lease has ended")
+	require.Equal(t, map[string]string{"test:info:leased": "info:leased"}, h.timeline(t, check))
+	require.Equal(t, 1, h.status(t, eventID).Attempts)
+}
+
+func TestTwoRelaysNoteEachInformationalEventOnce(t *testing.T) {
+	const events = 20
+	h := newRelayHarness(t, relay.Config{})
+	check, run := h.checkWorkflow(t, "thing:shared", 1)
+	counting := newCountingClient(h.tc, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	var relays sync.WaitGroup
+	t.Cleanup(relays.Wait)
+	t.Cleanup(cancel)
+	replicas := make([]*relay.Relay, 2)
+	for i := range replicas {
+		replicas[i] = relay.New(h.st, counting, testTranslators,
+			relay.Config{Concurrency: 4, BatchSize: 3, SweepInterval: 20 * time.Millisecond}, slog.New(slog.DiscardHandler))
+		relays.Go(func() { replicas[i].Run(ctx) })
+	}
+	var eventIDs []string
+	want := map[string]string{}
+	for i := range events {
+		body := fmt.Sprintf("info:step %d", i)
+		eventID, rowID := h.store(t, "thing:shared", body)
+		eventIDs, want["test:"+body] = append(eventIDs, eventID), body
+		for _, r := range replicas {
+			r.Notify(rowID)
+		}
+	}
+	last, _ := h.store(t, "thing:shared", "done")
+
+	var got []string
+	require.NoError(t, run.Get(ctx, &got))
+	require.Equal(t, []string{"done"}, got)
+	require.Eventually(t, func() bool {
+		for _, eventID := range append(eventIDs, last) {
+			if h.status(t, eventID).Status != store.InboxDelivered {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 20*time.Millisecond)
+	for _, eventID := range eventIDs {
+		require.Equal(t, 1, h.status(t, eventID).Attempts, "recorded once")
+	}
+	require.Equal(t, want, h.timeline(t, check))
+	require.Equal(t, 1, counting.signals(), "only the event the workflow acts on is signalled")
+}
+
+func TestRelaySignalsAnInformationalEventItsWorkflowActsOnAfterAll(t *testing.T) {
+	ctx := context.Background()
+	t.Run("after the event it prompts after", func(t *testing.T) {
+		h := newRelayHarness(t, relay.Config{})
+		check, run := h.checkWorkflow(t, "thing:prompted", 2)
+		h.store(t, "thing:prompted", "info-after:before")
+		h.storeTyped(t, "thing.prompted", "thing:prompted", "prompted")
+		h.store(t, "thing:prompted", "info-after:after")
+
+		h.relay.SweepOnce(ctx)
+
+		var got []string
+		require.NoError(t, run.Get(ctx, &got))
+		require.Equal(t, []string{"prompted", "info-after:after"}, got)
+		require.Equal(t, map[string]string{"test:info-after:before": "info-after:before", "test:info-after:after": "info-after:after"},
+			h.timeline(t, check), "the signalled one is noted too, once its workflow has it")
+	})
+	t.Run("once its check has ended", func(t *testing.T) {
+		h := newRelayHarness(t, relay.Config{})
+		check, run := h.checkWorkflow(t, "thing:ended", 1)
+		require.NoError(t, h.st.UpdateCheck(ctx, store.CheckUpdate{CheckID: check.ID, Status: store.StatusCompleted}))
+		h.store(t, "thing:ended", "info:late")
+
+		h.relay.SweepOnce(ctx)
+
+		var got []string
+		require.NoError(t, run.Get(ctx, &got))
+		require.Equal(t, []string{"info:late"}, got, "an ended check's events go to the workflow that amends it")
+	})
 }

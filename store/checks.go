@@ -154,3 +154,20 @@ func (s *Store) UpdateCheck(ctx context.Context, u CheckUpdate) error {
 		return appendTimeline(ctx, tx, entry)
 	})
 }
+
+// NoteSuffices reports whether an event that its check workflow would only record can be noted
+// instead of signalled: the check has not ended (an ended check's events go to its amendment
+// workflow, which acts on each), and no event of type promptAfter ("" for none) about the same
+// subject was stored before it (after one, the workflow acts on this event too).
+func (s *Store) NoteSuffices(ctx context.Context, checkID string, e InboxEvent, promptAfter string) (bool, error) {
+	var suffices bool
+	err := s.db.GetContext(ctx, &suffices, `SELECT
+		EXISTS (SELECT 1 FROM checks WHERE id = $1 AND status NOT IN ('completed', 'failed', 'canceled'))
+		AND NOT EXISTS (SELECT 1 FROM webhook_events
+			WHERE $2 <> '' AND provider = $3 AND subject = $4 AND event_type = $2 AND id < $5)`,
+		checkID, promptAfter, e.Provider, e.Subject, e.ID)
+	if err != nil {
+		return false, fmt.Errorf("store: note suffices: %w", err)
+	}
+	return suffices, nil
+}

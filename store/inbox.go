@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -150,16 +151,21 @@ type Outcome struct {
 	// AwaitingRoute marks a pending event that had no route when it was claimed: if the route
 	// was written while the relay held it, the event is due again at once rather than at RetryAt.
 	AwaitingRoute bool
+	// Note, for InboxDelivered, is what the event leaves in its check's record: written with the
+	// outcome, in its transaction, and only when the outcome is recorded.
+	Note *EventNote
 }
 
 // RecordOutcomes records outcomes of claimed events in one statement and ends their leases. An
 // outcome whose lease is no longer the event's (it ran out and another relay claimed the event)
-// is skipped, so a slow relay cannot overwrite a newer outcome. It returns how many it recorded.
+// is skipped, so a slow relay cannot overwrite a newer outcome. The notes of the outcomes recorded
+// are written in the same transaction. It returns how many it recorded.
 func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) (int, error) {
 	n := len(outcomes)
 	ids, leases, statuses := make([]int64, n), make([]string, n), make([]string, n)
 	attempted, awaitingRoute := make([]bool, n), make([]bool, n)
 	retryAt, errs := make([]string, n), make([]string, n)
+	hasNotes := false
 	for i, o := range outcomes {
 		switch o.Status {
 		case InboxPending, InboxDelivered, InboxUnroutable, InboxDiscarded:
@@ -169,15 +175,21 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) (int, er
 		if o.Status == InboxPending && o.RetryAt.IsZero() {
 			return 0, fmt.Errorf("store: pending outcome of event %d without a retry time", o.ID)
 		}
+		if o.Note != nil {
+			if o.Status != InboxDelivered {
+				return 0, fmt.Errorf("store: %s outcome of event %d with a note", o.Status, o.ID)
+			}
+			hasNotes = true
+		}
 		ids[i], leases[i], statuses[i] = o.ID, o.LeaseID, o.Status
 		attempted[i], awaitingRoute[i], errs[i] = o.Attempted, o.AwaitingRoute, o.Error
 		if !o.RetryAt.IsZero() {
 			retryAt[i] = o.RetryAt.UTC().Format(time.RFC3339Nano)
 		}
 	}
-	var recorded int64
-	err := s.inAsyncCommitTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE webhook_events e
+	var recorded []int64
+	record := func(q sqlx.QueryerContext) error {
+		err := sqlx.SelectContext(ctx, q, &recorded, `UPDATE webhook_events e
 		SET status = o.status,
 		    attempts = e.attempts + CASE WHEN o.attempted THEN 1 ELSE 0 END,
 		    next_attempt_at = CASE
@@ -189,19 +201,34 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) (int, er
 		    lease_id = NULL
 		FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bool[], $5::text[], $6::text[], $7::bool[])
 			AS o(id, lease_id, status, attempted, retry_at, error, awaiting_route)
-		WHERE e.id = o.id AND e.lease_id = o.lease_id AND e.status = 'pending'`,
+		WHERE e.id = o.id AND e.lease_id = o.lease_id AND e.status = 'pending'
+		RETURNING e.id`,
 			pq.Array(ids), pq.Array(leases), pq.Array(statuses), pq.Array(attempted), pq.Array(retryAt),
 			pq.Array(errs), pq.Array(awaitingRoute))
 		if err != nil {
+			return fmt.Errorf("store: record webhook event outcomes: %w", err)
+		}
+		return nil
+	}
+	err := s.inAsyncCommitTx(ctx, func(tx *sqlx.Tx) error {
+		if err := record(tx); err != nil || !hasNotes {
 			return err
 		}
-		recorded, err = res.RowsAffected()
-		return err
+		// Only with an outcome recorded under its lease: another relay's claim notes the event
+		// itself. In the order of the outcomes, in which each workflow's events came.
+		for _, o := range outcomes {
+			if o.Note != nil && slices.Contains(recorded, o.ID) {
+				if err := writeNote(ctx, tx, *o.Note); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("store: record webhook event outcomes: %w", err)
+		return 0, err
 	}
-	return int(recorded), nil
+	return len(recorded), nil
 }
 
 // InboxStatus is an event's delivery state, for operators and tests.

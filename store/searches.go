@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // Search is one of a check's searches at the provider, e.g. a county criminal search.
@@ -21,7 +23,11 @@ const searchColumns = `check_id, unique_identifier, search_type, search_status, 
 // SaveSearch keeps a search's newest state: an update older than the one stored changes nothing,
 // because providers do not deliver in order. It reports whether the update was applied.
 func (s *Store) SaveSearch(ctx context.Context, sr Search) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO check_searches (`+searchColumns+`)
+	return saveSearch(ctx, s.db, sr)
+}
+
+func saveSearch(ctx context.Context, db sqlx.ExecerContext, sr Search) (bool, error) {
+	res, err := db.ExecContext(ctx, `INSERT INTO check_searches (`+searchColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (check_id, unique_identifier) DO UPDATE
 		SET search_type = EXCLUDED.search_type, search_status = EXCLUDED.search_status,

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -27,6 +28,22 @@ func (s *Store) AppendTimeline(ctx context.Context, e TimelineEntry) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error { return appendTimeline(ctx, tx, e) })
 }
 
+// ReplaceTimeline adds an entry, or replaces the kind and detail of the one under its dedupe key:
+// for an entry that says more about an event than the note the relay wrote of it (EventNote).
+func (s *Store) ReplaceTimeline(ctx context.Context, e TimelineEntry) error {
+	if e.OccurredAt.IsZero() {
+		e.OccurredAt = time.Now()
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO timeline_entries (screening_id, check_id, dedupe_key, kind, detail, occurred_at)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (screening_id, dedupe_key) DO UPDATE SET kind = EXCLUDED.kind, detail = EXCLUDED.detail`,
+		e.ScreeningID, e.CheckID, e.DedupeKey, e.Kind, e.Detail, e.OccurredAt)
+	if err != nil {
+		return fmt.Errorf("store: replace timeline: %w", err)
+	}
+	return nil
+}
+
 func appendTimeline(ctx context.Context, tx *sqlx.Tx, e TimelineEntry) error {
 	if e.OccurredAt.IsZero() {
 		e.OccurredAt = time.Now()
@@ -38,4 +55,53 @@ func appendTimeline(ctx context.Context, tx *sqlx.Tx, e TimelineEntry) error {
 		return fmt.Errorf("store: append timeline: %w", err)
 	}
 	return nil
+}
+
+// StaleSearchNote ends the timeline entry of a search update that an update newer by the
+// provider's time had already replaced.
+const StaleSearchNote = " (ignored: older than the status already stored)"
+
+// EventNote is what a provider event leaves in its check's record when the event alone tells it: its
+// timeline entry and, for a search update, the search's new state. The relay writes it with the
+// event's outcome (Outcome.Note), in the same transaction, so that a workflow need not.
+type EventNote struct {
+	ScreeningID string
+	CheckID     string
+	// DedupeKey is the key the check workflow records the event under, so that an event noted by
+	// both is in the timeline once.
+	DedupeKey  string
+	Kind       string
+	Detail     string
+	OccurredAt time.Time // the provider's time; zero: when it is written
+	// Search, when set, is stored unless a newer state of it is (SaveSearch); the entry then says
+	// it was ignored.
+	Search *Search
+}
+
+func writeNote(ctx context.Context, tx *sqlx.Tx, n EventNote) error {
+	// A note is written with a batch of outcomes: text Postgres refuses would hold the whole
+	// batch back, every time it is retried.
+	entry := TimelineEntry{ScreeningID: n.ScreeningID, CheckID: &n.CheckID, DedupeKey: storable(n.DedupeKey),
+		Kind: storable(n.Kind), Detail: storable(n.Detail), OccurredAt: n.OccurredAt}
+	if entry.OccurredAt.IsZero() {
+		entry.OccurredAt = time.Now()
+	}
+	if n.Search != nil {
+		search := Search{CheckID: n.CheckID, UniqueIdentifier: storable(n.Search.UniqueIdentifier),
+			SearchType: storable(n.Search.SearchType), SearchStatus: storable(n.Search.SearchStatus),
+			SearchSubStatus: storable(n.Search.SearchSubStatus), ProviderUpdatedAt: entry.OccurredAt}
+		applied, err := saveSearch(ctx, tx, search)
+		if err != nil {
+			return err
+		}
+		if !applied {
+			entry.Detail += StaleSearchNote
+		}
+	}
+	return appendTimeline(ctx, tx, entry)
+}
+
+// storable is s as Postgres text takes it: valid UTF-8 without NUL.
+func storable(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }

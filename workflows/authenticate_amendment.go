@@ -65,7 +65,7 @@ func (w *authenticateAmendment) accept(ctx workflow.Context, ev AuthenticateEven
 	}
 	// The same key as the check workflow's, so that an event it recorded is not recorded twice.
 	w.record(ctx, activities.TimelineInput{DedupeKey: "authenticate:" + ev.EventID, Kind: "provider.event",
-		Detail: describeAuthenticateEvent(ev) + " (after the check finished)" + detail, OccurredAt: occurred})
+		Detail: ev.Describe() + " (after the check finished)" + detail, OccurredAt: occurred})
 	return nil
 }
 

@@ -79,7 +79,8 @@ func AuthenticateCheckWorkflow(ctx workflow.Context, in CheckInput) (CheckResult
 		reports:    map[string]reportState{},
 		tried:      map[string]bool{},
 	}
-	w.localWrites = workflow.GetVersion(ctx, fewerEventsChange, workflow.DefaultVersion, 1) == 1
+	version := historyVersion(ctx)
+	w.localWrites, w.relayNotes = version >= fewerEventsVersion, version >= eventsBypassVersion
 	w.status.Stage = stageCreatingUser
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (AuthenticateCheckStatus, error) {
 		return w.status, nil
@@ -98,6 +99,13 @@ type authenticateCheck struct {
 	workflowID string
 	status     AuthenticateCheckStatus
 	order      activities.AuthenticateOrderInput
+	// relayNotes: the relay writes the timeline entries (and search updates) of the events it can
+	// tell alone (AuthenticateEventNote), and keeps the informational ones from the workflow; the
+	// look that finds every search complete also requests the report, and the look a report's
+	// event prompts also stores it (eventsBypassVersion).
+	relayNotes bool
+	// requested is the report the look that found every search complete requested.
+	requested *string
 
 	seen map[string]bool // event keys already taken: the relay delivers at least once
 	// Events only prompt a look: Authenticate's webhooks are unsigned, so the API is re-read
@@ -154,6 +162,10 @@ func (w *authenticateCheck) run(ctx workflow.Context) (CheckResult, error) {
 	if err := w.awaitSearches(ctx); err != nil {
 		if errors.Is(ctx.Err(), workflow.ErrCanceled) {
 			return CheckResult{}, err
+		}
+		var step failedStep
+		if errors.As(err, &step) {
+			return w.fail(ctx, failureReason(step.error))
 		}
 		return w.fail(ctx, "no result from Authenticate: "+failureReason(err))
 	}
@@ -226,6 +238,41 @@ func (w *authenticateCheck) readResult(ctx workflow.Context) (activities.Authent
 	return r, err
 }
 
+// look reads the searches from Authenticate's API and reports whether all are complete. With
+// relayNotes, when they are and a report is wanted, the same activity requests it.
+func (w *authenticateCheck) look(ctx workflow.Context) (complete bool, err error) {
+	if !w.relayNotes || !w.opts.PDFReport {
+		r, err := w.readResult(ctx)
+		return r.CriminalComplete && r.SexOffenderComplete, err
+	}
+	var a *activities.Authenticate
+	var look activities.AuthenticateLook
+	if err := workflow.ExecuteActivity(reportRequestOptions(ctx), authActivity(a.LookAndRequestAuthenticatePDF), w.order).
+		Get(ctx, &look); err != nil {
+		return false, failedStep{err}
+	}
+	if !look.ReportRequested {
+		return false, nil
+	}
+	w.setLatest(look.Result)
+	w.requested = &look.ReportUUID
+	return true, nil
+}
+
+// failedStep is the failure of a combined activity, whose message names the step that failed.
+type failedStep struct{ error }
+
+// reportRequestOptions are for requesting a PDF report: Authenticate allows one request per user
+// per five minutes, and a 429 is retried after the wait it names.
+func reportRequestOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    time.Minute,
+		ScheduleToCloseTimeout: 24 * time.Hour,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 10 * time.Second, BackoffCoefficient: 2,
+			MaximumInterval: 10 * time.Minute},
+	})
+}
+
 func (w *authenticateCheck) setLatest(r activities.AuthenticateResult) {
 	w.latest, w.status.RecordsFound = r, r.RecordsFound
 }
@@ -248,12 +295,9 @@ func (w *authenticateCheck) awaitSearches(ctx workflow.Context) error {
 			break
 		}
 		w.lookNeeded = false
-		r, err := w.readResult(ctx)
-		if err != nil {
+		complete, err := w.look(ctx)
+		if err != nil || complete {
 			return err
-		}
-		if r.CriminalComplete && r.SexOffenderComplete {
-			return nil
 		}
 	}
 	w.record(ctx, activities.TimelineInput{DedupeKey: "check.polling:" + w.in.CheckID, Kind: "check.polling",
@@ -278,19 +322,22 @@ func (w *authenticateCheck) obtainReport(ctx workflow.Context) (activities.Docum
 	for attempt := 1; attempt <= maxReportAttempts; attempt++ {
 		w.status.Stage = stageRequestingPDF
 		var uuid string
-		rctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			StartToCloseTimeout:    time.Minute,
-			ScheduleToCloseTimeout: 24 * time.Hour,
-			RetryPolicy: &temporal.RetryPolicy{InitialInterval: 10 * time.Second, BackoffCoefficient: 2,
-				MaximumInterval: 10 * time.Minute},
-		})
-		if err := workflow.ExecuteActivity(rctx, authActivity(a.InitiateAuthenticatePDF), w.order).Get(ctx, &uuid); err != nil {
+		if w.requested != nil {
+			uuid, w.requested = *w.requested, nil
+		} else if err := workflow.ExecuteActivity(reportRequestOptions(ctx), authActivity(a.InitiateAuthenticatePDF), w.order).
+			Get(ctx, &uuid); err != nil {
 			return activities.DocumentRef{}, fmt.Errorf("could not request the PDF report: %s", failureReason(err))
 		}
 		w.status.Stage, w.status.ReportUUID = stageAwaitingPDF, uuid
 
-		report, err := w.awaitReport(ctx, uuid)
-		if err != nil {
+		report, stored, err := w.awaitReport(ctx, uuid)
+		expired := linkExpired(err)
+		var step failedStep
+		switch {
+		case expired:
+		case errors.As(err, &step):
+			return activities.DocumentRef{}, errors.New(failureReason(step.error))
+		case err != nil:
 			return activities.DocumentRef{}, fmt.Errorf("no PDF report from Authenticate: %s", failureReason(err))
 		}
 		uuid = report.ReportUUID
@@ -304,9 +351,13 @@ func (w *authenticateCheck) obtainReport(ctx workflow.Context) (activities.Docum
 			continue
 		}
 		var doc activities.DocumentRef
-		err = workflow.ExecuteActivity(providerActivityOptions(ctx), authActivity(a.StoreAuthenticateReport), w.reportRef(uuid)).Get(ctx, &doc)
-		var appErr *temporal.ApplicationError
-		if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeReportLinkExpired {
+		if stored != nil {
+			doc = *stored
+		} else if !expired {
+			err = workflow.ExecuteActivity(providerActivityOptions(ctx), authActivity(a.StoreAuthenticateReport), w.reportRef(uuid)).Get(ctx, &doc)
+			expired = linkExpired(err)
+		}
+		if expired {
 			lastProblem = "the PDF report's link expired before it was downloaded"
 			w.record(ctx, activities.TimelineInput{DedupeKey: "report.expired:" + uuid, Kind: "report.expired",
 				Detail: "report " + uuid + ": link expired; requesting a new report", OccurredAt: workflow.Now(ctx)})
@@ -320,6 +371,12 @@ func (w *authenticateCheck) obtainReport(ctx workflow.Context) (activities.Docum
 	return activities.DocumentRef{}, fmt.Errorf("%s %d times; giving up", lastProblem, maxReportAttempts)
 }
 
+// linkExpired reports whether err says a report's link expired before it was downloaded.
+func linkExpired(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeReportLinkExpired
+}
+
 func (w *authenticateCheck) reportRef(uuid string) activities.ReportRef {
 	return activities.ReportRef{CheckID: w.in.CheckID, UserAccessCode: w.order.UserAccessCode, ReportUUID: uuid}
 }
@@ -329,7 +386,10 @@ func (w *authenticateCheck) reportRef(uuid string) activities.ReportRef {
 // could be forged or early, and one the API does not confirm is noted in the timeline and waited
 // past. When the request's answer named no report, the report is the one the events name (see
 // eventReport). Past the deadline it polls.
-func (w *authenticateCheck) awaitReport(ctx workflow.Context, uuid string) (activities.AuthenticatePDF, error) {
+//
+// With relayNotes, the look an event prompts also stores the report the API shows COMPLETED, which
+// it returns (nil when it stored none).
+func (w *authenticateCheck) awaitReport(ctx workflow.Context, uuid string) (activities.AuthenticatePDF, *activities.DocumentRef, error) {
 	var a *activities.Authenticate
 	deadline := workflow.Now(ctx).Add(w.timing.WebhookDeadline)
 	for {
@@ -344,7 +404,7 @@ func (w *authenticateCheck) awaitReport(ctx workflow.Context, uuid string) (acti
 			return w.reports[uuid].prompt != ""
 		})
 		if err != nil {
-			return activities.AuthenticatePDF{}, err
+			return activities.AuthenticatePDF{}, nil, err
 		}
 		if !signaled {
 			break
@@ -361,12 +421,12 @@ func (w *authenticateCheck) awaitReport(ctx workflow.Context, uuid string) (acti
 		prompt, said := state.prompt, state.promptStage
 		state.prompt, state.promptStage = "", ""
 		w.reports[uuid] = state
-		var report activities.AuthenticatePDF
-		if err := workflow.ExecuteActivity(providerActivityOptions(ctx), authActivity(a.ReadAuthenticatePDF), w.reportRef(uuid)).Get(ctx, &report); err != nil {
-			return report, err
+		report, stored, err := w.readReport(ctx, uuid)
+		if err != nil {
+			return report, nil, err
 		}
 		if report.ReportUUID == uuid && report.Finished() {
-			return report, nil
+			return report, stored, nil
 		}
 		w.record(ctx, activities.TimelineInput{DedupeKey: "report.unconfirmed:" + prompt, Kind: "report.unconfirmed",
 			Detail: fmt.Sprintf("report %s: an event said %s, which Authenticate's API does not confirm (its latest report: %s %s); still waiting",
@@ -379,7 +439,29 @@ func (w *authenticateCheck) awaitReport(ctx workflow.Context, uuid string) (acti
 	// The API is the truth for the report, so events do not cut this poll short.
 	var report activities.AuthenticatePDF
 	_, err := pollUntil(ctx, w.timing.PollInterval, nil, authActivity(a.PollAuthenticatePDF), w.reportRef(uuid), &report)
-	return report, err
+	return report, nil, err
+}
+
+// readReport reads the report from Authenticate's API. With relayNotes, the same activity stores
+// it when the API shows it COMPLETED; its failure names the step that failed (failedStep), and a
+// link that expired is a COMPLETED report not stored.
+func (w *authenticateCheck) readReport(ctx workflow.Context, uuid string) (activities.AuthenticatePDF, *activities.DocumentRef, error) {
+	var a *activities.Authenticate
+	pctx := providerActivityOptions(ctx)
+	if !w.relayNotes {
+		var report activities.AuthenticatePDF
+		err := workflow.ExecuteActivity(pctx, authActivity(a.ReadAuthenticatePDF), w.reportRef(uuid)).Get(ctx, &report)
+		return report, nil, err
+	}
+	var read activities.AuthenticateReportRead
+	err := workflow.ExecuteActivity(pctx, authActivity(a.ReadAndStoreAuthenticateReport), w.reportRef(uuid)).Get(ctx, &read)
+	switch {
+	case linkExpired(err):
+		return activities.AuthenticatePDF{ReportUUID: uuid, Status: authenticate.PDFCompleted}, nil, err
+	case err != nil:
+		return activities.AuthenticatePDF{}, nil, failedStep{err}
+	}
+	return read.Report, read.Document, nil
 }
 
 // eventReport is the report the events name, for a request whose answer named none: the newest
@@ -411,7 +493,8 @@ func (w *authenticateCheck) receiveEvents(ctx workflow.Context) {
 
 // accept folds one event into the state: duplicates are dropped by event key, and each event is
 // recorded in the timeline (search updates through their own activity, which also drops stale
-// ones by the provider's time).
+// ones by the provider's time). With relayNotes, the relay has recorded every event that
+// AuthenticateEventNote describes.
 func (w *authenticateCheck) accept(ctx workflow.Context, ev AuthenticateEvent) {
 	if ev.EventID == "" || w.seen[ev.EventID] {
 		return
@@ -430,6 +513,9 @@ func (w *authenticateCheck) accept(ctx workflow.Context, ev AuthenticateEvent) {
 		if authenticate.Is(ev.Search.SearchStatus, authenticate.SearchComplete) {
 			w.lookNeeded = true
 		}
+		if w.relayNotes {
+			return
+		}
 		var a *activities.Authenticate
 		w.recordWith(ctx, authActivity(a.RecordSearchUpdate), activities.SearchUpdateInput{ScreeningID: w.in.ScreeningID,
 			CheckID: w.in.CheckID, EventID: ev.EventID, Search: *ev.Search, OccurredAt: occurred})
@@ -442,8 +528,11 @@ func (w *authenticateCheck) accept(ctx workflow.Context, ev AuthenticateEvent) {
 		w.confirmRecord(ctx, ev, occurred)
 		return
 	}
+	if w.relayNotes {
+		return
+	}
 	w.record(ctx, activities.TimelineInput{DedupeKey: "authenticate:" + ev.EventID, Kind: "provider.event",
-		Detail: describeAuthenticateEvent(ev), OccurredAt: occurred})
+		Detail: ev.Describe(), OccurredAt: occurred})
 }
 
 // confirmRecord reads Authenticate's API again for a MONITORING_RECORD_FOUND: anyone holding the
@@ -460,7 +549,7 @@ func (w *authenticateCheck) confirmRecord(ctx workflow.Context, ev AuthenticateE
 		}
 		r, err := w.readResult(gctx)
 		w.record(gctx, activities.TimelineInput{DedupeKey: "authenticate:" + ev.EventID, Kind: "provider.event",
-			Detail: describeAuthenticateEvent(ev) + ": " + recordConfirmation(r, err), OccurredAt: occurred})
+			Detail: ev.Describe() + ": " + recordConfirmation(r, err), OccurredAt: occurred})
 	})
 }
 
@@ -477,7 +566,8 @@ func recordConfirmation(r activities.AuthenticateResult, err error) string {
 
 // applyReportEvent notes a report's stage. The newest stage by the provider's time is shown (a late
 // INITIATED does not undo COMPLETED); INITIATED and COMPLETED name a report the check may follow,
-// and COMPLETED and FAILED prompt a look at the API.
+// and COMPLETED and FAILED prompt a look at the API. With relayNotes, INITIATED does not reach the
+// workflow (AuthenticateEventInformational), so FAILED names a report too.
 func (w *authenticateCheck) applyReportEvent(ev AuthenticateEvent, at time.Time) {
 	if ev.ReportUUID == "" {
 		return
@@ -486,11 +576,11 @@ func (w *authenticateCheck) applyReportEvent(ev AuthenticateEvent, at time.Time)
 	if r.status == "" || !at.Before(r.at) {
 		r.status, r.at = ev.Status, at
 	}
-	completed := authenticate.Is(ev.Status, authenticate.PDFCompleted)
-	if completed || authenticate.Is(ev.Status, authenticate.PDFInitiated) {
+	completed, failed := authenticate.Is(ev.Status, authenticate.PDFCompleted), authenticate.Is(ev.Status, authenticate.PDFFailed)
+	if completed || authenticate.Is(ev.Status, authenticate.PDFInitiated) || (failed && w.relayNotes) {
 		r.announced = true
 	}
-	if completed || authenticate.Is(ev.Status, authenticate.PDFFailed) {
+	if completed || failed {
 		r.prompt, r.promptStage = ev.EventID, ev.Status
 	}
 	w.reports[ev.ReportUUID] = r
@@ -499,23 +589,46 @@ func (w *authenticateCheck) applyReportEvent(ev AuthenticateEvent, at time.Time)
 	}
 }
 
-func describeAuthenticateEvent(ev AuthenticateEvent) string {
-	d := ev.Type
-	switch {
-	case ev.Search != nil:
-		d += fmt.Sprintf(": %s %s: %s", ev.Search.SearchType, ev.Search.UniqueIdentifier, ev.Search.SearchStatus)
-		if ev.Search.SearchSubStatus != "" {
-			d += " (" + ev.Search.SearchSubStatus + ")"
-		}
-	case ev.ReportUUID != "":
-		d += fmt.Sprintf(": report %s %s", ev.ReportUUID, ev.Status)
-	case ev.Status != "" && ev.VerificationMethod != "":
-		d += fmt.Sprintf(": %s (%s)", ev.Status, ev.VerificationMethod)
-	case ev.Status != "":
-		d += ": " + ev.Status
-	}
-	return d
-}
-
 // authActivity names an Authenticate activity as the worker registers it.
 func authActivity(method any) string { return providerActivity(authenticate.Name, method) }
+
+// AuthenticateEventInformational reports whether AuthenticateCheckWorkflow only records the event
+// (registry.Signal.Informational), and after which event type it is a prompt after all
+// (registry.Signal.PromptAfter). Search updates: only a completed search prompts a look, and only
+// once ALL_CRIMINAL_REQUESTS_COMPLETE has come; before, the look that event prompts reads every
+// search anyway. A report's INITIATED: the check follows the report its request named, and when
+// the answer named none, the COMPLETED or FAILED event names it. User, verification and review
+// events, and types it does not know, are only recorded. ALL_CRIMINAL_REQUESTS_COMPLETE, a
+// report's COMPLETED or FAILED, and MONITORING_RECORD_FOUND make it look at the API.
+func AuthenticateEventInformational(ev AuthenticateEvent) (informational bool, promptAfter string) {
+	switch ev.Type {
+	case authenticate.EventCriminalStatusUpdate, authenticate.EventSexOffenderStatusUpdate:
+		if ev.Search != nil && authenticate.Is(ev.Search.SearchStatus, authenticate.SearchComplete) {
+			return true, authenticate.EventAllCriminalComplete
+		}
+		return true, ""
+	case authenticate.EventAllCriminalComplete, authenticate.EventMonitoringRecordFound:
+		return false, ""
+	case authenticate.EventPDFReportGeneration:
+		prompts := authenticate.Is(ev.Status, authenticate.PDFCompleted) || authenticate.Is(ev.Status, authenticate.PDFFailed)
+		return !prompts || ev.ReportUUID == "", ""
+	}
+	return true, ""
+}
+
+// AuthenticateEventNote is the timeline entry (and search update) AuthenticateCheckWorkflow
+// records for the event, for the relay to write instead (registry.Signal.Note); nil for
+// MONITORING_RECORD_FOUND, whose entry says what the API showed.
+func AuthenticateEventNote(ev AuthenticateEvent) *store.EventNote {
+	note := &store.EventNote{DedupeKey: "authenticate:" + ev.EventID, Kind: "provider.event", Detail: ev.Describe(),
+		OccurredAt: ev.OccurredAt}
+	switch {
+	case ev.Type == authenticate.EventMonitoringRecordFound:
+		return nil
+	case ev.Search != nil && (ev.Type == authenticate.EventCriminalStatusUpdate || ev.Type == authenticate.EventSexOffenderStatusUpdate):
+		note.Detail = ev.Search.Describe()
+		note.Search = &store.Search{UniqueIdentifier: ev.Search.UniqueIdentifier, SearchType: ev.Search.SearchType,
+			SearchStatus: ev.Search.SearchStatus, SearchSubStatus: ev.Search.SearchSubStatus}
+	}
+	return note
+}

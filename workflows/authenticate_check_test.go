@@ -83,40 +83,65 @@ func (s *authenticateCheckSuite) SetupTest() {
 			s.searchUpdates = append(s.searchUpdates, in)
 			return nil
 		}).Maybe()
-	s.env.OnActivity(authActivity(ac.ReadAuthenticateResult), mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.AuthenticateOrderInput) (activities.AuthenticateResult, error) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			r := s.readResults[min(s.reads, len(s.readResults)-1)]
-			s.reads++
-			return r, nil
-		}).Maybe()
-	s.env.OnActivity(authActivity(ac.InitiateAuthenticatePDF), mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.AuthenticateOrderInput) (string, error) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			s.reportsAsked++
-			return s.initiated[s.reportsAsked-1], nil
-		}).Maybe()
-	s.env.OnActivity(authActivity(ac.ReadAuthenticatePDF), mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ReportRef) (activities.AuthenticatePDF, error) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			status, pinned := s.apiSays[in.ReportUUID]
-			if !pinned {
-				status = s.pdfAPI[in.ReportUUID]
+	readResult := func(context.Context, activities.AuthenticateOrderInput) (activities.AuthenticateResult, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		r := s.readResults[min(s.reads, len(s.readResults)-1)]
+		s.reads++
+		return r, nil
+	}
+	initiate := func(context.Context, activities.AuthenticateOrderInput) (string, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.reportsAsked++
+		return s.initiated[s.reportsAsked-1], nil
+	}
+	readPDF := func(_ context.Context, in activities.ReportRef) (activities.AuthenticatePDF, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		status, pinned := s.apiSays[in.ReportUUID]
+		if !pinned {
+			status = s.pdfAPI[in.ReportUUID]
+		}
+		return activities.AuthenticatePDF{ReportUUID: in.ReportUUID, Status: status}, nil
+	}
+	storeReport := func(_ context.Context, in activities.ReportRef) (activities.DocumentRef, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.stored = append(s.stored, in)
+		if len(s.storeErrs) >= len(s.stored) && s.storeErrs[len(s.stored)-1] != nil {
+			return activities.DocumentRef{}, s.storeErrs[len(s.stored)-1]
+		}
+		return activities.DocumentRef{DocumentID: "doc-" + in.ReportUUID, SHA256: "sha", Size: 7}, nil
+	}
+	s.env.OnActivity(authActivity(ac.ReadAuthenticateResult), mock.Anything, mock.Anything).Return(readResult).Maybe()
+	s.env.OnActivity(authActivity(ac.InitiateAuthenticatePDF), mock.Anything, mock.Anything).Return(initiate).Maybe()
+	s.env.OnActivity(authActivity(ac.ReadAuthenticatePDF), mock.Anything, mock.Anything).Return(readPDF).Maybe()
+	s.env.OnActivity(authActivity(ac.StoreAuthenticateReport), mock.Anything, mock.Anything).Return(storeReport).Maybe()
+	// The combined steps, as activities/steps.go runs them, over the same doubles.
+	s.env.OnActivity(authActivity(ac.LookAndRequestAuthenticatePDF), mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.AuthenticateOrderInput) (activities.AuthenticateLook, error) {
+			r, _ := readResult(ctx, in)
+			look := activities.AuthenticateLook{Result: r}
+			if r.CriminalComplete && r.SexOffenderComplete {
+				look.ReportUUID, _ = initiate(ctx, in)
+				look.ReportRequested = true
 			}
-			return activities.AuthenticatePDF{ReportUUID: in.ReportUUID, Status: status}, nil
+			return look, nil
 		}).Maybe()
-	s.env.OnActivity(authActivity(ac.StoreAuthenticateReport), mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ReportRef) (activities.DocumentRef, error) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			s.stored = append(s.stored, in)
-			if len(s.storeErrs) >= len(s.stored) && s.storeErrs[len(s.stored)-1] != nil {
-				return activities.DocumentRef{}, s.storeErrs[len(s.stored)-1]
+	s.env.OnActivity(authActivity(ac.ReadAndStoreAuthenticateReport), mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.ReportRef) (activities.AuthenticateReportRead, error) {
+			report, _ := readPDF(ctx, in)
+			read := activities.AuthenticateReportRead{Report: report}
+			if report.ReportUUID != in.ReportUUID || !authenticate.Is(report.Status, authenticate.PDFCompleted) {
+				return read, nil
 			}
-			return activities.DocumentRef{DocumentID: "doc-" + in.ReportUUID, SHA256: "sha", Size: 7}, nil
+			doc, err := storeReport(ctx, in)
+			if err != nil {
+				return read, err
+			}
+			read.Document = &doc
+			return read, nil
 		}).Maybe()
 }
 
@@ -182,7 +207,7 @@ func (s *authenticateCheckSuite) TestSearchesUpdatingOutOfOrderThenReport() {
 	s.Equal(store.StatusCompleted, r.Status)
 	s.Equal(OutcomeClear, r.Outcome)
 	s.Equal([]activities.DocumentRef{{DocumentID: "doc-rep-1", SHA256: "sha", Size: 7}}, r.Documents)
-	s.Len(s.searchUpdates, 5, "every update is handed to the store, which drops the stale one by provider time")
+	s.Empty(s.searchUpdates, "the relay records search updates with their events (AuthenticateEventNote)")
 	s.Equal(1, s.reads, "the API is read once, when all searches are said to be complete")
 	s.Require().Len(s.stored, 1)
 	s.Equal("rep-1", s.stored[0].ReportUUID)
@@ -248,7 +273,6 @@ func (s *authenticateCheckSuite) TestDuplicateEventsHaveOneEffect() {
 
 	r := s.run(AuthenticateOptions{PDFReport: true})
 	s.Equal(store.StatusCompleted, r.Status)
-	s.Len(s.searchUpdates, 1)
 	s.Equal(1, s.reads)
 	s.Len(s.stored, 1)
 }
@@ -323,15 +347,16 @@ func (s *authenticateCheckSuite) TestEventsSharingOneIDAllTakeEffect() {
 			"order":{"userAccessCode":"uac-1","orderDetails":{"unique_identifier":%q,"search_type":"COUNTY_CRIMINAL",
 			"search_status":"COMPLETE","search_sub_status":"CLEAR"}}}`, at, search))
 	}
-	s.signalAt(time.Hour, update("s1", "2026-11-01T09:10:00.000Z"), update("s2", "2026-11-01T09:11:00.000Z"),
+	first, second := update("s1", "2026-11-01T09:10:00.000Z"), update("s2", "2026-11-01T09:11:00.000Z")
+	s.signalAt(time.Hour, first, second,
 		s.parsed(`{"id":"string","event":"ALL_CRIMINAL_REQUESTS_COMPLETE","eventDate":"2026-11-01T09:12:00.000Z",
 			"order":{"userAccessCode":"uac-1"}}`))
 	start := s.env.Now()
 
 	r := s.run(AuthenticateOptions{})
 	s.Equal(store.StatusCompleted, r.Status)
-	s.Len(s.searchUpdates, 2, "both updates are taken")
-	s.NotEqual(s.searchUpdates[0].EventID, s.searchUpdates[1].EventID, "and recorded under keys of their own")
+	s.NotEqual(AuthenticateEventNote(first).DedupeKey, AuthenticateEventNote(second).DedupeKey,
+		"both updates are recorded, under keys of their own")
 	s.Equal(1, s.reads, "the all-complete prompted the look")
 	s.Less(s.env.Now().Sub(start), testTiming.WebhookDeadline, "the events completed the check, not polling")
 }
@@ -376,6 +401,23 @@ func (s *authenticateCheckSuite) TestReportUUIDTakenFromTheEventsWhenTheRequestA
 	s.Equal("rep-9", s.stored[0].ReportUUID)
 	s.Equal(1, s.reportsAsked)
 	s.Less(s.env.Now().Sub(start), testTiming.WebhookDeadline, "no wait for the deadline, let alone 60 days of polling")
+}
+
+func (s *authenticateCheckSuite) TestAFailedEventNamesTheReportWhenTheRequestAnswersNone() {
+	// INITIATED is informational (AuthenticateEventInformational): the relay keeps it from the
+	// workflow, so a FAILED event must name the report the request did not.
+	s.initiated = []string{"", "rep-2"}
+	s.signalAt(time.Hour, allComplete("e-all", 0))
+	s.signalAt(2*time.Hour, reportEvent("p1", "rep-1", authenticate.PDFFailed, time.Hour))
+	s.signalAt(3*time.Hour, reportEvent("p2", "rep-2", authenticate.PDFCompleted, 2*time.Hour))
+	start := s.env.Now()
+
+	r := s.run(AuthenticateOptions{PDFReport: true})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Equal(2, s.reportsAsked, "the failed report was followed and confirmed, and a new one requested")
+	s.Require().Len(s.stored, 1)
+	s.Equal("rep-2", s.stored[0].ReportUUID)
+	s.Less(s.env.Now().Sub(start), testTiming.WebhookDeadline, "no wait for the deadline")
 }
 
 func (s *authenticateCheckSuite) TestStatusLiteralsInAnotherCaseOrSpelling() {

@@ -76,7 +76,8 @@ func CheckrCheckWorkflow(ctx workflow.Context, in CheckInput) (CheckResult, erro
 		seen:       map[string]bool{},
 		stored:     map[string]bool{},
 	}
-	w.localWrites = workflow.GetVersion(ctx, fewerEventsChange, workflow.DefaultVersion, 1) == 1
+	version := historyVersion(ctx)
+	w.localWrites, w.relayNotes = version >= fewerEventsVersion, version >= eventsBypassVersion
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (CheckrCheckStatus, error) { return w.status, nil }); err != nil {
 		return CheckResult{}, err
 	}
@@ -95,6 +96,10 @@ type checkrCheck struct {
 	workflowID string
 	status     CheckrCheckStatus
 	subscribed bool // to the account's state; undone when the check ends
+	// relayNotes: the relay writes every event's timeline entry (CheckrEventNote), and keeps the
+	// informational ones from the workflow, which records only what it made of an event, over the
+	// relay's entry (eventsBypassVersion).
+	relayNotes bool
 
 	seen              map[string]bool
 	lastReportEventAt time.Time
@@ -432,7 +437,16 @@ func (w *checkrCheck) accept(ctx workflow.Context, ev CheckrEvent) {
 	}
 	w.seen[ev.EventID] = true
 	w.status.EventsReceived++
-	w.record(ctx, checkrEventEntry(ctx, ev, w.apply(ev)))
+	note := w.apply(ev)
+	if !w.relayNotes {
+		w.record(ctx, checkrEventEntry(ctx, ev, note))
+		return
+	}
+	if note != "" {
+		entry := checkrEventEntry(ctx, ev, note)
+		entry.Replaces = true
+		w.record(ctx, entry)
+	}
 }
 
 func (w *checkrCheck) apply(ev CheckrEvent) (note string) {
@@ -504,10 +518,7 @@ func (w *checkrCheck) apply(ev CheckrEvent) (note string) {
 
 // checkrEventEntry is the timeline entry of an event taken in, with a note on what it did.
 func checkrEventEntry(ctx workflow.Context, ev CheckrEvent, note string) activities.TimelineInput {
-	detail := ev.Type
-	if ev.Status != "" {
-		detail += ": " + ev.Status
-	}
+	detail := ev.Describe()
 	if note != "" {
 		detail += " (" + note + ")"
 	}
@@ -618,3 +629,28 @@ func describeCheckrReport(r activities.CheckrReportSummary, documents int) strin
 
 // checkrActivity names a Checkr activity as the worker registers it.
 func checkrActivity(method any) string { return providerActivity(checkr.Name, method) }
+
+// CheckrEventInformational reports whether CheckrCheckWorkflow only records the event (see
+// registry.Signal.Informational): the candidate events that ask nothing of the candidate (the
+// check created the candidate and keeps no state of it), and invitation.created (the check created
+// the invitation; Checkr's time for it precedes anything the candidate does, so it is never the
+// progress that clears an action required). Every report event and every other invitation event
+// changes what the check does or shows.
+func CheckrEventInformational(ev CheckrEvent) bool {
+	switch ev.Type {
+	case checkr.EventCandidateIDRequired, checkr.EventCandidateDriverLicenseRequired:
+		return false
+	case checkr.EventInvitationCreated:
+		return true
+	}
+	family, _, _ := strings.Cut(ev.Type, ".")
+	return family == checkr.KindCandidate
+}
+
+// CheckrEventNote is the timeline entry of an event about a check, for the relay to write
+// (registry.Signal.Note). CheckrCheckWorkflow records an entry of its own only when it has
+// something to add (an event ignored, a finished report read again), which replaces the note.
+func CheckrEventNote(ev CheckrEvent) *store.EventNote {
+	return &store.EventNote{DedupeKey: "checkr:" + ev.EventID, Kind: "provider.event", Detail: ev.Describe(),
+		OccurredAt: ev.CreatedAt}
+}

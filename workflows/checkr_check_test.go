@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -38,6 +39,7 @@ type checkrCheckSuite struct {
 	reportLater    *activities.CheckrReportSummary // what reads after the first answer, if set
 	fetches        int
 	actions        []bool // SetActionRequired calls
+	eventEntries   []activities.TimelineInput
 }
 
 func TestCheckrCheckWorkflow(t *testing.T) { suite.Run(t, new(checkrCheckSuite)) }
@@ -50,11 +52,19 @@ func (s *checkrCheckSuite) SetupTest() {
 	s.env.RegisterActivityWithOptions(cka, activity.RegisterOptions{Name: registry.ActivityPrefix(checkr.Name)})
 	s.env.RegisterActivity(sa)
 	s.awaiting, s.candidateAfter, s.orderedModes, s.stored, s.downloadErrs, s.updates = nil, nil, nil, nil, 0, nil
-	s.reportLater, s.fetches, s.actions = nil, 0, nil
+	s.reportLater, s.fetches, s.actions, s.eventEntries = nil, 0, nil, nil
 	s.report = activities.CheckrReportSummary{Status: "complete", Result: "clear", Assessment: "eligible",
 		DocumentIDs: []string{"doc-1", "doc-2"}}
 
-	s.env.OnActivity(sa.RecordCheckEvent, mock.Anything, mock.Anything).Return(nil).Maybe()
+	s.env.OnActivity(sa.RecordCheckEvent, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CheckEventInput) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if strings.HasPrefix(in.Timeline.DedupeKey, "checkr:") {
+				s.eventEntries = append(s.eventEntries, in.Timeline)
+			}
+			return nil
+		}).Maybe()
 	s.env.OnActivity(sa.UpdateCheck, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CheckUpdateInput) error {
 			s.mu.Lock()
@@ -456,6 +466,20 @@ func (s *checkrCheckSuite) TestAStaleEventAfterTheReportEndedChangesNothing() {
 	r := s.run(checkrCheckOrder{})
 	s.Equal(store.StatusCompleted, r.Status)
 	s.Equal(1, s.fetches)
+}
+
+// The relay writes every event's entry (CheckrEventNote); the workflow records only what it made
+// of an event, replacing the relay's entry.
+func (s *checkrCheckSuite) TestOnlyWhatTheCheckMadeOfAnEventIsRecordedOverTheRelaysNote() {
+	s.signalAt(time.Hour, reportEv("e2", checkr.EventReportCompleted, "complete", time.Hour))
+	s.signalAt(time.Hour+30*time.Second, reportEv("e1", checkr.EventReportUpdated, "pending", 0))
+
+	r := s.run(checkrCheckOrder{})
+	s.Equal(store.StatusCompleted, r.Status)
+	s.Require().Len(s.eventEntries, 1, "report.completed said nothing more than its note")
+	s.Equal("checkr:e1", s.eventEntries[0].DedupeKey)
+	s.Equal("report.updated: pending (ignored: older than the end of the report)", s.eventEntries[0].Detail)
+	s.True(s.eventEntries[0].Replaces)
 }
 
 // candidate.id_required moves the check to action_required (HR API, timeline, ScreeningStatus)

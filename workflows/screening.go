@@ -86,7 +86,8 @@ func ScreeningWorkflow(ctx workflow.Context, in ScreeningInput) (ScreeningStatus
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (ScreeningStatus, error) { return s, nil }); err != nil {
 		return s, err
 	}
-	local := workflow.GetVersion(ctx, fewerEventsChange, workflow.DefaultVersion, 1) == 1
+	version := historyVersion(ctx)
+	local := version >= fewerEventsVersion
 	var sa *activities.Screenings
 	var begun bool
 	if err := storeWrite(ctx, local, sa.BeginScreening, in.ScreeningID).Get(ctx, &begun); err != nil {
@@ -100,9 +101,11 @@ func ScreeningWorkflow(ctx workflow.Context, in ScreeningInput) (ScreeningStatus
 		return s, workflow.UpsertTypedSearchAttributes(ctx,
 			SearchAttrScreeningStatus.ValueSet(string(store.StatusCanceled)), SearchAttrTenantID.ValueSet(in.TenantID))
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		SearchAttrScreeningStatus.ValueSet(string(store.StatusInProgress)), SearchAttrTenantID.ValueSet(in.TenantID)); err != nil {
-		return s, err
+	if version < eventsBypassVersion || !startedInProgress(ctx) {
+		if err := workflow.UpsertTypedSearchAttributes(ctx,
+			SearchAttrScreeningStatus.ValueSet(string(store.StatusInProgress)), SearchAttrTenantID.ValueSet(in.TenantID)); err != nil {
+			return s, err
+		}
 	}
 
 	selector := workflow.NewSelector(ctx)
@@ -144,6 +147,13 @@ func ScreeningWorkflow(ctx workflow.Context, in ScreeningInput) (ScreeningStatus
 		return s, err
 	}
 	return s, nil
+}
+
+// startedInProgress reports whether the workflow was started showing the screening in progress,
+// as StartScreening does: then it need not say so once the screening has begun.
+func startedInProgress(ctx workflow.Context) bool {
+	status, _ := workflow.GetTypedSearchAttributes(ctx).GetKeyword(SearchAttrScreeningStatus)
+	return status == string(store.StatusInProgress)
 }
 
 func startCheck(ctx workflow.Context, in ScreeningInput, c CheckRef) (workflow.ChildWorkflowFuture, error) {

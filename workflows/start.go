@@ -14,7 +14,9 @@ import (
 )
 
 // StartScreening starts the screening's workflow. Starting it again is a no-op, so the HR API and
-// the relay's sweep may both try.
+// the relay's sweep may both try. The workflow shows the screening in progress from its start: it
+// runs from then on (a screening canceled before it began shows canceled as soon as the workflow
+// finds out), and the workflow need not say so in an event of its own.
 func StartScreening(ctx context.Context, c client.Client, in ScreeningInput) error {
 	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       ScreeningWorkflowID(in.ScreeningID),
@@ -22,7 +24,7 @@ func StartScreening(ctx context.Context, c client.Client, in ScreeningInput) err
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			SearchAttrScreeningStatus.ValueSet(string(store.StatusPending)),
+			SearchAttrScreeningStatus.ValueSet(string(store.StatusInProgress)),
 			SearchAttrTenantID.ValueSet(in.TenantID),
 		),
 	}, ScreeningWorkflow, in)

@@ -82,6 +82,24 @@ func storeActivityOptions(ctx workflow.Context) workflow.Context {
 // no new marker.
 const fewerEventsChange = "fewer-history-events"
 
+// Versions of fewerEventsChange.
+const (
+	// fewerEventsVersion: Postgres writes as local activities, provider calls in a row as one.
+	fewerEventsVersion workflow.Version = 1
+	// eventsBypassVersion: events a check workflow would only record do not reach it; the relay
+	// writes them to the timeline instead (registry.Signal.Informational), and the entries of the
+	// events the relay can tell alone (registry.Signal.Note) too, so the workflow records neither;
+	// more provider calls in a row run as one activity; a screening started in progress does not
+	// say so again. A version of fewerEventsChange rather than a change of its own: a new change
+	// costs every history a marker and a search attribute upsert, two of the events it saves.
+	eventsBypassVersion workflow.Version = 2
+)
+
+// historyVersion is the version of fewerEventsChange the workflow runs.
+func historyVersion(ctx workflow.Context) workflow.Version {
+	return workflow.GetVersion(ctx, fewerEventsChange, workflow.DefaultVersion, eventsBypassVersion)
+}
+
 // storeWrite runs a write to our own Postgres. With local (fewerEventsChange) it runs as a local
 // activity: in the workflow task that asked for it, recorded as one marker, where an activity adds
 // three events and the workflow task that takes its result. Its failure semantics fit these writes:

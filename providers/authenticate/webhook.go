@@ -186,3 +186,28 @@ func notEmpty(s string) int {
 	}
 	return 1
 }
+
+// Describe is the search's state in words, for a timeline: type, identifier, status, sub-status.
+func (s Search) Describe() string {
+	d := fmt.Sprintf("%s %s: %s", s.SearchType, s.UniqueIdentifier, s.SearchStatus)
+	if s.SearchSubStatus != "" {
+		d += " (" + s.SearchSubStatus + ")"
+	}
+	return d
+}
+
+// Describe is the event in words, for a timeline: its type and what it says.
+func (s Summary) Describe() string {
+	d := s.Type
+	switch {
+	case s.Search != nil:
+		d += ": " + s.Search.Describe()
+	case s.ReportUUID != "":
+		d += fmt.Sprintf(": report %s %s", s.ReportUUID, s.Status)
+	case s.Status != "" && s.VerificationMethod != "":
+		d += fmt.Sprintf(": %s (%s)", s.Status, s.VerificationMethod)
+	case s.Status != "":
+		d += ": " + s.Status
+	}
+	return d
+}

@@ -140,13 +140,18 @@ func (*Authenticate) ParseWebhook(body []byte) (registry.Envelope, error) {
 	return registry.Envelope{ID: ev.Key, Type: ev.Event, Subject: ev.Subject()}, err
 }
 
-// Translate keeps the summary only: it has no PII, and no report link either.
+// Translate keeps the summary only: it has no PII, and no report link either. The events the check
+// workflow only records are informational, and every event whose timeline entry the event alone
+// tells carries it as its note.
 func (*Authenticate) Translate(body []byte) (registry.Signal, error) {
 	ev, err := authenticate.ParseEvent(body)
 	if err != nil {
 		return registry.Signal{}, err
 	}
-	return registry.Signal{Name: workflows.AuthenticateEventSignal, Arg: ev.Summary()}, nil
+	summary := ev.Summary()
+	informational, promptAfter := workflows.AuthenticateEventInformational(summary)
+	return registry.Signal{Name: workflows.AuthenticateEventSignal, Arg: summary,
+		Note: workflows.AuthenticateEventNote(summary), Informational: informational, PromptAfter: promptAfter}, nil
 }
 
 func (*Authenticate) CheckWorkflow() string { return workflows.AuthenticateCheckWorkflowName }

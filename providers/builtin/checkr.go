@@ -163,7 +163,9 @@ func (*Checkr) Translate(body []byte) (registry.Signal, error) {
 			Arg: workflows.CheckrAccountEvent{Kind: workflows.CheckrAccountDeauthorized, EventID: ev.ID,
 				TokenFingerprint: ev.DeauthorizedTokenFingerprint()}}, nil
 	}
-	return registry.Signal{Name: workflows.CheckrEventSignal, Arg: ev.Summary()}, nil
+	summary := ev.Summary()
+	return registry.Signal{Name: workflows.CheckrEventSignal, Arg: summary,
+		Note: workflows.CheckrEventNote(summary), Informational: workflows.CheckrEventInformational(summary)}, nil
 }
 
 // Revive starts a workflow for an event whose workflow is not running (see registry.Reviver): an

@@ -309,3 +309,11 @@ func (e Event) digest() objectDigest {
 	_ = json.Unmarshal(e.Data.Object, &d)
 	return d
 }
+
+// Describe is the event in words, for a timeline: its type and the status it reports.
+func (s Summary) Describe() string {
+	if s.Status == "" {
+		return s.Type
+	}
+	return s.Type + ": " + s.Status
+}

@@ -138,6 +138,19 @@ type Signal struct {
 	WorkflowID    string
 	StartWorkflow any
 	StartInput    any
+
+	// Note is the event's entry in its check's record, when the event alone tells it (no
+	// ScreeningID or CheckID: the relay takes them from the check workflow the event routes to). The
+	// relay writes it once the check's running workflow has the signal, so the workflow need not.
+	Note *store.EventNote
+	// Informational: the check workflow would only record the event (Note), nothing else. While the
+	// check runs, the relay writes the note and signals nothing, which spares the workflow's history
+	// the signal and the workflow task that takes it. An ended check's event is signalled all the
+	// same: its amendment workflow acts on every event.
+	Informational bool
+	// PromptAfter names an event type after which an informational event is a prompt after all: when
+	// one about the same subject was stored before it, the event is signalled.
+	PromptAfter string
 }
 
 // Worker is the part of a Temporal worker (or of the test suite's environment) that registers.
