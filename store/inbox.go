@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -216,14 +215,17 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) (int, er
 		}
 		// Only with an outcome recorded under its lease: another relay's claim notes the event
 		// itself. In the order of the outcomes, in which each workflow's events came.
+		isRecorded := make(map[int64]bool, len(recorded))
+		for _, id := range recorded {
+			isRecorded[id] = true
+		}
+		var notes []EventNote
 		for _, o := range outcomes {
-			if o.Note != nil && slices.Contains(recorded, o.ID) {
-				if err := writeNote(ctx, tx, *o.Note); err != nil {
-					return err
-				}
+			if o.Note != nil && isRecorded[o.ID] {
+				notes = append(notes, *o.Note)
 			}
 		}
-		return nil
+		return writeNotes(ctx, tx, notes)
 	})
 	if err != nil {
 		return 0, err

@@ -70,3 +70,49 @@ func TestANoteGoesOnlyWithADelivery(t *testing.T) {
 		Status: store.InboxDiscarded, Note: &store.EventNote{DedupeKey: "k"}}})
 	require.ErrorContains(t, err, "with a note")
 }
+
+// TestNotesOfABatchKeepTheirOrderAndTheirText: the relay records up to hundreds of outcomes at
+// once, their notes written together; the timeline must read as if each was written on its own.
+func TestNotesOfABatchKeepTheirOrderAndTheirText(t *testing.T) {
+	db := testenv.NewDB(t)
+	st := store.New(db)
+	ctx := context.Background()
+	_, scr, _ := newScreening(t, st, "", nil)
+	checks, err := st.ScreeningChecks(ctx, scr.ID)
+	require.NoError(t, err)
+	checkID := checks[0].ID
+	var ids []int64
+	for range 5 {
+		ids = append(ids, storeEvent(t, st, "thing:batched"))
+	}
+	claimed, err := st.ClaimDueEvents(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, claimed, 5)
+	at := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC) // one time for all: the order decides
+	note := func(key, detail string, search *store.Search) *store.EventNote {
+		return &store.EventNote{ScreeningID: scr.ID, CheckID: checkID, DedupeKey: key, Kind: "provider.event",
+			Detail: detail, OccurredAt: at, Search: search}
+	}
+	notes := []*store.EventNote{
+		note("e:1", "first", nil),
+		note("e:2", "second\x00", nil),
+		note("e:3", "third, a search", &store.Search{UniqueIdentifier: "s1", SearchType: "COUNTY_CRIMINAL", SearchStatus: "COMPLETE"}),
+		note("e:1", "the first again, under its key", nil),
+		note("e:4", "fourth", nil),
+	}
+	outcomes := make([]store.Outcome, len(claimed))
+	for i, c := range claimed {
+		outcomes[i] = store.Outcome{ID: c.ID, LeaseID: c.LeaseID, Status: store.InboxDelivered, Attempted: true, Note: notes[i]}
+	}
+	require.Equal(t, ids, eventIDs(claimed))
+	recorded, err := st.RecordOutcomes(ctx, outcomes)
+	require.NoError(t, err)
+	require.Equal(t, 5, recorded)
+
+	var details []string
+	require.NoError(t, db.Select(&details, `SELECT detail FROM timeline_entries WHERE check_id = $1 ORDER BY occurred_at, id`, checkID))
+	require.Equal(t, []string{"first", "second", "third, a search", "fourth"}, details)
+	searches, err := st.Searches(ctx, checkID)
+	require.NoError(t, err)
+	require.Len(t, searches, 1)
+}

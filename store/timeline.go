@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // TimelineEntry is one line of a screening's history as the HR API shows it.
@@ -78,14 +79,65 @@ type EventNote struct {
 	Search *Search
 }
 
-func writeNote(ctx context.Context, tx *sqlx.Tx, n EventNote) error {
-	// A note is written with a batch of outcomes: text Postgres refuses would hold the whole
-	// batch back, every time it is retried.
+// writeNotes writes notes in their order. The timeline entries of notes without a search, which
+// most are, go in one statement per run of them: the relay records a batch of outcomes at a time,
+// and a statement per entry would make its one recorder the slowest step of a delivery.
+func writeNotes(ctx context.Context, tx *sqlx.Tx, notes []EventNote) error {
+	var run []TimelineEntry
+	for _, n := range notes {
+		if n.Search == nil {
+			run = append(run, n.entry())
+			continue
+		}
+		if err := appendTimelines(ctx, tx, run); err != nil {
+			return err
+		}
+		run = run[:0]
+		if err := writeNote(ctx, tx, n); err != nil {
+			return err
+		}
+	}
+	return appendTimelines(ctx, tx, run)
+}
+
+// entry is the note's timeline entry. A note is written with a batch of outcomes: text Postgres
+// refuses would hold the whole batch back, every time it is retried.
+func (n EventNote) entry() TimelineEntry {
 	entry := TimelineEntry{ScreeningID: n.ScreeningID, CheckID: &n.CheckID, DedupeKey: storable(n.DedupeKey),
 		Kind: storable(n.Kind), Detail: storable(n.Detail), OccurredAt: n.OccurredAt}
 	if entry.OccurredAt.IsZero() {
 		entry.OccurredAt = time.Now()
 	}
+	return entry
+}
+
+// appendTimelines is appendTimeline for many entries of checks, in one statement, in their order.
+func appendTimelines(ctx context.Context, tx *sqlx.Tx, entries []TimelineEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	n := len(entries)
+	screenings, checks, keys, kinds, details := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	occurred := make([]string, n)
+	for i, e := range entries {
+		screenings[i], checks[i], keys[i], kinds[i], details[i] = e.ScreeningID, *e.CheckID, e.DedupeKey, e.Kind, e.Detail
+		occurred[i] = e.OccurredAt.UTC().Format(time.RFC3339Nano)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO timeline_entries (screening_id, check_id, dedupe_key, kind, detail, occurred_at)
+		SELECT screening_id, check_id, dedupe_key, kind, detail, occurred_at
+		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) WITH ORDINALITY
+			AS e(screening_id, check_id, dedupe_key, kind, detail, occurred_at, position)
+		ORDER BY position
+		ON CONFLICT (screening_id, dedupe_key) DO NOTHING`,
+		pq.Array(screenings), pq.Array(checks), pq.Array(keys), pq.Array(kinds), pq.Array(details), pq.Array(occurred))
+	if err != nil {
+		return fmt.Errorf("store: append timeline entries: %w", err)
+	}
+	return nil
+}
+
+func writeNote(ctx context.Context, tx *sqlx.Tx, n EventNote) error {
+	entry := n.entry()
 	if n.Search != nil {
 		search := Search{CheckID: n.CheckID, UniqueIdentifier: storable(n.Search.UniqueIdentifier),
 			SearchType: storable(n.Search.SearchType), SearchStatus: storable(n.Search.SearchStatus),
