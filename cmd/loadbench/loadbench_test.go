@@ -24,7 +24,7 @@ func TestLoadBenchAtTinySizes(t *testing.T) {
 	require.NoError(t, err)
 	cfg.ingestDuration, cfg.ackDuration, cfg.readDuration = time.Second, time.Second, time.Second
 	cfg.ingestClients, cfg.signalers, cfg.creators = 8, 8, 4
-	cfg.deliveryN, cfg.latencyN, cfg.openN = 6, 6, 12
+	cfg.deliveryN, cfg.latencyN, cfg.openN, cfg.openChunk = 6, 6, 12, 5
 	cfg.readRate, cfg.settleAfterOpen, cfg.waitTimeout = 20, 0, 3*time.Minute
 
 	var out bytes.Buffer

@@ -49,6 +49,7 @@ type config struct {
 	signalers       int
 	latencyN        int
 	openN           int
+	openChunk       int
 	creators        int
 	readRate        int
 	readDuration    time.Duration
@@ -67,6 +68,7 @@ func defaultConfig() config {
 		signalers:       64,
 		latencyN:        300,
 		openN:           10000,
+		openChunk:       1000,
 		creators:        16,
 		readRate:        200,
 		readDuration:    10 * time.Second,
@@ -102,7 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, errors.New("-api-url needs -database-url and -temporal-address")
 	}
 	for name, n := range map[string]int{"ingest-clients": cfg.ingestClients, "delivery-n": cfg.deliveryN,
-		"signalers": cfg.signalers, "latency-n": cfg.latencyN, "open": cfg.openN, "creators": cfg.creators,
+		"signalers": cfg.signalers, "latency-n": cfg.latencyN, "open": cfg.openN, "open-chunk": cfg.openChunk, "creators": cfg.creators,
 		"read-rate": cfg.readRate} {
 		if n <= 0 {
 			return cfg, fmt.Errorf("-%s must be positive", name)
@@ -146,6 +148,7 @@ func parseFlagsOver(cfg config, args []string, stderr io.Writer) (config, bool, 
 	fs.IntVar(&cfg.signalers, "signalers", cfg.signalers, "goroutines of the bare SDK signal baseline")
 	fs.IntVar(&cfg.latencyN, "latency-n", cfg.latencyN, "screenings completed at half the delivery capacity, for webhook-to-state latency")
 	fs.IntVar(&cfg.openN, "open", cfg.openN, "screenings held open at once")
+	fs.IntVar(&cfg.openChunk, "open-chunk", cfg.openChunk, "open screenings created at a time, each chunk once the one before last is waiting")
 	fs.IntVar(&cfg.creators, "creators", cfg.creators, "concurrent clients creating screenings (and starting workflows for the baseline)")
 	fs.IntVar(&cfg.readRate, "read-rate", cfg.readRate, "GET /v1/screenings/{id} per second while the screenings are open")
 	fs.DurationVar(&cfg.readDuration, "read-duration", cfg.readDuration, "how long the API reads run")

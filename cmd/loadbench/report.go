@@ -38,6 +38,7 @@ type Sizes struct {
 	Signalers      int     `json:"signalers"`
 	LatencyN       int     `json:"latency_screenings"`
 	OpenN          int     `json:"open_screenings"`
+	OpenChunk      int     `json:"open_chunk"`
 	Creators       int     `json:"creators"`
 	ReadRatePerSec int     `json:"read_rate_per_sec"`
 	ReadSeconds    float64 `json:"read_seconds"`
@@ -238,13 +239,14 @@ func (r *Report) print(w io.Writer) {
 		if r.Delivery != nil {
 			baseline = fmt.Sprintf("%s bare SDK start, %d goroutines", perSec(r.Delivery.SDKStartsPerSec), r.Sizes.Creators)
 		}
-		row(fmt.Sprintf("screening creation, %d clients", r.Sizes.Creators), perSec(o.CreationPerSec), baseline, o.CreationRatio)
+		row(fmt.Sprintf("screening creation, %d clients (first %d)", r.Sizes.Creators, min(r.Sizes.OpenChunk, o.Screenings)),
+			perSec(o.CreationPerSec), baseline, o.CreationRatio)
 		if o.AllWaitingSeconds == 0 {
 			row(fmt.Sprintf("%d open screenings", o.Screenings), "never all waiting: run stopped", "", 0)
 			tw.Flush()
 			return
 		}
-		row(fmt.Sprintf("%d open screenings: all waiting after", o.Screenings), seconds(o.AllWaitingSeconds), "", 0)
+		row(fmt.Sprintf("%d open screenings, %d at a time: all waiting after", o.Screenings, r.Sizes.OpenChunk), seconds(o.AllWaitingSeconds), "", 0)
 		for _, name := range memoryOrder(o.MemoryOpenMB) {
 			row("  memory of "+name, fmt.Sprintf("%.1f MB open, %.1f MB per 1,000 open", o.MemoryOpenMB[name], o.MemoryPerThousandMB[name]),
 				fmt.Sprintf("%.1f MB before", o.MemoryBeforeMB[name]), 0)
