@@ -14,7 +14,7 @@ import (
 )
 
 // composeSecrets are the variables docker-compose.yml requires with ${VAR:?...}.
-var composeSecrets = []string{"POSTGRES_PASSWORD", "COMPLYCUBE_API_KEY", "COMPLYCUBE_WEBHOOK_SECRET"}
+var composeSecrets = []string{"POSTGRES_PASSWORD", "SCREENFLOW_ENCRYPTION_KEY", "COMPLYCUBE_API_KEY", "COMPLYCUBE_WEBHOOK_SECRET"}
 
 // TestDockerCompose validates docker-compose.yml with `docker-compose config`, which needs no
 // Docker engine. Debian's docker-compose (1.29) is the oldest we support, so it is the judge.

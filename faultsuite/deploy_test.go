@@ -129,6 +129,9 @@ func TestDeploy(t *testing.T) {
 		d.awaitWaiting(ctx)
 	})
 	l.phase("deploy: previous stopped, current migrate, serve, worker", func() { d.deploy(ctx) })
+	// The previous release's candidates and documents are in the clear and its Checkr tokens in
+	// the single-key format: rotation seals them all under the key while everything runs.
+	l.phase("keys rotate, while serve and worker run", func() { t.Log(d.command(ctx, d.current, "keys", "rotate")) })
 	l.phase("providers complete everything", func() { d.completeAll(ctx) })
 	l.phase("settle", func() { d.settle(ctx) })
 

@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/screenflow/screenflow/providers/complycube/fake"
+	"github.com/screenflow/screenflow/vault"
 )
 
 const (
@@ -98,6 +99,7 @@ func startStack(ctx context.Context, t *testing.T, l *ledger) *stack {
 		"CHECK_WEBHOOK_DEADLINE=" + webhookDeadline.String(),
 		"CHECK_POLL_INTERVAL=" + pollInterval.String(),
 		"RELAY_MAX_BACKOFF=1s",
+		"SCREENFLOW_ENCRYPTION_KEY=" + vault.NewKey(),
 		"LOG_LEVEL=info",
 		"LOG_FORMAT=text",
 	}

@@ -16,20 +16,9 @@ func (s *Store) Check(ctx context.Context, id string) (Check, error) {
 	return c, nil
 }
 
-// CandidateForCheck reads the PII of the candidate a check is about.
+// CandidateForCheck reads the PII of the candidate a check is about, opened (candidates.go).
 func (s *Store) CandidateForCheck(ctx context.Context, checkID string) (Candidate, error) {
-	var c Candidate
-	err := s.db.GetContext(ctx, &c, `SELECT ca.id, ca.tenant_id, ca.reference, ca.first_name, ca.last_name,
-			ca.email, to_char(ca.dob, 'YYYY-MM-DD') AS dob, ca.address_line1, ca.address_line2, ca.city,
-			ca.state, ca.postal_code, ca.country
-		FROM checks ch
-		JOIN screenings s ON s.id = ch.screening_id
-		JOIN candidates ca ON ca.id = s.candidate_id
-		WHERE ch.id = $1`, checkID)
-	if err != nil {
-		return c, fmt.Errorf("store: candidate for check: %w", notFound(err))
-	}
-	return c, nil
+	return s.candidateForCheck(ctx, checkID)
 }
 
 // SetProviderClient records the provider's id for the candidate and routes the provider's events

@@ -25,15 +25,21 @@ type Document struct {
 const documentColumns = `id, screening_id, check_id, kind, content_type, size_bytes, sha256, created_at`
 
 // SaveDocument stores a check's document of a kind once: saving it again returns the stored one,
-// so a retried download activity does not duplicate it.
+// so a retried download activity does not duplicate it. The bytes are sealed when the store has a
+// vault; the size and SHA-256 are always the plaintext's, which the HR API shows and serves as ETag.
 func (s *Store) SaveDocument(ctx context.Context, checkID, kind, contentType string, content []byte) (Document, error) {
 	sum := sha256.Sum256(content)
+	id := uuid.NewString()
+	stored, sealed := content, false
+	if s.vault != nil {
+		stored, sealed = s.vault.Seal(content, documentAD(id)), true
+	}
 	var d Document
 	_, err := s.db.ExecContext(ctx, `INSERT INTO documents
-		(id, screening_id, check_id, kind, content_type, size_bytes, sha256, content)
-		SELECT $1, screening_id, id, $3, $4, $5, $6, $7 FROM checks WHERE id = $2
+		(id, screening_id, check_id, kind, content_type, size_bytes, sha256, content, content_sealed)
+		SELECT $1, screening_id, id, $3, $4, $5, $6, $7, $8 FROM checks WHERE id = $2
 		ON CONFLICT (check_id, kind) DO NOTHING`,
-		uuid.NewString(), checkID, kind, contentType, len(content), hex.EncodeToString(sum[:]), content)
+		id, checkID, kind, contentType, len(content), hex.EncodeToString(sum[:]), stored, sealed)
 	if err != nil {
 		return d, fmt.Errorf("store: save document: %w", err)
 	}
@@ -56,11 +62,31 @@ func (s *Store) DocumentContent(ctx context.Context, tenantID, screeningID, docu
 	var row struct {
 		Document
 		Content []byte `db:"content"`
+		Sealed  bool   `db:"content_sealed"`
 	}
-	err := s.db.GetContext(ctx, &row, `SELECT `+documentColumns+`, content FROM documents
+	err := s.db.GetContext(ctx, &row, `SELECT `+documentColumns+`, content, content_sealed FROM documents
 		WHERE id = $1 AND screening_id = $2`, documentID, screeningID)
 	if err != nil {
 		return Document{}, nil, fmt.Errorf("store: document: %w", notFound(err))
 	}
-	return row.Document, row.Content, nil
+	content, err := s.openDocument(row.ID, row.Content, row.Sealed)
+	if err != nil {
+		return Document{}, nil, err
+	}
+	return row.Document, content, nil
+}
+
+// openDocument returns a document's bytes in the clear, whichever way the row holds them.
+func (s *Store) openDocument(id string, content []byte, sealed bool) ([]byte, error) {
+	if !sealed {
+		return content, nil
+	}
+	if s.vault == nil {
+		return nil, errNoVault
+	}
+	plaintext, err := s.vault.Open(content, documentAD(id))
+	if err != nil {
+		return nil, fmt.Errorf("store: document %s: %w", id, err)
+	}
+	return plaintext, nil
 }

@@ -117,9 +117,9 @@ const screeningColumns = `id, tenant_id, candidate_id, status, result, workflow_
 const checkColumns = `id, screening_id, position, provider, check_type, status, outcome, failure_reason,
 	provider_client_id, provider_check_id, options, checkr_account_id, invitation_url, created_at, updated_at, completed_at`
 
-// CreateScreening stores the candidate, the screening and its checks in one transaction. With an
-// idempotency key already used by this tenant it returns the earlier screening and created=false,
-// or ErrIdempotencyConflict when the earlier request differed.
+// CreateScreening stores the candidate (sealed, see NewSealed), the screening and its checks in one
+// transaction. With an idempotency key already used by this tenant it returns the earlier
+// screening and created=false, or ErrIdempotencyConflict when the earlier request differed.
 func (s *Store) CreateScreening(ctx context.Context, n NewScreening) (Screening, bool, error) {
 	var out Screening
 	created := false
@@ -151,13 +151,9 @@ func (s *Store) CreateScreening(ctx context.Context, n NewScreening) (Screening,
 				return fmt.Errorf("store: idempotency lookup: %w", err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO candidates
-			(id, tenant_id, reference, first_name, last_name, email, dob,
-			 address_line1, address_line2, city, state, postal_code, country)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-			candidateID, n.TenantID, c.Reference, c.FirstName, c.LastName, c.Email, c.DOB,
-			c.AddressLine1, c.AddressLine2, c.City, c.State, c.PostalCode, c.Country); err != nil {
-			return fmt.Errorf("store: insert candidate: %w", err)
+		c.ID, c.TenantID = candidateID, n.TenantID
+		if err := s.insertCandidate(ctx, tx, c); err != nil {
+			return err
 		}
 		if err := tx.GetContext(ctx, &out, `INSERT INTO screenings
 			(id, tenant_id, candidate_id, idempotency_key, request_hash)
@@ -215,10 +211,11 @@ func (s *Store) ScreeningDetail(ctx context.Context, tenantID, id string) (Scree
 		return ScreeningDetail{}, err
 	}
 	d := ScreeningDetail{Screening: scr}
-	if err := s.db.GetContext(ctx, &d.CandidateReference,
-		`SELECT reference FROM candidates WHERE id = $1`, scr.CandidateID); err != nil {
-		return d, fmt.Errorf("store: candidate reference: %w", err)
+	candidate, err := s.candidate(ctx, scr.CandidateID)
+	if err != nil {
+		return d, err
 	}
+	d.CandidateReference = candidate.Reference
 	if err := s.db.SelectContext(ctx, &d.Checks,
 		`SELECT `+checkColumns+` FROM checks WHERE screening_id = $1 ORDER BY position`, id); err != nil {
 		return d, fmt.Errorf("store: checks: %w", err)

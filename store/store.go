@@ -9,6 +9,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq" // registers the "postgres" driver
+
+	"github.com/screenflow/screenflow/vault"
 )
 
 // ErrNotFound is returned when a row does not exist or belongs to another tenant: callers answer
@@ -18,6 +20,8 @@ var ErrNotFound = errors.New("not found")
 // Store is the one entry point to the database.
 type Store struct {
 	db *sqlx.DB
+	// vault seals candidate PII and documents at rest; nil only in tests (see NewSealed).
+	vault *vault.Vault
 }
 
 // New wraps an open connection pool.

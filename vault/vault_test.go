@@ -28,8 +28,8 @@ func TestSealedValuesOpenWithTheSameKeyAndAssociatedData(t *testing.T) {
 		if plaintext != "" {
 			require.NotContains(t, string(sealed), plaintext)
 		}
-		require.Equal(t, byte(1), sealed[0], "version byte")
-		require.Len(t, sealed, 1+12+len(plaintext)+16)
+		require.Equal(t, byte(2), sealed[0], "version byte")
+		require.Len(t, sealed, 1+vault.KeyIDSize+12+len(plaintext)+16)
 		opened, err := v.Open(sealed, []byte("account-1"))
 		require.NoError(t, err)
 		require.Equal(t, plaintext, string(opened))
@@ -52,7 +52,9 @@ func TestOpenRefusesAnythingButAnIntactValueUnderTheSameKeyAndAssociatedData(t *
 		return b
 	}
 	unknownVersion := bytes.Clone(sealed)
-	unknownVersion[0] = 2
+	unknownVersion[0] = 3
+	unknownKeyID := bytes.Clone(sealed)
+	unknownKeyID[1] ^= 0x01
 
 	cases := map[string]struct {
 		vault  *vault.Vault
@@ -61,14 +63,16 @@ func TestOpenRefusesAnythingButAnIntactValueUnderTheSameKeyAndAssociatedData(t *
 	}{
 		"wrong key":             {newVault(t), sealed, "account-1"},
 		"wrong associated data": {v, sealed, "account-2"},
-		"tampered nonce":        {v, flip(1), "account-1"},
-		"tampered ciphertext":   {v, flip(1 + 12), "account-1"},
+		"tampered nonce":        {v, flip(1 + vault.KeyIDSize), "account-1"},
+		"tampered ciphertext":   {v, flip(1 + vault.KeyIDSize + 12), "account-1"},
 		"tampered tag":          {v, flip(len(sealed) - 1), "account-1"},
 		"truncated":             {v, sealed[:len(sealed)-1], "account-1"},
-		"shorter than overhead": {v, sealed[:1+12+15], "account-1"},
+		"shorter than overhead": {v, sealed[:1+vault.KeyIDSize+12+15], "account-1"},
+		"key id cut short":      {v, sealed[:3], "account-1"},
 		"version byte only":     {v, sealed[:1], "account-1"},
 		"empty":                 {v, nil, "account-1"},
 		"unknown version":       {v, unknownVersion, "account-1"},
+		"unknown key id":        {v, unknownKeyID, "account-1"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

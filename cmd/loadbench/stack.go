@@ -26,6 +26,7 @@ import (
 
 	"github.com/screenflow/screenflow/devenv"
 	"github.com/screenflow/screenflow/store"
+	"github.com/screenflow/screenflow/vault"
 	"github.com/screenflow/screenflow/workflows"
 )
 
@@ -106,7 +107,8 @@ func (s *stack) start(ctx context.Context, cfg config, stdout io.Writer) error {
 		// the environment says otherwise.
 		env = append([]string{"RELAY_CONCURRENCY=" + strconv.Itoa(cfg.signalers)}, env...)
 		env = append(env, "DATABASE_URL="+s.databaseURL, "TEMPORAL_ADDRESS="+s.temporalAddress,
-			"TEMPORAL_NAMESPACE="+s.namespace, "HTTP_ADDR="+httpAddr, "LOG_LEVEL=warn", "LOG_FORMAT=text")
+			"TEMPORAL_NAMESPACE="+s.namespace, "HTTP_ADDR="+httpAddr, "LOG_LEVEL=warn", "LOG_FORMAT=text",
+			"SCREENFLOW_ENCRYPTION_KEY="+vault.NewKey())
 	}
 	s.source = sourceOf(cfg.source, cfg.external())
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/screenflow/screenflow/providers/builtin"
@@ -24,6 +25,7 @@ var (
 	settingHTTPAddr        = registry.Setting{Name: "HTTP_ADDR", Default: ":8080"}
 	settingPublicBaseURL   = registry.Setting{Name: "PUBLIC_BASE_URL"}
 	settingEncryptionKey   = registry.Setting{Name: "SCREENFLOW_ENCRYPTION_KEY"}
+	settingEncryptionOld   = registry.Setting{Name: "SCREENFLOW_ENCRYPTION_OLD_KEYS"}
 	settingWebhookDeadline = registry.Setting{Name: "CHECK_WEBHOOK_DEADLINE", Default: "24h"}
 	settingPollInterval    = registry.Setting{Name: "CHECK_POLL_INTERVAL", Default: "1h"}
 	settingUnroutable      = registry.Setting{Name: "RELAY_UNROUTABLE_AFTER", Default: "1h"}
@@ -45,7 +47,7 @@ var (
 )
 
 var coreSettings = []registry.Setting{settingDatabaseURL, settingTemporalAddress, settingNamespace, settingHTTPAddr,
-	settingPublicBaseURL, settingEncryptionKey, settingWebhookDeadline, settingPollInterval, settingUnroutable,
+	settingPublicBaseURL, settingEncryptionKey, settingEncryptionOld, settingWebhookDeadline, settingPollInterval, settingUnroutable,
 	settingMaxBackoff, settingConcurrency, settingLease, settingMaxWebhookBytes, settingLogLevel, settingLogFormat,
 	settingInboxBatchSize, settingInboxFlush, settingDatabaseConns, settingWorkflowTasks, settingActivities,
 	settingLocalActivities, settingWorkflowPollers, settingActivityPollers, settingWorkflowCache,
@@ -61,6 +63,7 @@ type config struct {
 	HTTPAddr          string
 	PublicBaseURL     string
 	EncryptionKey     string
+	EncryptionOldKeys string
 	Timing            workflows.Timing
 	UnroutableAfter   time.Duration
 	RelayMaxBackoff   time.Duration
@@ -89,6 +92,7 @@ func loadConfig(env registry.Env) (config, error) {
 		HTTPAddr:          settingHTTPAddr.Get(env),
 		PublicBaseURL:     settingPublicBaseURL.Get(env),
 		EncryptionKey:     settingEncryptionKey.Get(env),
+		EncryptionOldKeys: settingEncryptionOld.Get(env),
 		LogLevel:          settingLogLevel.Get(env),
 		LogFormat:         settingLogFormat.Get(env),
 		env:               env,
@@ -175,17 +179,34 @@ func envInt(env registry.Env, s registry.Setting) (int64, error) {
 	return n, nil
 }
 
-// vault opens the key that seals Checkr access tokens; nil when none is configured, which leaves
-// Checkr OAuth off.
+// vault loads the keyring that seals candidate PII, documents and Checkr access tokens at rest:
+// SCREENFLOW_ENCRYPTION_KEY seals and opens, and the keys of SCREENFLOW_ENCRYPTION_OLD_KEYS, being
+// rotated away from, only open. Errors name the setting, never a key.
 func (c config) vault() (*vault.Vault, error) {
 	if c.EncryptionKey == "" {
-		return nil, nil
+		return nil, fmt.Errorf("%s is not set: it seals candidate data and documents at rest; "+
+			"generate one with `openssl rand -hex 32`", settingEncryptionKey.Name)
 	}
-	key, err := vault.ParseKey(c.EncryptionKey)
+	primary, err := vault.ParseKey(c.EncryptionKey)
 	if err != nil {
-		return nil, fmt.Errorf("SCREENFLOW_ENCRYPTION_KEY: %w", err)
+		return nil, fmt.Errorf("%s: %w", settingEncryptionKey.Name, err)
 	}
-	return vault.New(key)
+	var older [][]byte
+	for i, s := range strings.Split(c.EncryptionOldKeys, ",") {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		key, err := vault.ParseKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s, key %d: %w", settingEncryptionOld.Name, i+1, err)
+		}
+		older = append(older, key)
+	}
+	v, err := vault.NewKeyring(primary, older...)
+	if err != nil {
+		return nil, fmt.Errorf("%s, %s: %w", settingEncryptionKey.Name, settingEncryptionOld.Name, err)
+	}
+	return v, nil
 }
 
 // checkrOAuth is the configured Checkr provider's partner app, for the OAuth endpoints; zero when

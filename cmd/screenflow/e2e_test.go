@@ -61,6 +61,7 @@ type stack struct {
 	checkr   *checkrfake.Server
 	temporal client.Client
 	db       *store.Store
+	procs    *stackProcesses // serve and worker; restart replaces them
 }
 
 type stackOptions struct {
@@ -122,17 +123,12 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	maps.Copy(env, opts.env)
 	cfg, err := loadConfig(func(name string) string { return env[name] })
 	require.NoError(t, err)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	ctx, cancel := context.WithCancel(context.Background())
-	serveDone, workerDone := make(chan error, 1), make(chan error, 1)
-	go func() { serveDone <- serve(ctx, cfg, log, ln) }()
-	go func() { workerDone <- runWorker(ctx, cfg, log) }()
+	procs := &stackProcesses{log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
+	procs.start(cfg, ln)
 	tc, err := client.Dial(client.Options{HostPort: opts.temporalAddress})
 	require.NoError(t, err)
 	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-serveDone)
-		require.NoError(t, <-workerDone)
+		procs.stop(t)
 		tc.Close()
 		fakeSrv.Close()
 		f.Close()
@@ -158,7 +154,8 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	require.NoError(t, run(context.Background(), []string{"providers", "subscribe", "authenticate"}, &out))
 	require.Contains(t, out.String(), apiURL+"/webhooks/authenticate/")
 	require.NotContains(t, out.String(), e2eAuthToken, "the token is not printed")
-	return &stack{cfg: cfg, apiURL: apiURL, apiKey: apiKey, fake: f, auth: af, checkr: cf, temporal: tc, db: store.New(db)}
+	return &stack{cfg: cfg, apiURL: apiURL, apiKey: apiKey, fake: f, auth: af, checkr: cf, temporal: tc, db: store.New(db),
+		procs: procs}
 }
 
 type screeningJSON struct {

@@ -28,6 +28,10 @@ commands:
   providers lost-calls [--resolve ID]
                       list provider calls whose answer was lost (each may have left a
                       duplicate record at the provider), or mark one reconciled
+  keys rotate [--batch N]
+                      re-seal every candidate, document and Checkr token not sealed under
+                      SCREENFLOW_ENCRYPTION_KEY, N rows per transaction (default 500), while
+                      serve and worker run; then SCREENFLOW_ENCRYPTION_OLD_KEYS can be emptied
 
 configuration comes from environment variables; see README.md
 `
@@ -73,6 +77,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return errors.New("usage: screenflow providers subscribe PROVIDER")
 		}
 		return runSubscribe(ctx, cfg, args[2], stdout)
+	case "keys":
+		return runKeys(ctx, cfg, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -41,16 +41,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) e
 		return err
 	}
 	oauth, checkrClient := cfg.checkrOAuth()
-	if v == nil && oauth.ClientID != "" {
-		log.Warn("SCREENFLOW_ENCRYPTION_KEY is not set: Checkr accounts cannot be connected")
-	}
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	store.SetPoolSize(db, cfg.DatabaseMaxConns)
-	st := store.New(db)
+	st := store.NewSealed(db, v)
 	// Closed after the HTTP server has shut down (defers run last first), so that the webhooks
 	// still in flight are committed and answered.
 	inbox := store.NewInboxWriter(st, cfg.Inbox)

@@ -39,7 +39,7 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	defer tc.Close()
 
-	w, err := startWorker(ctx, tc, cfg, registry.Deps{Store: store.New(db), Vault: v}, log)
+	w, err := startWorker(ctx, tc, cfg, registry.Deps{Store: store.NewSealed(db, v), Vault: v}, log)
 	if err != nil {
 		return err
 	}

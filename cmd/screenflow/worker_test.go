@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/screenflow/screenflow/devenv/testenv"
+	"github.com/screenflow/screenflow/vault"
 	"github.com/screenflow/screenflow/workflows"
 )
 
@@ -23,7 +24,8 @@ func TestWorkerWaitsUntilTemporalCanServeIt(t *testing.T) {
 	tmp := testenv.Temporal(t)
 	_, dbURL := testenv.NewDBURL(t)
 	namespace := "late-" + uuid.NewString()[:8]
-	env := map[string]string{"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": tmp.Address, "TEMPORAL_NAMESPACE": namespace}
+	env := map[string]string{"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": tmp.Address, "TEMPORAL_NAMESPACE": namespace,
+		"SCREENFLOW_ENCRYPTION_KEY": vault.NewKey()}
 	cfg, err := loadConfig(func(name string) string { return env[name] })
 	require.NoError(t, err)
 

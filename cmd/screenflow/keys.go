@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/screenflow/screenflow/store"
+)
+
+// rotationPasses bounds how often `keys rotate` goes over the tables. The first pass re-seals
+// nearly everything; a later one takes the rows that were locked meanwhile, and finding still more
+// means some process keeps sealing under another key, which another pass cannot fix.
+const rotationPasses = 3
+
+// runKeys runs `screenflow keys rotate [--batch N]`.
+func runKeys(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
+	const usage = "usage: screenflow keys rotate [--batch N]"
+	if len(args) == 0 || args[0] != "rotate" {
+		return errors.New(usage)
+	}
+	flags := flag.NewFlagSet("keys rotate", flag.ContinueOnError)
+	flags.SetOutput(io.Discard)
+	batch := flags.Int("batch", 500, "rows re-sealed per transaction")
+	if err := flags.Parse(args[1:]); err != nil || flags.NArg() != 0 || *batch <= 0 {
+		return errors.New(usage)
+	}
+	if err := cfg.requireDatabase(); err != nil {
+		return err
+	}
+	v, err := cfg.vault()
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st := store.NewSealed(db, v)
+
+	ids := v.KeyIDs()
+	older := "none"
+	if len(ids) > 1 {
+		older = strings.Join(ids[1:], ", ")
+	}
+	fmt.Fprintf(stdout, "sealing under key %s (SCREENFLOW_ENCRYPTION_KEY); also opening: %s\n", ids[0], older)
+	for pass := 1; pass <= rotationPasses; pass++ {
+		n, err := st.ResealPass(ctx, *batch)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "pass %d: re-sealed %d candidates, %d documents, %d Checkr tokens\n",
+			pass, n.Candidates, n.Documents, n.CheckrTokens)
+		if n.Total() == 0 {
+			break
+		}
+	}
+	left, err := st.NotUnderPrimaryKey(ctx)
+	if err != nil {
+		return err
+	}
+	if left.Total() > 0 {
+		return fmt.Errorf("%d candidates, %d documents and %d Checkr tokens are still not sealed under key %s: "+
+			"rows locked for long, or a serve or worker still sealing under another key; run every one with "+
+			"the new SCREENFLOW_ENCRYPTION_KEY, then run keys rotate again",
+			left.Candidates, left.Documents, left.CheckrTokens, ids[0])
+	}
+	fmt.Fprintf(stdout, "everything is sealed under key %s: SCREENFLOW_ENCRYPTION_OLD_KEYS can be emptied\n", ids[0])
+	return nil
+}
