@@ -105,19 +105,19 @@ func (a *Authenticate) CreateAuthenticateUser(ctx context.Context, in Authentica
 		if _, ferr := a.Store.FinishProviderCall(ctx, callID, store.CallRefused, ""); ferr != nil {
 			return "", ferr
 		}
-		return "", providerError(err)
+		return "", providerError("Authenticate", err)
 	case requestNotSent(err):
 		if _, ferr := a.Store.FinishProviderCall(ctx, callID, store.CallNotSent, ""); ferr != nil {
 			return "", ferr
 		}
-		return "", err
+		return "", providerError("Authenticate", err)
 	default:
 		// Authenticate may have created the user: say so now rather than on the next attempt,
 		// which may never come.
 		if _, lerr := a.Store.LoseProviderCalls(ctx, op); lerr != nil {
 			return "", lerr
 		}
-		return "", err
+		return "", providerError("Authenticate", err)
 	}
 }
 
@@ -195,7 +195,7 @@ func (a *Authenticate) RecordAuthenticateConsent(ctx context.Context, in Authent
 		UserAccessCode: in.UserAccessCode, IsBackgroundDisclosureAccepted: true,
 		GLBPurposeAndDPPAPurpose: 1, FCRAPurpose: 1, FullName: cand.FirstName + " " + cand.LastName,
 	})
-	return providerError(err)
+	return providerError("Authenticate", err)
 }
 
 // OrderAuthenticateSearches orders the criminal searches, and the sex offender check when asked,
@@ -225,7 +225,7 @@ func (a *Authenticate) OrderAuthenticateSearches(ctx context.Context, in Authent
 		searches := placed.criminal
 		if searches == nil {
 			if searches, err = a.Client.OrderCriminalSearches(ctx, in.UserAccessCode); err != nil {
-				return providerError(err)
+				return providerError("Authenticate", err)
 			}
 		}
 		if err := a.Store.MarkOrdered(ctx, in.CheckID, store.OrderCriminal); err != nil {
@@ -240,7 +240,7 @@ func (a *Authenticate) OrderAuthenticateSearches(ctx context.Context, in Authent
 	}
 	if !placed.sexOffender {
 		if err := a.Client.OrderSexOffenderCheck(ctx, in.UserAccessCode); err != nil {
-			return providerError(err)
+			return providerError("Authenticate", err)
 		}
 	}
 	return a.Store.MarkOrdered(ctx, in.CheckID, store.OrderSexOffender)
@@ -261,7 +261,7 @@ func (a *Authenticate) placedOrders(ctx context.Context, userAccessCode string) 
 	case errors.As(err, &apiErr) && !apiErr.Retryable():
 		return placedOrders{}, nil
 	case err != nil:
-		return placedOrders{}, providerError(err)
+		return placedOrders{}, providerError("Authenticate", err)
 	}
 	var p placedOrders
 	if tr.Criminal != nil {
@@ -288,7 +288,7 @@ type AuthenticateResult struct {
 func (a *Authenticate) ReadAuthenticateResult(ctx context.Context, in AuthenticateOrderInput) (AuthenticateResult, error) {
 	tr, err := a.Client.GetTestResult(ctx, in.UserAccessCode)
 	if err != nil {
-		return AuthenticateResult{}, providerError(err)
+		return AuthenticateResult{}, providerError("Authenticate", err)
 	}
 	var all []authenticate.Search
 	r := AuthenticateResult{SexOffenderComplete: !in.SexOffender}
@@ -381,7 +381,7 @@ func (a *Authenticate) InitiateAuthenticatePDF(ctx context.Context, in Authentic
 		return "", retryAfter("one PDF report per user per five minutes", ErrTypeRateLimited, wait)
 	}
 	if err != nil {
-		return "", providerError(err)
+		return "", providerError("Authenticate", err)
 	}
 	return report.ReportUUID, nil
 }
@@ -409,7 +409,7 @@ func (p AuthenticatePDF) Finished() bool {
 func (a *Authenticate) ReadAuthenticatePDF(ctx context.Context, in ReportRef) (AuthenticatePDF, error) {
 	report, err := a.Client.RetrievePDFReport(ctx, in.UserAccessCode)
 	if err != nil {
-		return AuthenticatePDF{}, providerError(err)
+		return AuthenticatePDF{}, providerError("Authenticate", err)
 	}
 	return AuthenticatePDF{ReportUUID: report.ReportUUID, Status: report.Status}, nil
 }
@@ -435,7 +435,7 @@ func (a *Authenticate) PollAuthenticatePDF(ctx context.Context, in ReportRef) (A
 func (a *Authenticate) StoreAuthenticateReport(ctx context.Context, in ReportRef) (DocumentRef, error) {
 	report, err := a.Client.RetrievePDFReport(ctx, in.UserAccessCode)
 	if err != nil {
-		return DocumentRef{}, providerError(err)
+		return DocumentRef{}, providerError("Authenticate", err)
 	}
 	if report.ReportUUID != in.ReportUUID || !authenticate.Is(report.Status, authenticate.PDFCompleted) || report.ReportLink == "" {
 		return DocumentRef{}, permanent(
@@ -451,7 +451,7 @@ func (a *Authenticate) StoreAuthenticateReport(ctx context.Context, in ReportRef
 		return DocumentRef{}, permanent("the report's link has expired", ErrTypeReportLinkExpired)
 	}
 	if err != nil {
-		return DocumentRef{}, providerError(err)
+		return DocumentRef{}, providerError("Authenticate", err)
 	}
 	doc, err := a.Store.SaveDocument(ctx, in.CheckID, DocumentKindAuthenticateReport+"_"+in.ReportUUID, "application/pdf", pdf)
 	if err != nil {

@@ -93,7 +93,7 @@ func (a *Checkr) CreateCheckrCandidate(ctx context.Context, in CheckrOrderInput)
 	}
 	cand, found, err := client.FindCandidate(ctx, in.CheckID)
 	if err != nil {
-		return "", providerError(err)
+		return "", providerError("Checkr", err)
 	}
 	if !found {
 		person, err := a.Store.CandidateForCheck(ctx, in.CheckID)
@@ -105,7 +105,7 @@ func (a *Checkr) CreateCheckrCandidate(ctx context.Context, in CheckrOrderInput)
 			req.FirstName, req.LastName, req.DOB, req.Zipcode = person.FirstName, person.LastName, person.DOB, person.PostalCode
 		}
 		if cand, err = client.CreateCandidate(ctx, req); err != nil {
-			return "", providerError(err)
+			return "", providerError("Checkr", err)
 		}
 	}
 	if err := a.Store.SetProviderClient(ctx, in.CheckID, checkr.Name, cand.ID,
@@ -124,7 +124,7 @@ func (a *Checkr) CreateCheckrInvitation(ctx context.Context, in CheckrOrderInput
 	}
 	existing, err := client.ListInvitations(ctx, in.CandidateID)
 	if err != nil {
-		return "", providerError(err)
+		return "", providerError("Checkr", err)
 	}
 	var inv *checkr.Invitation
 	for i := range existing {
@@ -136,7 +136,7 @@ func (a *Checkr) CreateCheckrInvitation(ctx context.Context, in CheckrOrderInput
 	if inv == nil {
 		created, err := client.CreateInvitation(ctx, checkr.InvitationRequest{Package: in.Package, CandidateID: in.CandidateID})
 		if err != nil {
-			return "", providerError(err)
+			return "", providerError("Checkr", err)
 		}
 		inv = &created
 	}
@@ -165,7 +165,7 @@ func (a *Checkr) CreateCheckrReport(ctx context.Context, in CheckrOrderInput) (s
 	}
 	existing, err := client.ListReports(ctx, in.CandidateID)
 	if err != nil {
-		return "", providerError(err)
+		return "", providerError("Checkr", err)
 	}
 	reportID := ""
 	for _, r := range existing {
@@ -177,7 +177,7 @@ func (a *Checkr) CreateCheckrReport(ctx context.Context, in CheckrOrderInput) (s
 	if reportID == "" {
 		r, err := client.CreateReport(ctx, checkr.ReportRequest{Package: in.Package, CandidateID: in.CandidateID})
 		if err != nil {
-			return "", providerError(err)
+			return "", providerError("Checkr", err)
 		}
 		reportID = r.ID
 	}
@@ -207,7 +207,7 @@ func (a *Checkr) PollCheckrInvitation(ctx context.Context, in CheckrInvitationRe
 	}
 	inv, err := client.GetInvitation(ctx, in.InvitationID)
 	if err != nil {
-		return CheckrInvitationSummary{}, providerError(err)
+		return CheckrInvitationSummary{}, providerError("Checkr", err)
 	}
 	status := inv.Status
 	if inv.DeletedAt != nil {
@@ -254,7 +254,7 @@ func (a *Checkr) FetchCheckrReport(ctx context.Context, in CheckrReportRef) (Che
 	}
 	r, err := client.GetReport(ctx, in.ReportID)
 	if err != nil {
-		return CheckrReportSummary{}, providerError(err)
+		return CheckrReportSummary{}, providerError("Checkr", err)
 	}
 	return CheckrReportSummary{Status: r.Status, Result: r.Result, Assessment: r.Assessment,
 		Adjudication: r.Adjudication, DocumentIDs: r.DocumentIDs}, nil
@@ -289,14 +289,14 @@ func (a *Checkr) StoreCheckrDocument(ctx context.Context, in CheckrDocumentInput
 	}
 	doc, err := client.GetDocument(ctx, in.DocumentID)
 	if err != nil {
-		return DocumentRef{}, providerError(err)
+		return DocumentRef{}, providerError("Checkr", err)
 	}
 	content, err := client.Download(ctx, doc.DownloadURI)
 	if errors.Is(err, checkr.ErrDownloadExpired) {
 		return DocumentRef{}, retryable("the download_uri expired; the next attempt gets a fresh one", ErrTypeDownloadExpired)
 	}
 	if err != nil {
-		return DocumentRef{}, providerError(err)
+		return DocumentRef{}, providerError("Checkr", err)
 	}
 	contentType := doc.ContentType
 	if contentType == "" {

@@ -43,7 +43,7 @@ func (a *ComplyCube) CreateClient(ctx context.Context, in CreateClientInput) (st
 	}
 	cl, found, err := a.Client.FindClient(ctx, in.CheckID)
 	if err != nil {
-		return "", providerError(err)
+		return "", providerError("ComplyCube", err)
 	}
 	if !found {
 		cand, err := a.Store.CandidateForCheck(ctx, in.CheckID)
@@ -60,7 +60,7 @@ func (a *ComplyCube) CreateClient(ctx context.Context, in CreateClientInput) (st
 			ExternalID: in.CheckID,
 		})
 		if err != nil {
-			return "", providerError(err)
+			return "", providerError("ComplyCube", err)
 		}
 	}
 	subject := complycube.SubjectFor("client", cl.ID)
@@ -99,7 +99,7 @@ func (a *ComplyCube) CreateCheck(ctx context.Context, in CreateCheckInput) (Prov
 	}
 	existing, err := a.Client.ListChecks(ctx, in.ClientID)
 	if err != nil {
-		return ProviderCheck{}, providerError(err)
+		return ProviderCheck{}, providerError("ComplyCube", err)
 	}
 	var created *complycube.Check
 	for i := range existing {
@@ -111,7 +111,7 @@ func (a *ComplyCube) CreateCheck(ctx context.Context, in CreateCheckInput) (Prov
 	if created == nil {
 		c, err := a.Client.CreateCheck(ctx, complycube.CreateCheckRequest{ClientID: in.ClientID, Type: in.CheckType})
 		if err != nil {
-			return ProviderCheck{}, providerError(err)
+			return ProviderCheck{}, providerError("ComplyCube", err)
 		}
 		created = &c
 	}
@@ -127,7 +127,7 @@ func (a *ComplyCube) CreateCheck(ctx context.Context, in CreateCheckInput) (Prov
 func (a *ComplyCube) PollComplyCubeCheck(ctx context.Context, providerCheckID string) (ProviderCheck, error) {
 	c, err := a.Client.GetCheck(ctx, providerCheckID)
 	if err != nil {
-		return ProviderCheck{}, providerError(err)
+		return ProviderCheck{}, providerError("ComplyCube", err)
 	}
 	if c.Status != "complete" && c.Status != "failed" {
 		return ProviderCheck{}, notReady("check is still " + c.Status)
@@ -158,7 +158,7 @@ func (a *ComplyCube) StoreReport(ctx context.Context, in StoreReportInput) (Docu
 func (a *ComplyCube) saveReport(ctx context.Context, in StoreReportInput, kindOf func(data []byte) string) (DocumentRef, error) {
 	report, err := a.Client.GetReport(ctx, in.ProviderCheckID)
 	if err != nil {
-		return DocumentRef{}, providerError(err)
+		return DocumentRef{}, providerError("ComplyCube", err)
 	}
 	if len(report.Data) == 0 {
 		return DocumentRef{}, errors.New("complycube: get report: empty report")
@@ -213,7 +213,7 @@ func (a *ComplyCube) AmendComplyCubeCheck(ctx context.Context, in AmendCheckInpu
 	}
 	c, err := a.Client.GetCheck(ctx, *check.ProviderCheckID)
 	if err != nil {
-		return Amendment{}, providerError(err)
+		return Amendment{}, providerError("ComplyCube", err)
 	}
 	current := toProviderCheck(c)
 	if current.Status != complycube.StatusComplete || current.Outcome == "" {

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -17,6 +18,9 @@ const (
 	ErrTypeNotReady = "NotReady"
 	// ErrTypeProviderRejected: the provider refused the call in a way it will repeat (a 4xx).
 	ErrTypeProviderRejected = "ProviderRejected"
+	// ErrTypeProviderUnavailable: the provider failed the call or could not be reached (a 5xx, a
+	// 408 or 429, a timeout); the retry policy tries again.
+	ErrTypeProviderUnavailable = "ProviderUnavailable"
 	// ErrTypeRateLimited: the provider asked us to wait; retried after its delay.
 	ErrTypeRateLimited = "RateLimited"
 	// ErrTypeAnswersLost: so many answers of a provider call without lookup or idempotency key
@@ -57,22 +61,33 @@ func retryAfter(message, errType string, delay time.Duration) error {
 		temporal.ApplicationErrorOptions{NextRetryDelay: delay})
 }
 
-// apiError is a provider's API error that knows whether the same call can succeed later.
-type apiError interface {
+// providerFailure is a provider client's error: an answer that is not a success (the provider's
+// APIError) or no answer at all. Neither quotes what the provider wrote or what we sent.
+type providerFailure interface {
 	error
 	Retryable() bool
+	Operation() string // the call, "POST /clients"
+	Reason() string    // "HTTP 422, code: validation_error", or why no answer came, "timeout"
 }
 
-// providerError marks answers that will not change on retry (4xx other than 408/429) as
-// non-retryable, so that a bad request fails the check at once instead of retrying for a day.
-// Transport errors and 5xx stay retryable. The provider client's error already names the
-// provider and the call, so it is not wrapped again.
-func providerError(err error) error {
-	var apiErr apiError
-	if errors.As(err, &apiErr) && !apiErr.Retryable() {
-		return permanent(err.Error(), ErrTypeProviderRejected)
+// providerError puts a provider client's error in our words, "ComplyCube refused POST /clients
+// (HTTP 422, code: validation_error)": its message becomes a check's failure reason, its timeline
+// and the activity's failure in Temporal history, so it carries the call, the status and the
+// provider's code, never a provider's text (which can echo the candidate's data). An answer that
+// will not change on retry (a 4xx other than 408/429) fails for good, so that a bad request fails
+// the check at once instead of retrying for a day; 5xx and calls that got no answer stay
+// retryable. Any other error is the client's own words and is returned as it is.
+func providerError(provider string, err error) error {
+	var failure providerFailure
+	if !errors.As(err, &failure) {
+		return err
 	}
-	return err
+	if !failure.Retryable() {
+		return permanent(fmt.Sprintf("%s refused %s (%s)", provider, failure.Operation(), failure.Reason()),
+			ErrTypeProviderRejected)
+	}
+	return retryable(fmt.Sprintf("%s did not complete %s (%s)", provider, failure.Operation(), failure.Reason()),
+		ErrTypeProviderUnavailable)
 }
 
 // StoreError fails an activity for good when Postgres will refuse the same call again, so that a

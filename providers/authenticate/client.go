@@ -174,10 +174,8 @@ func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (string,
 func (c *Client) Consent(ctx context.Context, req ConsentRequest) error {
 	err := c.post(ctx, c.paths.Consent, req, nil)
 	var apiErr *APIError
-	// Matching "already" rather than the whole sentence survives rewording; on this call a 400
-	// saying "already" can only mean the consent is on record.
-	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest &&
-		strings.Contains(strings.ToLower(apiErr.Message), "already") {
+	// On this call a 400 saying "already" can only mean the consent is on record.
+	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest && apiErr.Code == codeAlreadyRecorded {
 		return nil
 	}
 	return err
@@ -247,18 +245,34 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 
 func (c *Client) authorize(req *http.Request) { req.Header.Set("Authorization", "Bearer "+c.apiKey) }
 
-// readError reads Authenticate's error body, {"errorMessage": "..."} (also "message" or "error",
-// which other Authenticate answers and proxies use).
-func readError(body []byte) (typ, message string) {
+// codeAlreadyRecorded is the code readError gives an answer saying that what was asked is already
+// on record. Authenticate's error bodies carry a sentence and no code; this is the one answer a
+// caller must tell apart (Consent), so it is named here, in our words.
+const codeAlreadyRecorded = "already_recorded"
+
+// readError reads the code of Authenticate's error body: its "code" or "errorCode" when it is an
+// identifier, or else codeAlreadyRecorded when its sentence, {"errorMessage": "..."} (also
+// "message" or "error", which other Authenticate answers and proxies use), says "already". The
+// sentence itself can quote what was sent, and is not kept.
+func readError(body []byte) (code string) {
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(body, &fields) != nil {
-		return "", ""
+		return ""
+	}
+	for _, key := range []string{"code", "errorCode"} {
+		if json.Unmarshal(fields[key], &code) == nil && apiclient.IsCode(code) {
+			return code
+		}
 	}
 	for _, key := range []string{"errorMessage", "message", "error"} {
 		var msg string
 		if json.Unmarshal(fields[key], &msg) == nil && msg != "" {
-			return "", msg
+			// Matching "already" rather than the whole sentence survives rewording.
+			if strings.Contains(strings.ToLower(msg), "already") {
+				return codeAlreadyRecorded
+			}
+			return ""
 		}
 	}
-	return "", ""
+	return ""
 }

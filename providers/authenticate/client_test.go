@@ -83,7 +83,7 @@ func TestClientScreening(t *testing.T) {
 	_, err = c.OrderCriminalSearches(ctx, code)
 	apiErr := apiError(t, err)
 	assert.Equal(t, http.StatusBadRequest, apiErr.StatusCode, "no search before consent")
-	assert.Contains(t, apiErr.Message, "Consent")
+	assert.Empty(t, apiErr.Code, "Authenticate's sentence is not a code")
 	assert.False(t, apiErr.Retryable())
 
 	require.NoError(t, c.Consent(ctx, consent(code)))
@@ -110,7 +110,7 @@ func TestClientScreening(t *testing.T) {
 	_, err = c.OrderCriminalSearches(ctx, code)
 	apiErr = apiError(t, err)
 	assert.Equal(t, http.StatusBadRequest, apiErr.StatusCode, "ordering twice is refused")
-	assert.Contains(t, apiErr.Message, "already")
+	assert.Equal(t, "already_recorded", apiErr.Code, "an answer saying \"already\" is named")
 
 	require.NoError(t, c.OrderSexOffenderCheck(ctx, code))
 	assert.Equal(t, http.StatusBadRequest, apiError(t, c.OrderSexOffenderCheck(ctx, code)).StatusCode)
@@ -361,9 +361,8 @@ func TestClientAPIErrors(t *testing.T) {
 		_, err := c.CreateUser(ctx, newUser())
 		apiErr := apiError(t, err)
 		assert.Equal(t, http.StatusUnauthorized, apiErr.StatusCode)
-		assert.Contains(t, apiErr.Message, "API key", "the errorMessage is read")
 		assert.False(t, apiErr.Retryable())
-		assert.Contains(t, err.Error(), "authenticate: POST /user/create: HTTP 401")
+		assert.EqualError(t, err, "authenticate: POST /user/create: HTTP 401")
 	})
 
 	for _, tt := range []struct {
@@ -402,7 +401,6 @@ func TestClientAPIErrors(t *testing.T) {
 		_, err := c.CreateUser(ctx, req)
 		apiErr := apiError(t, err)
 		assert.Equal(t, http.StatusBadRequest, apiErr.StatusCode)
-		assert.Contains(t, apiErr.Message, "dob")
 		assert.NotContains(t, err.Error(), "1990")
 	})
 
@@ -410,13 +408,18 @@ func TestClientAPIErrors(t *testing.T) {
 		for _, tt := range []struct {
 			name, body, want string
 		}{
-			{"errorMessage", `{"errorMessage":"Bad thing"}`, "Bad thing"},
-			{"message", `{"message":"Bad thing","data":"jane@example.com"}`, "Bad thing"},
-			{"error", `{"error":"Bad thing"}`, "Bad thing"},
-			{"error not a string", `{"error":{"code":7},"message":"Bad thing"}`, "Bad thing"},
-			{"empty errorMessage", `{"errorMessage":"","message":"Bad thing"}`, "Bad thing"},
-			{"no known field", `{"detail":"jane@example.com"}`, "Bad Request"},
-			{"not JSON", `<html>upstream echoed jane@example.com</html>`, "Bad Request"},
+			{"errorMessage", `{"errorMessage":"jane@example.com is taken"}`, ""},
+			{"message", `{"message":"Bad thing","data":"jane@example.com"}`, ""},
+			{"already", `{"errorMessage":"Jane Roe (jane@example.com) is already registered"}`, "already_recorded"},
+			{"already in message", `{"message":"Already done for jane@example.com"}`, "already_recorded"},
+			{"already in error", `{"error":"already there: jane@example.com"}`, "already_recorded"},
+			{"error not a string", `{"error":{"code":7},"message":"Bad thing"}`, ""},
+			{"empty errorMessage", `{"errorMessage":"","message":"already"}`, "already_recorded"},
+			{"code", `{"code":"user_exists","errorMessage":"jane@example.com exists"}`, "user_exists"},
+			{"errorCode", `{"errorCode":"invalid_dob","errorMessage":"1990-02-03 is not DD-MM-YYYY"}`, "invalid_dob"},
+			{"code that is text", `{"code":"Jane Roe","errorMessage":"jane@example.com exists"}`, ""},
+			{"no known field", `{"detail":"jane@example.com"}`, ""},
+			{"not JSON", `<html>upstream echoed jane@example.com</html>`, ""},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -427,8 +430,10 @@ func TestClientAPIErrors(t *testing.T) {
 				c := authenticate.NewClient(srv.URL, apiKey, authenticate.Paths{}, srv.Client())
 				_, err := c.CreateUser(ctx, newUser())
 				apiErr := apiError(t, err)
-				assert.Equal(t, tt.want, apiErr.Message)
-				assert.NotContains(t, err.Error(), "jane@example.com", "the raw body is never quoted")
+				assert.Equal(t, tt.want, apiErr.Code)
+				for _, pii := range []string{"jane", "Jane", "Roe", "1990"} {
+					assert.NotContains(t, err.Error(), pii, "the body's text is never quoted")
+				}
 			})
 		}
 	})
@@ -582,7 +587,23 @@ func TestDefaultPaths(t *testing.T) {
 }
 
 func TestAPIErrorString(t *testing.T) {
-	err := &authenticate.APIError{StatusCode: 429, Message: "Slow down", RetryAfter: 3 * time.Second}
-	assert.Equal(t, "HTTP 429: Slow down (retry after 3s)", err.Error())
-	assert.Equal(t, "HTTP 500: Oops", (&authenticate.APIError{StatusCode: 500, Message: "Oops"}).Error())
+	err := &authenticate.APIError{Provider: "authenticate", Op: "POST /user/initiate/pdf/report", StatusCode: 429,
+		RetryAfter: 3 * time.Second}
+	assert.Equal(t, "authenticate: POST /user/initiate/pdf/report: HTTP 429 (retry after 3s)", err.Error())
+	assert.Equal(t, "HTTP 500, code: oops", (&authenticate.APIError{StatusCode: 500, Code: "oops"}).Error())
+}
+
+// A refusal whose message echoes the candidate's data keeps Authenticate's status, and no sentence.
+func TestClientErrorThatEchoesTheCandidateQuotesNoneOfIt(t *testing.T) {
+	f, c, _ := newFakeAPI(t, fake.Options{})
+	ctx := context.Background()
+	f.FailAPIWithBody(1, http.StatusBadRequest, []byte(`{"errorMessage":"User Jane Roe (jane.roe@example.com, dob 03-02-1990) is invalid"}`))
+	_, err := c.CreateUser(ctx, newUser())
+	assert.Equal(t, &authenticate.APIError{Provider: "authenticate", Op: "POST /user/create", StatusCode: http.StatusBadRequest},
+		apiError(t, err))
+	assert.EqualError(t, err, "authenticate: POST /user/create: HTTP 400")
+
+	f.FailAPIWithBody(1, http.StatusConflict, []byte(`{"code":"user_exists","errorMessage":"jane.roe@example.com already exists"}`))
+	_, err = c.CreateUser(ctx, newUser())
+	assert.EqualError(t, err, "authenticate: POST /user/create: HTTP 409, code: user_exists")
 }

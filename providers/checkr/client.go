@@ -437,22 +437,15 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 
 func (c *Client) authorize(req *http.Request) { req.SetBasicAuth(c.key, "") }
 
-// readError reads Checkr's error body, {"error": "..."} or {"errors": ["...", ...]} (sometimes
-// {"errors": "..."}).
-func readError(body []byte) (typ, message string) {
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(body, &fields) != nil {
-		return "", ""
+// readError reads the code of Checkr's error body, {"error": "..."}: the error, when it is an
+// identifier (apiclient.IsCode). Checkr mostly writes a sentence there, and a sentence or an
+// "errors" list can quote what was sent: neither is read.
+func readError(body []byte) (code string) {
+	var e struct {
+		Error string `json:"error"`
 	}
-	var msg string
-	var msgs []string
-	switch {
-	case json.Unmarshal(fields["error"], &msg) == nil && msg != "":
-		return "", msg
-	case json.Unmarshal(fields["errors"], &msgs) == nil:
-		return "", strings.Join(msgs, "; ")
-	case json.Unmarshal(fields["errors"], &msg) == nil:
-		return "", msg
+	if json.Unmarshal(body, &e) != nil {
+		return ""
 	}
-	return "", ""
+	return e.Error
 }

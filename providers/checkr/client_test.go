@@ -348,7 +348,7 @@ func TestClientOAuth(t *testing.T) {
 	_, err = c.CreateReport(ctx, checkr.ReportRequest{Package: pkg, CandidateID: cd.ID})
 	apiErr := apiError(t, err)
 	assert.Equal(t, http.StatusForbidden, apiErr.StatusCode)
-	assert.Equal(t, "account is not credentialed", apiErr.Message)
+	assert.EqualError(t, err, "checkr: POST /v1/reports: HTTP 403", "Checkr's sentence is not a code")
 	assert.False(t, apiErr.Retryable())
 	_, err = c.CreateInvitation(ctx, checkr.InvitationRequest{Package: pkg, CandidateID: cd.ID})
 	assert.Equal(t, http.StatusForbidden, apiError(t, err).StatusCode)
@@ -503,7 +503,6 @@ func TestClientAPIErrors(t *testing.T) {
 		_, err := c.CreateReport(ctx, checkr.ReportRequest{Package: pkg, CandidateID: "e44aa283528e6fde7d542194"})
 		apiErr := apiError(t, err)
 		assert.Equal(t, http.StatusNotFound, apiErr.StatusCode)
-		assert.Equal(t, "Candidate not found", apiErr.Message)
 		_, err = c.CreateCandidate(ctx, checkr.CandidateRequest{Email: "not an email"})
 		apiErr = apiError(t, err)
 		assert.Equal(t, http.StatusBadRequest, apiErr.StatusCode)
@@ -515,12 +514,14 @@ func TestClientAPIErrors(t *testing.T) {
 			name, contentType, body string
 			want                    string
 		}{
-			{"error", "application/json", `{"error":"Package is invalid"}`, "Package is invalid"},
-			{"errors", "application/json", `{"errors":["Package is invalid","Candidate is missing"]}`, "Package is invalid; Candidate is missing"},
-			{"errors as a string", "application/json", `{"errors":"Package is invalid"}`, "Package is invalid"},
-			{"errors of another shape", "application/json", `{"errors":[{"field":"ssn","value":"111-22-3333"}]}`, "Bad Request"},
-			{"not JSON", "text/html", `<html>upstream echoed jane.roe@example.com</html>`, "Bad Request"},
-			{"empty", "application/json", ``, "Bad Request"},
+			{"error that is a code", "application/json", `{"error":"invalid_email"}`, "invalid_email"},
+			{"error that is a sentence", "application/json", `{"error":"Email jane.roe@example.com is invalid"}`, ""},
+			{"error that is a name", "application/json", `{"error":"Jane"}`, ""},
+			{"errors", "application/json", `{"errors":["Email jane.roe@example.com is invalid","SSN 111-22-3333 is taken"]}`, ""},
+			{"errors as a string", "application/json", `{"errors":"jane.roe@example.com"}`, ""},
+			{"errors of another shape", "application/json", `{"errors":[{"field":"ssn","value":"111-22-3333"}]}`, ""},
+			{"not JSON", "text/html", `<html>upstream echoed jane.roe@example.com</html>`, ""},
+			{"empty", "application/json", ``, ""},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -531,9 +532,11 @@ func TestClientAPIErrors(t *testing.T) {
 				t.Cleanup(srv.Close)
 				c := checkr.NewClient(srv.URL, apiKey, srv.Client())
 				_, err := c.CreateCandidate(ctx, newCandidate("scr_1"))
-				assert.Equal(t, &checkr.APIError{StatusCode: http.StatusBadRequest, Message: tt.want}, apiError(t, err))
-				assert.NotContains(t, err.Error(), "jane")
-				assert.NotContains(t, err.Error(), "3333")
+				assert.Equal(t, &checkr.APIError{Provider: "checkr", Op: "POST /v1/candidates", StatusCode: http.StatusBadRequest,
+					Code: tt.want}, apiError(t, err))
+				for _, pii := range []string{"jane", "Jane", "Roe", "3333"} {
+					assert.NotContains(t, err.Error(), pii)
+				}
 			})
 		}
 	})
@@ -548,7 +551,7 @@ func TestClientAPIErrors(t *testing.T) {
 		assert.False(t, errors.As(err, &apiErr), "transport errors are not API errors")
 		var urlErr *url.Error
 		assert.ErrorAs(t, err, &urlErr, "the cause stays wrapped")
-		assert.NotContains(t, err.Error(), "scr_secretish", "queries are not quoted")
+		assert.EqualError(t, err, "checkr: GET /v1/candidates: connection refused")
 		assert.NotContains(t, err.Error(), apiKey)
 	})
 
@@ -587,7 +590,8 @@ func TestClientAPIErrors(t *testing.T) {
 }
 
 func TestAPIErrorString(t *testing.T) {
-	assert.Equal(t, "HTTP 403: account is not credentialed", (&checkr.APIError{StatusCode: 403, Message: "account is not credentialed"}).Error())
+	assert.Equal(t, "checkr: POST /v1/reports: HTTP 403, code: not_credentialed",
+		(&checkr.APIError{Provider: "checkr", Op: "POST /v1/reports", StatusCode: 403, Code: "not_credentialed"}).Error())
 }
 
 func TestClientExpiredDownload(t *testing.T) {
@@ -799,4 +803,19 @@ func TestSecretsAreNotPrinted(t *testing.T) {
 	b, err := json.Marshal(tok)
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"access_token":"oauth_secret_token","checkr_account_id":"acct_1"}`, string(b))
+}
+
+// A refusal whose error echoes the candidate's data keeps Checkr's status, and its code only when
+// the error is one.
+func TestClientErrorThatEchoesTheCandidateQuotesNoneOfIt(t *testing.T) {
+	f, c, _ := newFakeAPI(t, fake.Options{})
+	ctx := context.Background()
+	f.FailAPIWithBody(1, http.StatusBadRequest, []byte(`{"error":"Candidate Jane Roe (jane.roe@example.com, dob 1990-02-03) is invalid"}`))
+	_, err := c.CreateCandidate(ctx, newCandidate("scr_1"))
+	assert.Equal(t, &checkr.APIError{Provider: "checkr", Op: "POST /v1/candidates", StatusCode: http.StatusBadRequest}, apiError(t, err))
+	assert.EqualError(t, err, "checkr: POST /v1/candidates: HTTP 400")
+
+	f.FailAPIWithBody(1, http.StatusUnprocessableEntity, []byte(`{"error":"invalid_candidate","errors":["jane.roe@example.com is taken"]}`))
+	_, err = c.CreateCandidate(ctx, newCandidate("scr_1"))
+	assert.EqualError(t, err, "checkr: POST /v1/candidates: HTTP 422, code: invalid_candidate")
 }

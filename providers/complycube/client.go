@@ -122,7 +122,7 @@ type Report struct {
 	Data        []byte // decoded PDF bytes
 }
 
-// APIError is a non-2xx answer from ComplyCube. Its Type is the error body's "type" (e.g.
+// APIError is a non-2xx answer from ComplyCube. Its Code is the error body's "type" (e.g.
 // "resource_not_found"), empty when the body was not ComplyCube's.
 type APIError = apiclient.Error
 
@@ -272,14 +272,14 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 // authorize sends the key as is: ComplyCube takes no scheme before it.
 func (c *Client) authorize(req *http.Request) { req.Header.Set("Authorization", c.apiKey) }
 
-// readError reads ComplyCube's error body, {"type": "...", "message": "..."}.
-func readError(body []byte) (typ, message string) {
+// readError reads the code of ComplyCube's error body, {"type": "...", "message": "..."}: the
+// type. The message is free text that can quote what was sent, and is not read.
+func readError(body []byte) (code string) {
 	var e struct {
-		Type    string `json:"type"`
-		Message string `json:"message"`
+		Type string `json:"type"`
 	}
 	if json.Unmarshal(body, &e) != nil {
-		return "", ""
+		return ""
 	}
-	return e.Type, e.Message
+	return e.Type
 }

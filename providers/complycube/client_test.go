@@ -168,8 +168,8 @@ func TestClientAPIErrors(t *testing.T) {
 		var apiErr *complycube.APIError
 		require.ErrorAs(t, err, &apiErr)
 		assert.Equal(t, http.StatusUnauthorized, apiErr.StatusCode)
-		assert.Equal(t, "unauthorized", apiErr.Type)
-		assert.NotEmpty(t, apiErr.Message)
+		assert.Equal(t, "unauthorized", apiErr.Code)
+		assert.EqualError(t, err, "complycube: GET /checks/5ed3918fbf06f30008e552c9: HTTP 401, code: unauthorized")
 		assert.False(t, apiErr.Retryable())
 	})
 
@@ -208,8 +208,8 @@ func TestClientAPIErrors(t *testing.T) {
 		var apiErr *complycube.APIError
 		require.ErrorAs(t, err, &apiErr)
 		assert.Equal(t, http.StatusNotFound, apiErr.StatusCode)
-		assert.Equal(t, "resource_not_found", apiErr.Type)
-		assert.Contains(t, err.Error(), "5ed3918fbf06f30008e552c9")
+		assert.Equal(t, "resource_not_found", apiErr.Code)
+		assert.EqualError(t, err, "complycube: POST /checks: HTTP 404, code: resource_not_found", "the message is not quoted")
 	})
 
 	t.Run("error body that is not JSON", func(t *testing.T) {
@@ -223,7 +223,7 @@ func TestClientAPIErrors(t *testing.T) {
 		_, err := c.CreateClient(ctx, newPerson("jane@example.com"))
 		var apiErr *complycube.APIError
 		require.ErrorAs(t, err, &apiErr)
-		assert.Equal(t, &complycube.APIError{StatusCode: http.StatusBadGateway, Message: "Bad Gateway"}, apiErr)
+		assert.Equal(t, &complycube.APIError{Provider: "complycube", Op: "POST /clients", StatusCode: http.StatusBadGateway}, apiErr)
 		assert.True(t, apiErr.Retryable())
 		assert.NotContains(t, err.Error(), "jane@example.com")
 	})
@@ -360,4 +360,17 @@ func TestClientWebhooks(t *testing.T) {
 	defer mu.Unlock()
 	assert.JSONEq(t, `{"url":"https://sf.example.com/webhooks/complycube","enabled":true,"events":["*"],"description":"d"}`, bodies[0])
 	assert.Equal(t, []string{"1", "2"}, []string{queries[1].Get("page"), queries[2].Get("page")})
+}
+
+// A refusal whose message echoes the candidate's data keeps ComplyCube's status and type only.
+func TestClientErrorThatEchoesTheCandidateQuotesNoneOfIt(t *testing.T) {
+	f, c, _ := newFakeAPI(t)
+	f.FailAPIWithBody(1, http.StatusUnprocessableEntity, []byte(`{"type":"validation_error",`+
+		`"message":"Client Jane Roe (jane@example.com, born 1990-02-03) is invalid","param":"email"}`))
+	_, err := c.CreateClient(context.Background(), newPerson("jane@example.com"))
+	var apiErr *complycube.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, &complycube.APIError{Provider: "complycube", Op: "POST /clients",
+		StatusCode: http.StatusUnprocessableEntity, Code: "validation_error"}, apiErr)
+	assert.EqualError(t, err, "complycube: POST /clients: HTTP 422, code: validation_error")
 }

@@ -44,8 +44,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // api wraps an API call with FailAPI's injected failures and the Bearer key check, in that order.
 func (s *Server) api(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if status, ok := s.takeFailure(); ok {
-			writeError(w, status, "Injected failure")
+		if status, body, ok := s.takeFailure(); ok {
+			if !writeFailure(w, status, body) {
+				writeError(w, status, "Injected failure")
+			}
 			return
 		}
 		// An empty key never matches, even when the fake was given none.
@@ -58,14 +60,28 @@ func (s *Server) api(h http.HandlerFunc) http.Handler {
 	})
 }
 
-func (s *Server) takeFailure() (int, bool) {
+// takeFailure takes one of the failures FailAPI or FailAPIWithBody injected: its status and its
+// body, nil for the fake's own.
+func (s *Server) takeFailure() (status int, body []byte, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failLeft <= 0 {
-		return 0, false
+		return 0, nil, false
 	}
 	s.failLeft--
-	return s.failStatus, true
+	return s.failStatus, s.failBody, true
+}
+
+// writeFailure answers an injected failure with its body, or else with the fake's own error body.
+func writeFailure(w http.ResponseWriter, status int, body []byte) bool {
+	if body == nil {
+		return false
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	// The client may have gone; there is nobody left to tell.
+	_, _ = w.Write(body)
+	return true
 }
 
 // createUser validates the fields Authenticate requires. It keeps none of them, and its error

@@ -86,6 +86,7 @@ type Server struct {
 	reorder     bool
 	failLeft    int
 	failStatus  int
+	failBody    []byte // FailAPIWithBody's, nil for the fake's own error body
 	failPDFLeft int
 	// loseUserAnswersLeft counts the user creations still to answer 504 after creating the user.
 	loseUserAnswersLeft int
@@ -235,7 +236,15 @@ func (s *Server) DropWebhooks(types ...string) {
 func (s *Server) FailAPI(n, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failLeft, s.failStatus = n, status
+	s.failLeft, s.failStatus, s.failBody = n, status, nil
+}
+
+// FailAPIWithBody is FailAPI with body as the error answers' body: one a provider may send, such as
+// a message echoing the request's data.
+func (s *Server) FailAPIWithBody(n, status int, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failLeft, s.failStatus, s.failBody = n, status, body
 }
 
 // LoseUserAnswers makes the next n calls of POST /user/create create the user, then answer 504

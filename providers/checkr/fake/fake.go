@@ -118,6 +118,7 @@ type Server struct {
 	reorder           bool
 	failLeft          int
 	failStatus        int
+	failBody          []byte // FailAPIWithBody's, nil for the fake's own error body
 	accounts          map[string]*account
 	codes             map[string]*authCode // by TokenFingerprint of the code
 	tokens            map[string]*token    // by TokenFingerprint of the access token
@@ -604,7 +605,15 @@ func (s *Server) DropWebhooks(types ...string) {
 func (s *Server) FailAPI(n, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failLeft, s.failStatus = n, status
+	s.failLeft, s.failStatus, s.failBody = n, status, nil
+}
+
+// FailAPIWithBody is FailAPI with body as the error answers' body: one a provider may send, such as
+// a message echoing the request's data.
+func (s *Server) FailAPIWithBody(n, status int, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failLeft, s.failStatus, s.failBody = n, status, body
 }
 
 // DocumentPDF returns the exact bytes a document's download_uri serves.

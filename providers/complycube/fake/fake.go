@@ -83,6 +83,7 @@ type Server struct {
 	reorder    bool
 	failLeft   int
 	failStatus int
+	failBody   []byte // FailAPIWithBody's, nil for the fake's own error body
 	clients    map[string]clientObject
 	checks     map[string]complycube.Check
 	checkOrder []string                   // check ids, oldest first
@@ -202,7 +203,15 @@ func (s *Server) DropWebhooks(types ...string) {
 func (s *Server) FailAPI(n int, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failLeft, s.failStatus = n, status
+	s.failLeft, s.failStatus, s.failBody = n, status, nil
+}
+
+// FailAPIWithBody is FailAPI with body as the error answers' body: one a provider may send, such as
+// a message echoing the request's data.
+func (s *Server) FailAPIWithBody(n, status int, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failLeft, s.failStatus, s.failBody = n, status, body
 }
 
 // CompleteCheck completes a pending check now with outcome and sends its webhooks.

@@ -433,7 +433,7 @@ func TestFailCheck(t *testing.T) {
 	var apiErr *complycube.APIError
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, http.StatusNotFound, apiErr.StatusCode)
-	assert.Contains(t, apiErr.Message, "failed")
+	assert.Equal(t, "resource_not_found", apiErr.Code)
 }
 
 func TestChecksCompleteByThemselves(t *testing.T) {

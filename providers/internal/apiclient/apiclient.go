@@ -5,20 +5,27 @@
 //
 // Every error names the provider and the call once, "checkr: GET /v1/reports/x: ...", and quotes
 // neither a request body, nor a query, nor a credential: bodies carry personal data, queries our ids
-// and download links their own token.
+// and download links their own token. Nor does an error quote the free text of an error answer: a
+// provider refusing a candidate's data may echo it there. An *Error keeps the status and, where the
+// provider has one, its machine-readable code; a *TransportError keeps the class of the failure.
 package apiclient
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -32,10 +39,22 @@ const maxDrain = 64 << 10
 // and expiring links answer once they no longer work.
 var ErrLinkExpired = errors.New("link expired")
 
-// ErrorReader reads a provider's error body into its error type (a code, where the provider has
-// one) and message. A body of any other shape gives "", "": it is not quoted, since it could echo
-// the request.
-type ErrorReader func(body []byte) (typ, message string)
+// ErrorReader reads a provider's error body into the provider's machine-readable code for the error,
+// or "" when the body has none. Only a value that looks like an identifier is kept as the code (see
+// IsCode): anything else may be free text echoing the request.
+type ErrorReader func(body []byte) (code string)
+
+// codePattern is what an error code looks like: lower-case words joined by "_", "." or "-", such as
+// "resource_not_found". Names, e-mail addresses and dates do not.
+var codePattern = regexp.MustCompile(`^[a-z][a-z0-9]*([_.-][a-z0-9]+)*$`)
+
+// maxCodeLength bounds a code: a longer value is text, not an identifier.
+const maxCodeLength = 64
+
+// IsCode reports whether s can be kept as a provider's error code: an identifier, not free text.
+func IsCode(s string) bool {
+	return len(s) <= maxCodeLength && codePattern.MatchString(s)
+}
 
 // Client sends calls to one provider's API. It holds no credential, so it can be shared by clients
 // with different keys. It is safe for concurrent use.
@@ -97,9 +116,9 @@ func (c *Client) Do(ctx context.Context, r Request, out any) error {
 	if r.Auth != nil {
 		r.Auth(req)
 	}
-	resp, err := c.send(req, c.readError)
+	resp, err := c.send(op, req, c.readError)
 	if err != nil {
-		return c.wrap(op, err)
+		return err
 	}
 	defer drainAndClose(resp)
 	if out == nil {
@@ -124,13 +143,13 @@ func (c *Client) Download(ctx context.Context, op, link, accept string, limit in
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
-	resp, err := c.send(req, nil)
+	resp, err := c.send(op, req, nil)
 	var apiErr *Error
 	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusForbidden || apiErr.StatusCode == http.StatusGone) {
 		return nil, c.wrap(op, fmt.Errorf("HTTP %d: %w", apiErr.StatusCode, ErrLinkExpired))
 	}
 	if err != nil {
-		return nil, c.wrap(op, err)
+		return nil, err
 	}
 	defer drainAndClose(resp)
 	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
@@ -143,30 +162,32 @@ func (c *Client) Download(ctx context.Context, op, link, accept string, limit in
 	return b, nil
 }
 
-// send sends req and returns a 2xx answer, which the caller reads and must drainAndClose. Any
-// other answer is an *Error, its body read by readError when there is one.
-func (c *Client) send(req *http.Request, readError ErrorReader) (*http.Response, error) {
+// send sends req, the call op, and returns a 2xx answer, which the caller reads and must
+// drainAndClose. Any other answer is an *Error, its code read by readError when there is one; no
+// answer at all is a *TransportError.
+func (c *Client) send(op string, req *http.Request, readError ErrorReader) (*http.Response, error) {
 	resp, err := c.httpClient.Do(req)
 	if err != nil {
-		return nil, redactURL(err)
+		return nil, &TransportError{Provider: c.provider, Op: op, Class: classify(err), Err: redactURL(err)}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		return resp, nil
 	}
 	defer drainAndClose(resp)
-	apiErr := &Error{StatusCode: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+	apiErr := &Error{Provider: c.provider, Op: op, StatusCode: resp.StatusCode,
+		RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
 	if readError != nil {
 		// A body that cannot be read leaves the status code to speak alone.
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxDrain))
-		apiErr.Type, apiErr.Message = readError(b)
-	}
-	if apiErr.Message == "" {
-		apiErr.Message = http.StatusText(resp.StatusCode)
+		if code := readError(b); IsCode(code) {
+			apiErr.Code = code
+		}
 	}
 	return nil, apiErr
 }
 
-// wrap is the one place an error gets the provider's name and the call's.
+// wrap names the provider and the call around an error that is neither an answer nor its absence
+// (an *Error or a *TransportError name them themselves).
 func (c *Client) wrap(op string, err error) error {
 	return fmt.Errorf("%s: %s: %w", c.provider, op, err)
 }
@@ -192,23 +213,34 @@ func redactURL(err error) error {
 	return &redacted
 }
 
-// Error is a non-2xx answer. Its text is the status and message only ("HTTP 503: Service
-// Unavailable"): the client that returns it names the provider and the call around it.
+// Error is a non-2xx answer: "complycube: POST /clients: HTTP 422, code: validation_error". It
+// holds nothing of the answer's body but the provider's code, so that no text a provider echoed
+// from the request (a candidate's name, e-mail address, date of birth) reaches a failure reason,
+// a workflow's history or a log.
 type Error struct {
+	Provider   string // as given to New
+	Op         string // the call, "POST /clients": method and path, never the query
 	StatusCode int
-	Type       string        // the provider's code for the error, where its error bodies have one
-	Message    string        // the provider's message, or else the status text
+	Code       string        // the provider's code for the error, when its body has one (IsCode)
 	RetryAfter time.Duration // from the Retry-After header, when present
 }
 
 func (e *Error) Error() string {
-	s := "HTTP " + strconv.Itoa(e.StatusCode)
-	if e.Type != "" {
-		s += " " + e.Type
-	}
-	s += ": " + e.Message
+	s := prefix(e.Provider, e.Op) + e.Reason()
 	if e.RetryAfter > 0 {
 		s += fmt.Sprintf(" (retry after %s)", e.RetryAfter)
+	}
+	return s
+}
+
+// Operation is the call that was answered, "POST /clients".
+func (e *Error) Operation() string { return e.Op }
+
+// Reason is the status and the provider's code: "HTTP 422, code: validation_error".
+func (e *Error) Reason() string {
+	s := "HTTP " + strconv.Itoa(e.StatusCode)
+	if e.Code != "" {
+		s += ", code: " + e.Code
 	}
 	return s
 }
@@ -218,6 +250,67 @@ func (e *Error) Retryable() bool {
 	return e.StatusCode == http.StatusRequestTimeout ||
 		e.StatusCode == http.StatusTooManyRequests ||
 		e.StatusCode >= 500
+}
+
+// TransportError is a call that got no answer: "complycube: POST /clients: timeout". Its text is the
+// class of the failure only; the cause it wraps quotes no more of the URL than scheme and host.
+type TransportError struct {
+	Provider string
+	Op       string
+	Class    string // "timeout", "connection refused", ...: see classify
+	Err      error
+}
+
+func (e *TransportError) Error() string { return prefix(e.Provider, e.Op) + e.Class }
+
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// Operation is the call that got no answer, "POST /clients".
+func (e *TransportError) Operation() string { return e.Op }
+
+// Reason is the class of the failure.
+func (e *TransportError) Reason() string { return e.Class }
+
+// Retryable is true: the provider may answer the next call.
+func (e *TransportError) Retryable() bool { return true }
+
+// classify names why a call got no answer, in words that quote nothing of the call.
+func classify(err error) string {
+	var netErr net.Error
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var authorityErr x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var recordErr tls.RecordHeaderError
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return "timeout"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.As(err, &dnsErr):
+		return "host not found"
+	case errors.As(err, &certErr), errors.As(err, &authorityErr), errors.As(err, &hostErr), errors.As(err, &recordErr):
+		return "TLS failure"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed"
+	default:
+		return "network error"
+	}
+}
+
+func prefix(provider, op string) string {
+	s := ""
+	if provider != "" {
+		s += provider + ": "
+	}
+	if op != "" {
+		s += op + ": "
+	}
+	return s
 }
 
 // retryAfter reads a Retry-After header: delay seconds, or an HTTP date. Anything else is 0.

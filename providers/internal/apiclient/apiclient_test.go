@@ -20,17 +20,16 @@ import (
 	"github.com/screenflow/screenflow/providers/internal/apiclient"
 )
 
-// readError reads error bodies of the shape {"code": "...", "message": "..."}, as a provider's
-// client would.
-func readError(body []byte) (typ, message string) {
+// readError reads the code of error bodies of the shape {"code": "...", "message": "..."}, as a
+// provider's client would.
+func readError(body []byte) (code string) {
 	var e struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
+		Code string `json:"code"`
 	}
 	if json.Unmarshal(body, &e) != nil {
-		return "", ""
+		return ""
 	}
-	return e.Code, e.Message
+	return e.Code
 }
 
 func serve(t *testing.T, h http.HandlerFunc) (*httptest.Server, *apiclient.Client) {
@@ -100,17 +99,19 @@ func TestErrorAnswers(t *testing.T) {
 		want       apiclient.Error
 		text       string
 	}{
-		{"provider's shape", `{"code":"not_found","message":"No such thing"}`, http.StatusNotFound,
-			apiclient.Error{StatusCode: 404, Type: "not_found", Message: "No such thing"},
-			"test: POST /things: HTTP 404 not_found: No such thing"},
-		{"message only", `{"message":"Slow down"}`, http.StatusBadRequest,
-			apiclient.Error{StatusCode: 400, Message: "Slow down"}, "test: POST /things: HTTP 400: Slow down"},
+		{"provider's shape", `{"code":"not_found","message":"No client jane@example.com"}`, http.StatusNotFound,
+			apiclient.Error{Provider: "test", Op: "POST /things", StatusCode: 404, Code: "not_found"},
+			"test: POST /things: HTTP 404, code: not_found"},
+		{"message only", `{"message":"Jane Roe, born 1990-02-03, is refused"}`, http.StatusBadRequest,
+			apiclient.Error{Provider: "test", Op: "POST /things", StatusCode: 400}, "test: POST /things: HTTP 400"},
+		{"code that is text", `{"code":"jane@example.com"}`, http.StatusBadRequest,
+			apiclient.Error{Provider: "test", Op: "POST /things", StatusCode: 400}, "test: POST /things: HTTP 400"},
 		{"another JSON shape", `{"detail":"jane@example.com"}`, http.StatusUnprocessableEntity,
-			apiclient.Error{StatusCode: 422, Message: "Unprocessable Entity"}, "test: POST /things: HTTP 422: Unprocessable Entity"},
+			apiclient.Error{Provider: "test", Op: "POST /things", StatusCode: 422}, "test: POST /things: HTTP 422"},
 		{"not JSON", `<html>upstream echoed jane@example.com</html>`, http.StatusServiceUnavailable,
-			apiclient.Error{StatusCode: 503, Message: "Service Unavailable"}, "test: POST /things: HTTP 503: Service Unavailable"},
+			apiclient.Error{Provider: "test", Op: "POST /things", StatusCode: 503}, "test: POST /things: HTTP 503"},
 		{"empty", ``, http.StatusInternalServerError,
-			apiclient.Error{StatusCode: 500, Message: "Internal Server Error"}, "test: POST /things: HTTP 500: Internal Server Error"},
+			apiclient.Error{Provider: "test", Op: "POST /things", StatusCode: 500}, "test: POST /things: HTTP 500"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, c := serve(t, func(w http.ResponseWriter, r *http.Request) {
@@ -123,8 +124,10 @@ func TestErrorAnswers(t *testing.T) {
 			var apiErr *apiclient.Error
 			require.ErrorAs(t, err, &apiErr)
 			assert.Equal(t, tt.want, *apiErr)
-			assert.Equal(t, tt.text, err.Error(), "wrapped once: provider, call, status, message")
-			assert.NotContains(t, err.Error(), "jane@example.com", "neither the request nor a foreign body is quoted")
+			assert.Equal(t, tt.text, err.Error(), "wrapped once: provider, call, status, code")
+			for _, pii := range []string{"jane", "Jane", "Roe", "1990"} {
+				assert.NotContains(t, err.Error(), pii, "neither the request nor the body's text is quoted")
+			}
 			assert.NotContains(t, err.Error(), "k3y")
 		})
 	}
@@ -178,8 +181,8 @@ func TestRetryAfter(t *testing.T) {
 			assert.LessOrEqual(t, apiErr.RetryAfter, tt.max)
 		})
 	}
-	assert.Equal(t, "HTTP 429 rate_limited: Slow down (retry after 3s)",
-		(&apiclient.Error{StatusCode: 429, Type: "rate_limited", Message: "Slow down", RetryAfter: 3 * time.Second}).Error())
+	assert.Equal(t, "test: POST /x: HTTP 429, code: rate_limited (retry after 3s)",
+		(&apiclient.Error{Provider: "test", Op: "POST /x", StatusCode: 429, Code: "rate_limited", RetryAfter: 3 * time.Second}).Error())
 }
 
 // TestConnectionIsReused checks that every way a call ends (an error answer, a decoded answer with
@@ -236,15 +239,19 @@ func TestTransportAndDecodeErrors(t *testing.T) {
 	t.Run("transport error", func(t *testing.T) {
 		c := apiclient.New("test", closed.URL+"/v1", nil, readError)
 		err := c.Do(ctx, apiclient.Request{Method: http.MethodGet, Path: "/things/t1", Query: url.Values{"token": {"s3cret"}}, Auth: bearer}, nil)
-		require.Error(t, err)
-		assert.True(t, strings.HasPrefix(err.Error(), `test: GET /things/t1: Get "`+closed.URL+`/[redacted]": `), err.Error())
-		assert.Equal(t, 1, strings.Count(err.Error(), "test:"), "wrapped once")
-		assert.NotContains(t, err.Error(), "s3cret")
-		assert.NotContains(t, err.Error(), "t1?")
+		assert.EqualError(t, err, "test: GET /things/t1: connection refused", "the class of the failure, no URL")
 		var apiErr *apiclient.Error
 		assert.False(t, errors.As(err, &apiErr), "transport errors are not API errors")
+		var transportErr *apiclient.TransportError
+		require.ErrorAs(t, err, &transportErr)
+		assert.True(t, transportErr.Retryable())
+		assert.Equal(t, "GET /things/t1", transportErr.Operation())
+		assert.Equal(t, "connection refused", transportErr.Reason())
 		var urlErr *url.Error
-		assert.ErrorAs(t, err, &urlErr, "the cause stays wrapped")
+		require.ErrorAs(t, err, &urlErr, "the cause stays wrapped")
+		assert.Equal(t, closed.URL+"/[redacted]", urlErr.URL, "and quotes no more of the URL than its host")
+		var opErr *net.OpError
+		assert.ErrorAs(t, err, &opErr, "callers can tell a request that never left")
 	})
 
 	t.Run("unparsable URL", func(t *testing.T) {
@@ -260,7 +267,14 @@ func TestTransportAndDecodeErrors(t *testing.T) {
 		cancel()
 		err := c.Do(cctx, apiclient.Request{Method: http.MethodGet, Path: "/x", Query: url.Values{"token": {"s3cret"}}}, nil)
 		assert.ErrorIs(t, err, context.Canceled)
-		assert.NotContains(t, err.Error(), "s3cret")
+		assert.EqualError(t, err, "test: GET /x: canceled")
+	})
+
+	t.Run("timeout", func(t *testing.T) {
+		srv, _ := serve(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+		c := apiclient.New("test", srv.URL, &http.Client{Timeout: 50 * time.Millisecond}, readError)
+		err := c.Do(ctx, apiclient.Request{Method: http.MethodPost, Path: "/x", Query: url.Values{"email": {"jane@example.com"}}}, nil)
+		assert.EqualError(t, err, "test: POST /x: timeout")
 	})
 
 	t.Run("answer that is not JSON", func(t *testing.T) {
@@ -318,10 +332,10 @@ func TestDownload(t *testing.T) {
 	_, err = c.Download(ctx, "download report", srv.URL+"/broken?token=s3cret", "", 5)
 	var apiErr *apiclient.Error
 	require.ErrorAs(t, err, &apiErr)
-	assert.Equal(t, apiclient.Error{StatusCode: http.StatusBadGateway, Message: "Bad Gateway"}, *apiErr,
+	assert.Equal(t, apiclient.Error{Provider: "test", Op: "download report", StatusCode: http.StatusBadGateway}, *apiErr,
 		"what serves a link is not the provider's API: its body is not read")
 	assert.True(t, apiErr.Retryable())
-	assert.EqualError(t, err, "test: download report: HTTP 502: Bad Gateway")
+	assert.EqualError(t, err, "test: download report: HTTP 502")
 
 	mu.Lock()
 	assert.Equal(t, "application/pdf", headers[0].Get("Accept"))
@@ -335,11 +349,10 @@ func TestDownload(t *testing.T) {
 		closed := httptest.NewServer(http.NotFoundHandler())
 		closed.Close()
 		_, err := c.Download(ctx, "download report", closed.URL+"/reports/r1?token=s3cret", "", 5)
-		require.Error(t, err)
-		assert.True(t, strings.HasPrefix(err.Error(), `test: download report: Get "`+closed.URL+`/[redacted]": `), err.Error())
-		assert.NotContains(t, err.Error(), "r1")
+		assert.EqualError(t, err, "test: download report: connection refused")
 		var urlErr *url.Error
-		assert.ErrorAs(t, err, &urlErr, "the cause stays wrapped")
+		require.ErrorAs(t, err, &urlErr, "the cause stays wrapped")
+		assert.NotContains(t, urlErr.Error(), "r1")
 
 		_, err = c.Download(ctx, "download report", "http://[::1]:namedport/reports/r1?token=s3cret", "", 5)
 		require.Error(t, err)
@@ -352,4 +365,14 @@ func TestDownload(t *testing.T) {
 		assert.ErrorIs(t, err, context.Canceled)
 		assert.NotContains(t, err.Error(), "s3cret")
 	})
+}
+
+func TestIsCode(t *testing.T) {
+	for _, code := range []string{"validation_error", "resource_not_found", "unauthorized", "rate.limited", "two-sides-expected", "e404"} {
+		assert.True(t, apiclient.IsCode(code), code)
+	}
+	for _, text := range []string{"", "Jane", "Jane Roe", "jane@example.com", "1990-02-03", "03-02-1990",
+		"email is invalid", "Not_found", "_x", "x_", "a__b", strings.Repeat("a", 65)} {
+		assert.False(t, apiclient.IsCode(text), text)
+	}
 }
