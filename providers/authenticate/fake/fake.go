@@ -84,9 +84,7 @@ type Server struct {
 	linkTTL     time.Duration
 	recordFound bool
 	reorder     bool
-	failLeft    int
-	failStatus  int
-	failBody    []byte // FailAPIWithBody's, nil for the fake's own error body
+	failures    fakekit.Failures
 	failPDFLeft int
 	// loseUserAnswersLeft counts the user creations still to answer 504 after creating the user.
 	loseUserAnswersLeft int
@@ -234,17 +232,13 @@ func (s *Server) DropWebhooks(types ...string) {
 // FailAPI makes the next n API calls answer status with an error body, before doing anything.
 // Report downloads are not API calls and are not failed.
 func (s *Server) FailAPI(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failLeft, s.failStatus, s.failBody = n, status, nil
+	s.failures.Inject(n, status, nil)
 }
 
 // FailAPIWithBody is FailAPI with body as the error answers' body: one a provider may send, such as
 // a message echoing the request's data.
 func (s *Server) FailAPIWithBody(n, status int, body []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failLeft, s.failStatus, s.failBody = n, status, body
+	s.failures.Inject(n, status, body)
 }
 
 // LoseUserAnswers makes the next n calls of POST /user/create create the user, then answer 504

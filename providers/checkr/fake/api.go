@@ -136,10 +136,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // failable answers FailAPI's injected failures before h.
 func (s *Server) failable(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if status, body, ok := s.takeFailure(); ok {
-			if !writeFailure(w, status, body) {
-				writeError(w, status, "Injected failure")
-			}
+		if s.failures.Answer(w, func(status int) { writeError(w, status, "Injected failure") }) {
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -191,30 +188,6 @@ func (s *Server) credentialed(h apiHandler) apiHandler {
 		}
 		h(w, r, accountID)
 	}
-}
-
-// takeFailure takes one of the failures FailAPI or FailAPIWithBody injected: its status and its
-// body, nil for the fake's own.
-func (s *Server) takeFailure() (status int, body []byte, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failLeft <= 0 {
-		return 0, nil, false
-	}
-	s.failLeft--
-	return s.failStatus, s.failBody, true
-}
-
-// writeFailure answers an injected failure with its body, or else with the fake's own error body.
-func writeFailure(w http.ResponseWriter, status int, body []byte) bool {
-	if body == nil {
-		return false
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	// The client may have gone; there is nobody left to tell.
-	_, _ = w.Write(body)
-	return true
 }
 
 // createCandidate validates what Checkr requires. Its error messages name fields, never values,

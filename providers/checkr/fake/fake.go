@@ -116,9 +116,7 @@ type Server struct {
 	result            string
 	credentialOnToken bool
 	reorder           bool
-	failLeft          int
-	failStatus        int
-	failBody          []byte // FailAPIWithBody's, nil for the fake's own error body
+	failures          fakekit.Failures
 	accounts          map[string]*account
 	codes             map[string]*authCode // by TokenFingerprint of the code
 	tokens            map[string]*token    // by TokenFingerprint of the access token
@@ -603,17 +601,13 @@ func (s *Server) DropWebhooks(types ...string) {
 // FailAPI makes the next n API and OAuth calls answer status with an error body, before doing
 // anything (authentication included). Downloads are not API calls and are not failed.
 func (s *Server) FailAPI(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failLeft, s.failStatus, s.failBody = n, status, nil
+	s.failures.Inject(n, status, nil)
 }
 
 // FailAPIWithBody is FailAPI with body as the error answers' body: one a provider may send, such as
 // a message echoing the request's data.
 func (s *Server) FailAPIWithBody(n, status int, body []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failLeft, s.failStatus, s.failBody = n, status, body
+	s.failures.Inject(n, status, body)
 }
 
 // DocumentPDF returns the exact bytes a document's download_uri serves.

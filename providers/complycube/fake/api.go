@@ -54,10 +54,7 @@ func (s *Server) routes() *http.ServeMux {
 
 // ServeHTTP serves the API under the /v1 prefix.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if status, body, ok := s.takeFailure(); ok {
-		if !writeFailure(w, status, body) {
-			writeError(w, status, errorType(status), "injected failure")
-		}
+	if s.failures.Answer(w, func(status int) { writeError(w, status, errorType(status), "injected failure") }) {
 		return
 	}
 	// A missing header never matches, even when the fake was given no key.
@@ -67,30 +64,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
-}
-
-// takeFailure takes one of the failures FailAPI or FailAPIWithBody injected: its status and its
-// body, nil for the fake's own.
-func (s *Server) takeFailure() (status int, body []byte, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failLeft <= 0 {
-		return 0, nil, false
-	}
-	s.failLeft--
-	return s.failStatus, s.failBody, true
-}
-
-// writeFailure answers an injected failure with its body, or else with the fake's own error body.
-func writeFailure(w http.ResponseWriter, status int, body []byte) bool {
-	if body == nil {
-		return false
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	// The client may have gone; there is nobody left to tell.
-	_, _ = w.Write(body)
-	return true
 }
 
 func errorType(status int) string {

@@ -81,9 +81,7 @@ type Server struct {
 	dropped    []string // every sender's, see DropWebhooks
 	outcome    string
 	reorder    bool
-	failLeft   int
-	failStatus int
-	failBody   []byte // FailAPIWithBody's, nil for the fake's own error body
+	failures   fakekit.Failures
 	clients    map[string]clientObject
 	checks     map[string]complycube.Check
 	checkOrder []string                   // check ids, oldest first
@@ -201,17 +199,13 @@ func (s *Server) DropWebhooks(types ...string) {
 
 // FailAPI makes the next n API calls answer status with an error body, before doing anything.
 func (s *Server) FailAPI(n int, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failLeft, s.failStatus, s.failBody = n, status, nil
+	s.failures.Inject(n, status, nil)
 }
 
 // FailAPIWithBody is FailAPI with body as the error answers' body: one a provider may send, such as
 // a message echoing the request's data.
 func (s *Server) FailAPIWithBody(n, status int, body []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failLeft, s.failStatus, s.failBody = n, status, body
+	s.failures.Inject(n, status, body)
 }
 
 // CompleteCheck completes a pending check now with outcome and sends its webhooks.
