@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/screenflow/screenflow/providers/builtin"
 	"github.com/screenflow/screenflow/providers/checkr"
@@ -177,6 +180,25 @@ func envInt(env registry.Env, s registry.Setting) (int64, error) {
 		return 0, fmt.Errorf("%s=%q is not a positive whole number", s.Name, v)
 	}
 	return n, nil
+}
+
+// openSealedStore opens the database pool, sized by DATABASE_MAX_CONNS, and the store that seals
+// candidate data and documents with the keyring, which it returns too: what serve, worker and
+// keys rotate start from. The caller closes the pool.
+func (c config) openSealedStore(ctx context.Context) (*sqlx.DB, *store.Store, *vault.Vault, error) {
+	if err := c.requireDatabase(); err != nil {
+		return nil, nil, nil, err
+	}
+	v, err := c.vault()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	db, err := store.Open(ctx, c.DatabaseURL)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	store.SetPoolSize(db, c.DatabaseMaxConns)
+	return db, store.NewSealed(db, v), v, nil
 }
 
 // vault loads the keyring that seals candidate PII, documents and Checkr access tokens at rest:

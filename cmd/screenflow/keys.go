@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/screenflow/screenflow/store"
 )
 
 // rotationPasses bounds how often `keys rotate` goes over the tables. The first pass re-seals
@@ -28,19 +26,11 @@ func runKeys(ctx context.Context, cfg config, args []string, stdout io.Writer) e
 	if err := flags.Parse(args[1:]); err != nil || flags.NArg() != 0 || *batch <= 0 {
 		return errors.New(usage)
 	}
-	if err := cfg.requireDatabase(); err != nil {
-		return err
-	}
-	v, err := cfg.vault()
-	if err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, st, v, err := cfg.openSealedStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	st := store.NewSealed(db, v)
 
 	ids := v.KeyIDs()
 	older := "none"

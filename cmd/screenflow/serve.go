@@ -30,24 +30,15 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger) error {
 // the server starts, stores and acknowledges webhooks while Temporal is down; the relay delivers
 // once it is back.
 func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) error {
-	if err := cfg.requireDatabase(); err != nil {
-		return err
-	}
 	for _, w := range cfg.warnings() {
 		log.Warn(w)
 	}
-	v, err := cfg.vault()
-	if err != nil {
-		return err
-	}
-	oauth, checkrClient := cfg.checkrOAuth()
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, st, v, err := cfg.openSealedStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	store.SetPoolSize(db, cfg.DatabaseMaxConns)
-	st := store.NewSealed(db, v)
+	oauth, checkrClient := cfg.checkrOAuth()
 	// Closed after the HTTP server has shut down (defers run last first), so that the webhooks
 	// still in flight are committed and answered.
 	inbox := store.NewInboxWriter(st, cfg.Inbox)

@@ -10,28 +10,19 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/screenflow/screenflow/providers/registry"
-	"github.com/screenflow/screenflow/store"
 	"github.com/screenflow/screenflow/worker"
 )
 
 // runWorker runs the Temporal worker until ctx is done.
 func runWorker(ctx context.Context, cfg config, log *slog.Logger) error {
-	if err := cfg.requireDatabase(); err != nil {
-		return err
-	}
 	for _, w := range cfg.warnings() {
 		log.Warn(w)
 	}
-	v, err := cfg.vault()
-	if err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, st, v, err := cfg.openSealedStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	store.SetPoolSize(db, cfg.DatabaseMaxConns)
 
 	tc, err := dialTemporal(ctx, cfg, log)
 	if err != nil {
@@ -39,7 +30,7 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	defer tc.Close()
 
-	w, err := startWorker(ctx, tc, cfg, registry.Deps{Store: store.NewSealed(db, v), Vault: v}, log)
+	w, err := startWorker(ctx, tc, cfg, registry.Deps{Store: st, Vault: v}, log)
 	if err != nil {
 		return err
 	}
