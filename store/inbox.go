@@ -164,7 +164,6 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) (int, er
 	ids, leases, statuses := make([]int64, n), make([]string, n), make([]string, n)
 	attempted, awaitingRoute := make([]bool, n), make([]bool, n)
 	retryAt, errs := make([]string, n), make([]string, n)
-	hasNotes := false
 	for i, o := range outcomes {
 		switch o.Status {
 		case InboxPending, InboxDelivered, InboxUnroutable, InboxDiscarded:
@@ -174,11 +173,8 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) (int, er
 		if o.Status == InboxPending && o.RetryAt.IsZero() {
 			return 0, fmt.Errorf("store: pending outcome of event %d without a retry time", o.ID)
 		}
-		if o.Note != nil {
-			if o.Status != InboxDelivered {
-				return 0, fmt.Errorf("store: %s outcome of event %d with a note", o.Status, o.ID)
-			}
-			hasNotes = true
+		if o.Note != nil && o.Status != InboxDelivered {
+			return 0, fmt.Errorf("store: %s outcome of event %d with a note", o.Status, o.ID)
 		}
 		ids[i], leases[i], statuses[i] = o.ID, o.LeaseID, o.Status
 		attempted[i], awaitingRoute[i], errs[i] = o.Attempted, o.AwaitingRoute, o.Error
@@ -187,8 +183,8 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) (int, er
 		}
 	}
 	var recorded []int64
-	record := func(q sqlx.QueryerContext) error {
-		err := sqlx.SelectContext(ctx, q, &recorded, `UPDATE webhook_events e
+	err := s.inAsyncCommitTx(ctx, func(tx *sqlx.Tx) error {
+		err := tx.SelectContext(ctx, &recorded, `UPDATE webhook_events e
 		SET status = o.status,
 		    attempts = e.attempts + CASE WHEN o.attempted THEN 1 ELSE 0 END,
 		    next_attempt_at = CASE
@@ -206,12 +202,6 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) (int, er
 			pq.Array(errs), pq.Array(awaitingRoute))
 		if err != nil {
 			return fmt.Errorf("store: record webhook event outcomes: %w", err)
-		}
-		return nil
-	}
-	err := s.inAsyncCommitTx(ctx, func(tx *sqlx.Tx) error {
-		if err := record(tx); err != nil || !hasNotes {
-			return err
 		}
 		// Only with an outcome recorded under its lease: another relay's claim notes the event
 		// itself. In the order of the outcomes, in which each workflow's events came.
