@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -143,7 +142,7 @@ func (s *Store) CreateScreening(ctx context.Context, n NewScreening) (Screening,
 				n.TenantID, n.IdempotencyKey)
 			switch {
 			case err == nil:
-				if !bytes.Equal(prior.RequestHash, n.RequestHash) {
+				if !s.sameRequest(n.TenantID, prior.RequestHash, n.RequestHash) {
 					return ErrIdempotencyConflict
 				}
 				return tx.GetContext(ctx, &out, `SELECT `+screeningColumns+` FROM screenings WHERE id = $1`, prior.ID)
@@ -158,7 +157,7 @@ func (s *Store) CreateScreening(ctx context.Context, n NewScreening) (Screening,
 		if err := tx.GetContext(ctx, &out, `INSERT INTO screenings
 			(id, tenant_id, candidate_id, idempotency_key, request_hash)
 			VALUES ($1, $2, $3, $4, $5) RETURNING `+screeningColumns,
-			screeningID, n.TenantID, candidateID, key, n.RequestHash); err != nil {
+			screeningID, n.TenantID, candidateID, key, s.requestFingerprint(n.TenantID, n.RequestHash)); err != nil {
 			return fmt.Errorf("store: insert screening: %w", err)
 		}
 		for i, ch := range n.Checks {
