@@ -23,6 +23,9 @@ type Checkr struct {
 	Store  *store.Store
 	Client *checkr.Client // with CHECKR_API_KEY: direct accounts
 	Vault  *vault.Vault
+	// DeletionContact is the email address a request to remove a candidate's PII names as its
+	// requester (CHECKR_DELETION_CONTACT_EMAIL); "" → no removal can be requested.
+	DeletionContact string
 }
 
 // clientFor returns a client authenticated as the account: the direct key when accountID is "".

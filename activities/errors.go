@@ -40,6 +40,9 @@ const (
 	ErrTypeSealedTokenUnreadable = "SealedTokenUnreadable"
 	// ErrTypeStoreRefused: Postgres refuses the call in a way it will repeat (store.IsPermanent).
 	ErrTypeStoreRefused = "StoreRefused"
+	// ErrTypeNotConfigured: a setting the call needs is not set; retrying cannot help until a
+	// deploy sets it.
+	ErrTypeNotConfigured = "NotConfigured"
 )
 
 // notReady fails a polling activity so that its retry policy polls again.

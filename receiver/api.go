@@ -571,6 +571,9 @@ type screeningResponse struct {
 	Checks      []checkResponse    `json:"checks"`
 	Documents   []documentResponse `json:"documents"`
 	Timeline    []timelineResponse `json:"timeline"`
+	// ErasedAt is when the candidate was erased: the screening then shows no candidate data,
+	// documents, searches or timeline details.
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 }
 
 type candidateResponse struct {
@@ -623,6 +626,7 @@ func newScreeningResponse(d store.ScreeningDetail) screeningResponse {
 		ID: d.ID, Status: d.Status, Result: d.Result,
 		Candidate: candidateResponse{Reference: d.CandidateReference},
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), CompletedAt: utc(d.CompletedAt),
+		ErasedAt: utc(d.ErasedAt),
 		// Empty lists are [] rather than null, so clients need not tell the two apart.
 		Checks:    make([]checkResponse, 0, len(d.Checks)),
 		Documents: make([]documentResponse, 0, len(d.Documents)),

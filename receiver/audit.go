@@ -42,6 +42,7 @@ type auditEventResponse struct {
 	KeyID       string            `json:"key_id"`
 	ScreeningID string            `json:"screening_id"`
 	DocumentID  *string           `json:"document_id"`
+	CandidateID *string           `json:"candidate_id,omitempty"` // candidate.erased only
 	OccurredAt  time.Time         `json:"occurred_at"`
 }
 
@@ -79,7 +80,7 @@ func (s *Server) listAuditEvents(c *gin.Context) {
 	}
 	for _, e := range events {
 		r.Events = append(r.Events, auditEventResponse{ID: e.ID, Action: e.Action, KeyID: e.KeyID,
-			ScreeningID: e.ScreeningID, DocumentID: e.DocumentID, OccurredAt: e.OccurredAt.UTC()})
+			ScreeningID: e.ScreeningID, DocumentID: e.DocumentID, CandidateID: e.CandidateID, OccurredAt: e.OccurredAt.UTC()})
 	}
 	c.JSON(http.StatusOK, r)
 }

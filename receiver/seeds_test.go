@@ -105,18 +105,21 @@ func TestSeedExamples(t *testing.T) {
 		}
 		require.Equal(t, 200, a.status, "%s: an authentic event is never refused: %s", name, a.raw)
 
+		// The inbox stores the body without its secrets (registry.Scrub), and the relay translates that.
+		p, _ := providers.Get(want.provider)
+		stored := registry.Scrub(p, store.NewInboxEvent{Headers: map[string]string{}, Body: body}, "").Body
 		var row struct {
 			Status  string `db:"status"`
 			Subject string `db:"subject"`
 		}
 		require.NoError(t, h.db.Get(&row, `SELECT status, subject FROM webhook_events WHERE provider = $1 AND body = $2`,
-			want.provider, body), name)
+			want.provider, stored), name)
 		require.Equal(t, want.inbox, row.Status, name)
 		if want.inbox == store.InboxUnparsed {
 			continue
 		}
 		require.Equal(t, want.subject, row.Subject, name)
-		sig, err := providers.Translate(want.provider, body)
+		sig, err := providers.Translate(want.provider, stored)
 		require.NoError(t, err, name)
 		require.Equal(t, want.signal, sig.Name, name)
 		t.Run(name, func(t *testing.T) { want.check(t, sig) })

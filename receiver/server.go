@@ -99,6 +99,7 @@ func New(cfg Config, st *store.Store, tc client.Client, relay Relay, log *slog.L
 	api.GET("/screenings/:id", s.getScreening)
 	api.GET("/screenings/:id/documents/:document_id", s.getDocument)
 	api.POST("/screenings/:id/cancel", s.cancelScreening)
+	api.DELETE("/candidates/*reference", s.eraseCandidate)
 	api.GET("/integrations/checkr/connect", s.checkrConnect)
 	api.POST("/integrations/checkr/:account/disconnect", s.checkrDisconnect)
 	api.GET("/audit-events", s.listAuditEvents)

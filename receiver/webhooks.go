@@ -52,7 +52,7 @@ func (s *Server) webhook(p registry.Provider) gin.HandlerFunc {
 		} else {
 			e.EventID, e.EventType, e.Subject = ev.ID, ev.Type, ev.Subject
 		}
-		s.storeWebhook(c, e)
+		s.storeWebhook(c, registry.Scrub(p, e, c.Param("token")))
 	}
 }
 

@@ -10,10 +10,12 @@ import (
 // AuditAction is what a tenant's API key did with a screening.
 type AuditAction string
 
-// The audited actions; migrations/00009_audit_events.sql lists them too.
+// The audited actions; migrations/00009_audit_events.sql and 00012 list them too.
 const (
 	AuditScreeningRead      AuditAction = "screening.read"
 	AuditDocumentDownloaded AuditAction = "document.downloaded"
+	// AuditCandidateErased: the candidate's data was erased (EraseCandidates), one per screening.
+	AuditCandidateErased AuditAction = "candidate.erased"
 )
 
 // NewAuditEvent is a read to record. It carries ids only: no candidate data, no document bytes,
@@ -34,10 +36,11 @@ type AuditEvent struct {
 	Action      AuditAction `db:"action"`
 	ScreeningID string      `db:"screening_id"`
 	DocumentID  *string     `db:"document_id"`
+	CandidateID *string     `db:"candidate_id"` // for AuditCandidateErased only
 	OccurredAt  time.Time   `db:"occurred_at"`
 }
 
-const auditEventColumns = `id, tenant_id, key_id, action, screening_id, document_id, occurred_at`
+const auditEventColumns = `id, tenant_id, key_id, action, screening_id, document_id, candidate_id, occurred_at`
 
 // RecordAuditEvent stores e in one INSERT, committed before it returns: a caller that gets nil
 // may answer the read, and one that gets an error must not.

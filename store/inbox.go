@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -34,30 +33,17 @@ type NewInboxEvent struct {
 	ParseError string
 }
 
-// row is what the inbox stores beside the event's own fields: its headers as JSON, and its status
-// (unparsed when it has a ParseError, which is then its last_error).
-func (e NewInboxEvent) row() (headers []byte, status string, err error) {
-	headers, err = json.Marshal(e.Headers)
-	if err != nil {
-		return nil, "", fmt.Errorf("store: encode headers: %w", err)
-	}
-	if e.ParseError != "" {
-		return headers, InboxUnparsed, nil
-	}
-	return headers, InboxPending, nil
-}
-
 // InsertWebhookEvent stores an event once per (provider, event id). inserted is false for a
 // duplicate, which is not an error: the provider is retrying something already stored.
 func (s *Store) InsertWebhookEvent(ctx context.Context, e NewInboxEvent) (id int64, inserted bool, err error) {
-	headers, status, err := e.row()
+	row, err := s.inboxRow(e)
 	if err != nil {
 		return 0, false, err
 	}
 	rows, err := s.db.QueryContext(ctx, `INSERT INTO webhook_events (provider, event_id, event_type, subject, headers, body,
-			status, last_error)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, '')) ON CONFLICT (provider, event_id) DO NOTHING RETURNING id`,
-		e.Provider, e.EventID, e.EventType, e.Subject, headers, e.Body, status, e.ParseError)
+			body_sealed, status, last_error)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, '')) ON CONFLICT (provider, event_id) DO NOTHING RETURNING id`,
+		e.Provider, e.EventID, e.EventType, e.Subject, row.headers, row.body, row.bodySealed, row.status, e.ParseError)
 	if err != nil {
 		return 0, false, fmt.Errorf("store: insert webhook event: %w", err)
 	}
@@ -98,23 +84,30 @@ func claimEvents(due string) string {
 		UPDATE webhook_events e
 		SET lease_id = $1, next_attempt_at = now() + make_interval(secs => $2)
 		FROM due WHERE e.id = due.id
-		RETURNING e.id, e.provider, e.event_id, e.event_type, e.subject, e.body, e.received_at, e.attempts,
-			e.lease_id
+		RETURNING e.id, e.provider, e.event_id, e.event_type, e.subject, e.body, e.body_sealed, e.received_at,
+			e.attempts, e.lease_id
 	)
 	SELECT c.*, r.workflow_id
 	FROM claimed c LEFT JOIN routes r ON r.provider = c.provider AND r.subject = c.subject
 	ORDER BY c.id`
 }
 
-// ClaimDueEvents leases up to limit due pending events, the longest due first.
+// ClaimDueEvents leases up to limit due pending events, the longest due first, their bodies opened
+// (see openClaimed).
 func (s *Store) ClaimDueEvents(ctx context.Context, limit int, lease time.Duration) ([]InboxEvent, error) {
 	var events []InboxEvent
 	err := s.inAsyncCommitTx(ctx, func(tx *sqlx.Tx) error {
-		return tx.SelectContext(ctx, &events, claimEvents(`SELECT id FROM webhook_events
+		var rows []claimedRow
+		err := tx.SelectContext(ctx, &rows, claimEvents(`SELECT id FROM webhook_events
 			WHERE status = 'pending' AND next_attempt_at <= now()
 			ORDER BY next_attempt_at, id
 			LIMIT $3
 			FOR UPDATE SKIP LOCKED`), uuid.NewString(), lease.Seconds(), limit)
+		if err != nil {
+			return err
+		}
+		events, err = s.openClaimed(ctx, tx, rows)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: claim due webhook events: %w", err)
@@ -123,13 +116,19 @@ func (s *Store) ClaimDueEvents(ctx context.Context, limit int, lease time.Durati
 }
 
 // ClaimEvents leases those of the events ids that are pending and due: the relay's fast path for
-// events just stored.
+// events just stored. Their bodies are opened as ClaimDueEvents opens them.
 func (s *Store) ClaimEvents(ctx context.Context, ids []int64, lease time.Duration) ([]InboxEvent, error) {
 	var events []InboxEvent
 	err := s.inAsyncCommitTx(ctx, func(tx *sqlx.Tx) error {
-		return tx.SelectContext(ctx, &events, claimEvents(`SELECT id FROM webhook_events
+		var rows []claimedRow
+		err := tx.SelectContext(ctx, &rows, claimEvents(`SELECT id FROM webhook_events
 			WHERE id = ANY($3) AND status = 'pending' AND next_attempt_at <= now()
 			FOR UPDATE SKIP LOCKED`), uuid.NewString(), lease.Seconds(), pq.Array(ids))
+		if err != nil {
+			return err
+		}
+		events, err = s.openClaimed(ctx, tx, rows)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: claim webhook events: %w", err)

@@ -223,25 +223,28 @@ func (s *Store) insertWebhookEventBatch(ctx context.Context, events []*inboxSubm
 	n := len(events)
 	providers, eventIDs, types, subjects := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	headers, statuses, lastErrors := make([]string, n), make([]string, n), make([]string, n)
-	bodies := make([][]byte, n)
+	bodies, sealed := make([][]byte, n), make([]bool, n)
 	for i, sub := range events {
 		e := sub.event
-		h, status, err := e.row()
+		row, err := s.inboxRow(e)
 		if err != nil {
 			return nil, err
 		}
 		providers[i], eventIDs[i], types[i], subjects[i] = e.Provider, e.EventID, e.EventType, e.Subject
-		headers[i], bodies[i], statuses[i], lastErrors[i] = string(h), e.Body, status, e.ParseError
+		headers[i], bodies[i], sealed[i] = string(row.headers), row.body, row.bodySealed
+		statuses[i], lastErrors[i] = row.status, e.ParseError
 	}
 	rows, err := s.db.QueryContext(ctx, `INSERT INTO webhook_events (provider, event_id, event_type, subject, headers, body,
-			status, last_error)
-		SELECT provider, event_id, event_type, subject, headers::jsonb, body, status, NULLIF(last_error, '')
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[], $8::text[])
-			AS e(provider, event_id, event_type, subject, headers, body, status, last_error)
+			body_sealed, status, last_error)
+		SELECT provider, event_id, event_type, subject, headers::jsonb, body, body_sealed, status, NULLIF(last_error, '')
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::boolean[],
+			$8::text[], $9::text[])
+			AS e(provider, event_id, event_type, subject, headers, body, body_sealed, status, last_error)
 		ON CONFLICT (provider, event_id) DO NOTHING
 		RETURNING id, provider, event_id`,
 		pq.StringArray(providers), pq.StringArray(eventIDs), pq.StringArray(types), pq.StringArray(subjects),
-		pq.StringArray(headers), pq.ByteaArray(bodies), pq.StringArray(statuses), pq.StringArray(lastErrors))
+		pq.StringArray(headers), pq.ByteaArray(bodies), pq.BoolArray(sealed), pq.StringArray(statuses),
+		pq.StringArray(lastErrors))
 	if err != nil {
 		return nil, fmt.Errorf("store: insert webhook events: %w", err)
 	}

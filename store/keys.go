@@ -7,16 +7,17 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// SealedValues counts the values at rest of each kind: candidates' PII, documents' bytes and
-// Checkr access tokens.
+// SealedValues counts the values at rest of each kind: candidates' PII, documents' bytes, Checkr
+// access tokens and webhook bodies.
 type SealedValues struct {
 	Candidates   int `db:"candidates"`
 	Documents    int `db:"documents"`
 	CheckrTokens int `db:"checkr_tokens"`
+	InboxBodies  int `db:"inbox_bodies"`
 }
 
-// Total is the sum of the three.
-func (v SealedValues) Total() int { return v.Candidates + v.Documents + v.CheckrTokens }
+// Total is the sum of them all.
+func (v SealedValues) Total() int { return v.Candidates + v.Documents + v.CheckrTokens + v.InboxBodies }
 
 // documentsPerBatch keeps a batch of documents, which are up to a few MiB each, small in memory
 // and short in time, whatever the batch size of the small rows.
@@ -46,6 +47,10 @@ func (s *Store) ResealPass(ctx context.Context, batchSize int) (SealedValues, er
 	if n.CheckrTokens, err = s.resealAll(ctx, "", batchSize, s.resealCheckrTokens); err != nil {
 		return n, err
 	}
+	// Webhook event ids are bigserial, from 1.
+	if n.InboxBodies, err = s.resealAll(ctx, "0", batchSize, s.resealInboxBodies); err != nil {
+		return n, err
+	}
 	return n, nil
 }
 
@@ -62,7 +67,9 @@ func (s *Store) NotUnderPrimaryKey(ctx context.Context) (SealedValues, error) {
 		(SELECT count(*) FROM documents
 			WHERE NOT content_sealed OR substring(content FROM 1 FOR $2) <> $1) AS documents,
 		(SELECT count(*) FROM checkr_accounts WHERE access_token_sealed IS NOT NULL
-			AND substring(access_token_sealed FROM 1 FOR $2) <> $1) AS checkr_tokens`,
+			AND substring(access_token_sealed FROM 1 FOR $2) <> $1) AS checkr_tokens,
+		(SELECT count(*) FROM webhook_events WHERE body_purged_at IS NULL
+			AND (NOT body_sealed OR substring(body FROM 1 FOR $2) <> $1)) AS inbox_bodies`,
 		s.vault.PrimaryPrefix(), len(s.vault.PrimaryPrefix()))
 	if err != nil {
 		return n, fmt.Errorf("store: count values not under the primary key: %w", err)

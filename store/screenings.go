@@ -79,6 +79,8 @@ type Screening struct {
 	CreatedAt         time.Time  `db:"created_at"`
 	UpdatedAt         time.Time  `db:"updated_at"`
 	CompletedAt       *time.Time `db:"completed_at"`
+	// ErasedAt is when the screening's candidate was erased (EraseCandidates): its data is gone.
+	ErasedAt *time.Time `db:"erased_at"`
 }
 
 // Check is one row of checks.
@@ -111,7 +113,8 @@ type ScreeningDetail struct {
 	Timeline           []TimelineEntry
 }
 
-const screeningColumns = `id, tenant_id, candidate_id, status, result, workflow_started_at, created_at, updated_at, completed_at`
+const screeningColumns = `id, tenant_id, candidate_id, status, result, workflow_started_at, created_at, updated_at, completed_at,
+	erased_at`
 
 const checkColumns = `id, screening_id, position, provider, check_type, status, outcome, failure_reason,
 	provider_client_id, provider_check_id, options, checkr_account_id, invitation_url, created_at, updated_at, completed_at`

@@ -27,6 +27,8 @@ func NewWithOptions(c client.Client, providers *registry.Registry, deps registry
 	if err := Register(w, providers, deps); err != nil {
 		return nil, err
 	}
+	// The erasure's activities cancel and watch workflows, so they need the worker's client.
+	w.RegisterActivityWithOptions(&activities.Erasure{Store: deps.Store, Temporal: c}, activity.RegisterOptions{})
 	return w, nil
 }
 
@@ -40,5 +42,8 @@ func Interceptors() []interceptor.WorkerInterceptor {
 func Register(w registry.Worker, providers *registry.Registry, deps registry.Deps) error {
 	w.RegisterWorkflowWithOptions(workflows.ScreeningWorkflow, workflow.RegisterOptions{Name: workflows.ScreeningWorkflowName})
 	w.RegisterActivityWithOptions(&activities.Screenings{Store: deps.Store}, activity.RegisterOptions{})
+	w.RegisterWorkflowWithOptions(workflows.ErasureWorkflow, workflow.RegisterOptions{Name: workflows.ErasureWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.PurgeWorkflow, workflow.RegisterOptions{Name: workflows.PurgeWorkflowName})
+	w.RegisterActivityWithOptions(&activities.Purge{Store: deps.Store}, activity.RegisterOptions{})
 	return providers.Register(w, deps)
 }

@@ -49,13 +49,20 @@ var (
 	settingLogFormat       = registry.Setting{Name: "LOG_FORMAT", Default: "json"}
 )
 
+// settingInboxBodyRetention: 30 days after an event was delivered (or given up), long past the
+// providers' retries (Checkr retries for a day) and the relay's own, and long enough for operators
+// to look into an event and replay it; its effect is already recorded in the check's record. No
+// longer, because the bodies carry candidate PII: the row and its ids stay for audit, the body goes.
+var settingInboxBodyRetention = registry.Setting{Name: "INBOX_BODY_RETENTION", Default: "720h"}
+
 var coreSettings = []registry.Setting{settingDatabaseURL, settingTemporalAddress, settingNamespace, settingHTTPAddr,
 	settingPublicBaseURL, settingEncryptionKey, settingEncryptionOld, settingWebhookDeadline, settingPollInterval, settingUnroutable,
 	settingMaxBackoff, settingConcurrency, settingLease, settingMaxWebhookBytes, settingLogLevel, settingLogFormat,
 	settingInboxBatchSize, settingInboxFlush, settingDatabaseConns, settingWorkflowTasks, settingActivities,
 	settingLocalActivities, settingWorkflowPollers, settingActivityPollers, settingWorkflowCache,
 	settingTemporalTLS, settingTemporalClientCert, settingTemporalClientKey, settingTemporalServerCA,
-	settingTemporalServerName, settingTemporalAPIKey}
+	settingTemporalServerName, settingTemporalAPIKey, settingScreeningRetention, settingPurgeInterval,
+	settingInboxBodyRetention}
 
 // config is everything screenflow reads from its environment.
 type config struct {
@@ -76,8 +83,12 @@ type config struct {
 	Inbox             store.InboxWriterConfig
 	DatabaseMaxConns  int
 	Worker            workerSizes
+	Retention         retentionConfig
 	LogLevel          string
 	LogFormat         string
+
+	// InboxBodyRetention is how long the inbox keeps a finished event's body (store.PurgeWebhookBodies).
+	InboxBodyRetention time.Duration
 
 	// env is where the settings came from; dev lays the fakes' settings over it.
 	env registry.Env
@@ -134,10 +145,16 @@ func loadConfig(env registry.Env) (config, error) {
 	if c.Inbox.FlushInterval, err = envDuration(env, settingInboxFlush); err != nil {
 		return c, err
 	}
+	if c.InboxBodyRetention, err = envDuration(env, settingInboxBodyRetention); err != nil {
+		return c, err
+	}
 	if c.DatabaseMaxConns, err = envCount(env, settingDatabaseConns); err != nil {
 		return c, err
 	}
 	if c.Worker, err = loadWorkerSizes(env); err != nil {
+		return c, err
+	}
+	if c.Retention, err = loadRetention(env); err != nil {
 		return c, err
 	}
 	return c, c.Providers.Configure(env)

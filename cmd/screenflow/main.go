@@ -22,6 +22,9 @@ commands:
   worker              run the Temporal worker
   migrate             apply database migrations
   tenant create NAME  create a tenant and print its API key (shown once)
+  tenant set-retention TENANT_ID DURATION|default
+                      keep the tenant's candidates for DURATION (e.g. 2160h) after their
+                      last screening finished, or for SCREENING_RETENTION (default)
   providers subscribe PROVIDER
                       register this deployment's webhook URL with the provider (once), for
                       providers that take it through their API (authenticate, complycube)
@@ -65,8 +68,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	case "migrate":
 		return runMigrate(ctx, cfg, stdout)
 	case "tenant":
+		if len(args) >= 2 && args[1] == "set-retention" {
+			if len(args) != 4 {
+				return errors.New(setRetentionUsage)
+			}
+			return runTenantSetRetention(ctx, cfg, args[2], args[3], stdout)
+		}
 		if len(args) != 3 || args[1] != "create" {
-			return errors.New("usage: screenflow tenant create NAME")
+			return errors.New("usage: screenflow tenant create NAME | tenant set-retention TENANT_ID DURATION|default")
 		}
 		return runTenantCreate(ctx, cfg, args[2], stdout)
 	case "providers":

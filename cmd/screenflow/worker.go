@@ -34,6 +34,7 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	setUpPurgeSchedule(ctx, tc, cfg, log)
 	log.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace)
 	<-ctx.Done()
 	w.Stop()

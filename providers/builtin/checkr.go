@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/mail"
 	"net/url"
 	"regexp"
 	"strings"
@@ -34,11 +35,15 @@ var (
 	// secret just replaced), comma-separated: Checkr retries an event for a day, and events signed
 	// with the old key keep coming meanwhile.
 	checkrPreviousKeys = registry.Setting{Name: "CHECKR_WEBHOOK_PREVIOUS_KEYS"}
+	// checkrDeletionContact is whom a request to remove a candidate's PII names as its requester,
+	// as Checkr requires: the deployment's privacy contact.
+	checkrDeletionContact = registry.Setting{Name: "CHECKR_DELETION_CONTACT_EMAIL"}
 )
 
 const (
-	devFakeCheckr   = "127.0.0.1:8092"
-	devCheckrClient = "dev-client"
+	devFakeCheckr          = "127.0.0.1:8092"
+	devCheckrClient        = "dev-client"
+	devCheckrDeletionEmail = "privacy@screenflow.example"
 )
 
 // checkrPackage is the shape of a Checkr package slug, e.g. tasker_standard.
@@ -49,13 +54,14 @@ var checkrPackage = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,99}$`)
 type Checkr struct {
 	baseURL, apiKey, clientID, clientSecret, authorizeURL, redirectURL string
 	previousKeys                                                       []string
+	deletionContact                                                    string
 }
 
 func (*Checkr) Name() string { return checkr.Name }
 
 func (*Checkr) Settings() []registry.Setting {
 	return []registry.Setting{checkrBaseURL, checkrAPIKey, checkrClientID, checkrClientSecret, checkrAuthorizeURL,
-		checkrRedirectURL, checkrPreviousKeys}
+		checkrRedirectURL, checkrPreviousKeys, checkrDeletionContact}
 }
 
 func (p *Checkr) Configure(env registry.Env) error {
@@ -68,7 +74,16 @@ func (p *Checkr) Configure(env registry.Env) error {
 			p.previousKeys = append(p.previousKeys, key)
 		}
 	}
-	return errors.Join(absoluteURL(checkrBaseURL.Name, p.baseURL), absoluteURL(checkrAuthorizeURL.Name, p.authorizeURL))
+	p.deletionContact = checkrDeletionContact.Get(env)
+	var badContact error
+	if p.deletionContact != "" {
+		// A plain address: Checkr's field takes no display name.
+		if addr, err := mail.ParseAddress(p.deletionContact); err != nil || addr.Address != p.deletionContact {
+			badContact = fmt.Errorf("%s must be a plain email address, such as privacy@example.com", checkrDeletionContact.Name)
+		}
+	}
+	return errors.Join(absoluteURL(checkrBaseURL.Name, p.baseURL), absoluteURL(checkrAuthorizeURL.Name, p.authorizeURL),
+		badContact)
 }
 
 // checkrCheck is a Checkr check in POST /v1/screenings: named by its package instead of a type.
@@ -140,6 +155,10 @@ func (*Checkr) ParseWebhook(body []byte) (registry.Envelope, error) {
 	return registry.Envelope{ID: ev.ID, Type: ev.Type, Subject: ev.Subject()}, err
 }
 
+// ScrubWebhook keeps the access token that token.deauthorized revokes out of the inbox: only its
+// fingerprint, which finds the account, is stored (see registry.Scrubber).
+func (*Checkr) ScrubWebhook(body []byte) []byte { return checkr.ScrubAccessCode(body) }
+
 // Translate sends account events to the account's workflow (starting it if an early
 // account.credentialed comes before the OAuth callback did) and the rest to the check workflows.
 // Candidate payloads carry PII and token events the access code: only the summary travels.
@@ -190,7 +209,8 @@ func (p *Checkr) Register(w registry.Worker, deps registry.Deps) error {
 	w.RegisterWorkflowWithOptions(workflows.CheckrAccountWorkflow, workflow.RegisterOptions{Name: workflows.CheckrAccountWorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.CheckrAmendmentWorkflow, workflow.RegisterOptions{Name: workflows.CheckrAmendmentWorkflowName})
 	prefix := activity.RegisterOptions{Name: registry.ActivityPrefix(checkr.Name)}
-	w.RegisterActivityWithOptions(&activities.Checkr{Store: deps.Store, Client: p.Client(), Vault: deps.Vault}, prefix)
+	w.RegisterActivityWithOptions(&activities.Checkr{Store: deps.Store, Client: p.Client(), Vault: deps.Vault,
+		DeletionContact: p.deletionContact}, prefix)
 	w.RegisterActivityWithOptions(&activities.CheckrAccounts{Store: deps.Store}, prefix)
 	return nil
 }
@@ -226,6 +246,10 @@ func (*Checkr) StartDevFake(_ context.Context, dev registry.DevEnv) (registry.De
 		clientID = devCheckrClient
 	}
 	clientSecret := devSecret(dev.Env, checkrClientSecret.Name, "", 32)
+	deletionContact := dev.Env(checkrDeletionContact.Name)
+	if deletionContact == "" {
+		deletionContact = devCheckrDeletionEmail
+	}
 	base := "http://" + devFakeCheckr
 	f := checkrfake.New(checkrfake.Options{
 		APIKey: apiKey, ClientID: clientID, ClientSecret: clientSecret,
@@ -248,7 +272,7 @@ func (*Checkr) StartDevFake(_ context.Context, dev registry.DevEnv) (registry.De
 	return registry.DevFakeRun{
 		Settings: map[string]string{checkrBaseURL.Name: base, checkrAuthorizeURL.Name: base + "/authorize",
 			checkrAPIKey.Name: apiKey, checkrClientID.Name: clientID, checkrClientSecret.Name: clientSecret,
-			checkrRedirectURL.Name: dev.APIURL + "/oauth/checkr/callback"},
+			checkrRedirectURL.Name: dev.APIURL + "/oauth/checkr/callback", checkrDeletionContact.Name: deletionContact},
 		Banner: fmt.Sprintf("Fake Checkr          %s   (sign-up is instant; credentialed after %s)", base, devCompletionDelay),
 		Stop:   stop,
 	}, nil

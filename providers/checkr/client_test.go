@@ -819,3 +819,95 @@ func TestClientErrorThatEchoesTheCandidateQuotesNoneOfIt(t *testing.T) {
 	_, err = c.CreateCandidate(ctx, newCandidate("scr_1"))
 	assert.EqualError(t, err, "checkr: POST /v1/candidates: HTTP 422, code: invalid_candidate")
 }
+
+func TestClientRemoveCandidatePIIOnceAndCountsItDoneWhenItWasDoneBefore(t *testing.T) {
+	f, direct, srv := newFakeAPI(t, fake.Options{})
+	ctx := context.Background()
+	const contact = "privacy@hr.example"
+
+	cd := createCandidate(t, direct, "scr_1")
+	require.NoError(t, direct.RemoveCandidatePII(ctx, cd.ID, contact))
+	want := []fake.PIIRemoval{{CandidateID: cd.ID, AccountID: fake.DirectAccountID, ContactEmail: contact}}
+	assert.Equal(t, want, f.PIIRemovals())
+	kept, ok, err := direct.FindCandidate(ctx, "scr_1")
+	require.NoError(t, err)
+	assert.True(t, ok, "the candidate stays, without its personal data")
+	assert.Equal(t, cd.ID, kept.ID)
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/candidates/"+cd.ID, nil)
+	require.NoError(t, err)
+	req.SetBasicAuth(apiKey, "")
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, resp.Body.Close())
+	require.NoError(t, err)
+	for _, pii := range []string{"jane.roe@example.com", "Jane", "Roe", "1990-02-03", "90401", "5555550100", "3333"} {
+		assert.NotContains(t, string(raw), pii)
+	}
+
+	require.NoError(t, direct.RemoveCandidatePII(ctx, cd.ID, contact),
+		"Checkr refuses a second removal (400, already removed), which is what was asked for")
+	require.NoError(t, direct.RemoveCandidatePII(ctx, "no-such-candidate", contact), "a candidate not there (404)")
+	assert.Equal(t, want, f.PIIRemovals())
+
+	// An integrated account's candidate is removed with its access token.
+	code, account := f.Authorize("")
+	tok, err := direct.ExchangeToken(ctx, clientID, clientSecret, code)
+	require.NoError(t, err)
+	integrated := direct.WithKey(tok.AccessToken)
+	theirs := createCandidate(t, integrated, "scr_2")
+	require.NoError(t, integrated.RemoveCandidatePII(ctx, theirs.ID, contact))
+	assert.Equal(t, fake.PIIRemoval{CandidateID: theirs.ID, AccountID: account, ContactEmail: contact}, f.PIIRemovals()[1])
+
+	err = checkr.NewClient(srv.URL, "sk_wrong", srv.Client()).RemoveCandidatePII(ctx, theirs.ID, contact)
+	assert.Equal(t, http.StatusUnauthorized, apiError(t, err).StatusCode)
+}
+
+func TestClientRemoveCandidatePIIFailures(t *testing.T) {
+	f, c, _ := newFakeAPI(t, fake.Options{})
+	ctx := context.Background()
+	cd := createCandidate(t, c, "scr_1")
+
+	f.FailAPI(1, http.StatusServiceUnavailable)
+	err := c.RemoveCandidatePII(ctx, cd.ID, "privacy@hr.example")
+	assert.True(t, apiError(t, err).Retryable())
+	assert.EqualError(t, err, "checkr: DELETE /v1/candidates/"+cd.ID+"/pii: HTTP 503")
+
+	f.FailAPIWithBody(1, http.StatusBadRequest, []byte(`{"error":"Candidate is under review and cannot be removed"}`))
+	err = c.RemoveCandidatePII(ctx, cd.ID, "privacy@hr.example")
+	assert.False(t, apiError(t, err).Retryable(), "another 400 is a refusal, not a removal made before")
+
+	f.FailAPI(1, http.StatusForbidden)
+	err = c.RemoveCandidatePII(ctx, cd.ID, "privacy@hr.example")
+	assert.Equal(t, http.StatusForbidden, apiError(t, err).StatusCode)
+
+	err = c.RemoveCandidatePII(ctx, cd.ID, "not an email")
+	assert.Equal(t, http.StatusBadRequest, apiError(t, err).StatusCode, "the fake checks the contact, as Checkr requires it")
+	assert.Empty(t, f.PIIRemovals())
+
+	assert.Error(t, c.RemoveCandidatePII(ctx, "", "privacy@hr.example"))
+	assert.Error(t, c.RemoveCandidatePII(ctx, cd.ID, ""))
+
+	// Checkr's sentence for a removal made before, ended with a full stop.
+	f.FailAPIWithBody(1, http.StatusBadRequest, []byte(`{"error":"Candidate has already had PII removed."}`))
+	assert.NoError(t, c.RemoveCandidatePII(ctx, cd.ID, "privacy@hr.example"))
+	assert.Empty(t, f.PIIRemovals(), "the injected answer stood in for the fake")
+}
+
+func TestClientRemoveCandidatePIIRequestShape(t *testing.T) {
+	var method, path, body, user string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		method, path, body = r.Method, r.URL.EscapedPath(), string(b)
+		user, _, _ = r.BasicAuth()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"c/1","object":"candidate"}`)
+	}))
+	t.Cleanup(srv.Close)
+	c := checkr.NewClient(srv.URL, "tok", srv.Client())
+	require.NoError(t, c.RemoveCandidatePII(context.Background(), "c/1", "privacy@hr.example"))
+	assert.Equal(t, http.MethodDelete, method)
+	assert.Equal(t, "/v1/candidates/c%2F1/pii", path)
+	assert.JSONEq(t, `{"deletion_contact_email_address":"privacy@hr.example"}`, body)
+	assert.Equal(t, "tok", user)
+}

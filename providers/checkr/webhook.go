@@ -1,6 +1,7 @@
 package checkr
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -185,14 +186,72 @@ func (e Event) DeauthorizedTokenFingerprint() string {
 		return ""
 	}
 	var o struct {
-		AccessCode  string `json:"access_code"`
-		AccessToken string `json:"access_token"`
+		AccessCode            string `json:"access_code"`
+		AccessToken           string `json:"access_token"`
+		AccessCodeFingerprint string `json:"access_code_sha256"`
 	}
 	_ = json.Unmarshal(e.Data.Object, &o)
-	if o.AccessCode != "" {
+	switch {
+	case o.AccessCode != "":
 		return TokenFingerprint(o.AccessCode)
+	case o.AccessToken != "":
+		return TokenFingerprint(o.AccessToken)
+	case isFingerprint(o.AccessCodeFingerprint):
+		// The body as the inbox stores it: ScrubAccessCode put the fingerprint there.
+		return o.AccessCodeFingerprint
 	}
-	return TokenFingerprint(o.AccessToken)
+	return ""
+}
+
+// accessCodeFingerprintField is where ScrubAccessCode puts the fingerprint of the token it removes.
+// Checkr sends no such field; the name says what it holds.
+const accessCodeFingerprintField = "access_code_sha256"
+
+// tokenFields are the data.object fields that carry an access token (see DeauthorizedTokenFingerprint).
+var tokenFields = []string{"access_code", "access_token"}
+
+// ScrubAccessCode returns body without the access token its data.object carries (token.deauthorized
+// names the token it revokes), with the token's fingerprint in its place, so that the event still
+// has the same DeauthorizedTokenFingerprint and Subject: screenflow needs the fingerprint, never the
+// token. Any other body, and one that is not a JSON object, is returned as it is. The result is
+// valid JSON but not the signed bytes: its keys are sorted and compacted.
+func ScrubAccessCode(body []byte) []byte {
+	if !bytes.Contains(body, []byte(`"access_`)) {
+		return body
+	}
+	var event, data, object map[string]json.RawMessage
+	if json.Unmarshal(body, &event) != nil || json.Unmarshal(event["data"], &data) != nil ||
+		json.Unmarshal(data["object"], &object) != nil || object == nil {
+		return body
+	}
+	fingerprint := ""
+	for _, field := range tokenFields {
+		var token string
+		if raw, ok := object[field]; ok {
+			_ = json.Unmarshal(raw, &token)
+			if fingerprint == "" {
+				fingerprint = TokenFingerprint(token)
+			}
+			delete(object, field)
+		}
+	}
+	if fingerprint == "" {
+		return body
+	}
+	// Marshalling a string and maps of JSON that just decoded cannot fail.
+	object[accessCodeFingerprintField], _ = json.Marshal(fingerprint)
+	data["object"], _ = json.Marshal(object)
+	event["data"], _ = json.Marshal(data)
+	scrubbed, _ := json.Marshal(event)
+	return scrubbed
+}
+
+func isFingerprint(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
 }
 
 // SubjectFor builds the subject string the same way Subject does, for writing routes.

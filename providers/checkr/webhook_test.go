@@ -433,3 +433,52 @@ func TestEventTypes(t *testing.T) {
 		EventCandidateCreated, EventCandidateUpdated, EventCandidateIDRequired, EventCandidateDriverLicenseRequired,
 	})
 }
+
+func TestScrubAccessCodeKeepsOnlyTheTokensFingerprint(t *testing.T) {
+	for name, body := range map[string]string{"access_code": seedTokenDeauthorized, "access_token": legacyTokenDeauthorized} {
+		t.Run(name, func(t *testing.T) {
+			original, err := ParseEvent([]byte(body))
+			require.NoError(t, err)
+
+			scrubbed := ScrubAccessCode([]byte(body))
+			assert.NotContains(t, string(scrubbed), "dummy access token")
+			assert.NotContains(t, string(scrubbed), `"access_code"`)
+			assert.NotContains(t, string(scrubbed), `"access_token"`)
+			stored, err := ParseEvent(scrubbed)
+			require.NoError(t, err, "the stored body is still an event: %s", scrubbed)
+			assert.Equal(t, original.ID, stored.ID)
+			assert.Equal(t, original.CreatedAt, stored.CreatedAt)
+			assert.Equal(t, original.AccountID, stored.AccountID)
+			assert.Equal(t, TokenFingerprint("dummy access token"), stored.DeauthorizedTokenFingerprint())
+			assert.Equal(t, original.Subject(), stored.Subject())
+			assert.Equal(t, original.Summary(), stored.Summary())
+			assert.Equal(t, scrubbed, ScrubAccessCode(scrubbed), "scrubbing twice changes nothing")
+		})
+	}
+}
+
+func TestScrubAccessCodeLeavesBodiesWithoutATokenAsTheyAre(t *testing.T) {
+	for _, body := range []string{
+		seedReportCreated,
+		candidateCreated,
+		`{"id":"e","type":"token.deauthorized","data":{"object":{"access_code":""}}}`,
+		`{"id":"e","type":"token.deauthorized","data":{"object":"access_code"}}`,
+		`not JSON "access_code"`,
+	} {
+		assert.Equal(t, body, string(ScrubAccessCode([]byte(body))))
+	}
+}
+
+func TestAFingerprintInTheBodyCountsOnlyInTheShapeScrubbingWritesIt(t *testing.T) {
+	fp := TokenFingerprint("t")
+	for body, want := range map[string]string{
+		`{"id":"e","type":"token.deauthorized","data":{"object":{"access_code_sha256":"` + fp + `"}}}`:                   fp,
+		`{"id":"e","type":"token.deauthorized","data":{"object":{"access_code_sha256":"not a fingerprint"}}}`:            "",
+		`{"id":"e","type":"token.deauthorized","data":{"object":{"access_code":"u","access_code_sha256":"` + fp + `"}}}`: TokenFingerprint("u"),
+		`{"id":"e","type":"report.created","data":{"object":{"access_code_sha256":"` + fp + `"}}}`:                       "",
+	} {
+		e, err := ParseEvent([]byte(body))
+		require.NoError(t, err)
+		assert.Equal(t, want, e.DeauthorizedTokenFingerprint(), body)
+	}
+}

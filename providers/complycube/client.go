@@ -171,6 +171,22 @@ func (c *Client) FindClient(ctx context.Context, externalID string) (ClientResou
 	return ClientResource{}, false, nil
 }
 
+// DeleteClient deletes a client, and with it what ComplyCube holds about the person
+// (DELETE /clients/{id}). A client that is not there (404) counts as deleted: a retry whose first
+// answer was lost, or a second erasure, finds it gone.
+func (c *Client) DeleteClient(ctx context.Context, clientID string) error {
+	// An empty id would turn the call into DELETE /clients.
+	if clientID == "" {
+		return errors.New("complycube: delete client: empty client id")
+	}
+	err := c.do(ctx, http.MethodDelete, "/clients/"+url.PathEscape(clientID), nil, nil, nil)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound {
+		return nil
+	}
+	return err
+}
+
 // ListChecks lists the client's checks (GET /checks?clientId=...), every page of them.
 func (c *Client) ListChecks(ctx context.Context, clientID string) ([]Check, error) {
 	// Without clientId the API lists the whole account's checks, which callers must never mistake

@@ -374,3 +374,34 @@ func TestClientErrorThatEchoesTheCandidateQuotesNoneOfIt(t *testing.T) {
 		StatusCode: http.StatusUnprocessableEntity, Code: "validation_error"}, apiErr)
 	assert.EqualError(t, err, "complycube: POST /clients: HTTP 422, code: validation_error")
 }
+
+func TestClientDeleteClientDeletesItsChecksAndCountsAMissingClientAsDeleted(t *testing.T) {
+	f, c, _ := newFakeAPI(t)
+	ctx := context.Background()
+	cl, err := c.CreateClient(ctx, newPerson("jane@example.com"))
+	require.NoError(t, err)
+	check, err := c.CreateCheck(ctx, complycube.CreateCheckRequest{ClientID: cl.ID, Type: "standard_screening_check"})
+	require.NoError(t, err)
+	other, err := c.CreateClient(ctx, newPerson("john@example.com"))
+	require.NoError(t, err)
+
+	require.NoError(t, c.DeleteClient(ctx, cl.ID))
+	assert.Equal(t, []string{cl.ID}, f.DeletedClients())
+	_, found, err := c.FindClient(ctx, "chk_1")
+	require.NoError(t, err)
+	assert.True(t, found, "the other client, with the same externalId, is still there")
+	_, err = c.GetCheck(ctx, check.ID)
+	var apiErr *complycube.APIError
+	require.ErrorAs(t, err, &apiErr, "the deleted client's check went with it")
+	assert.Equal(t, http.StatusNotFound, apiErr.StatusCode)
+
+	require.NoError(t, c.DeleteClient(ctx, cl.ID), "deleting it again finds it gone, which is what was asked")
+	assert.Equal(t, []string{cl.ID}, f.DeletedClients(), "the second call deleted nothing")
+	assert.NotContains(t, f.DeletedClients(), other.ID)
+	require.Error(t, c.DeleteClient(ctx, ""))
+
+	f.FailAPI(1, http.StatusInternalServerError)
+	err = c.DeleteClient(ctx, other.ID)
+	require.ErrorAs(t, err, &apiErr, "a failure other than 404 is an error")
+	assert.Equal(t, http.StatusInternalServerError, apiErr.StatusCode)
+}

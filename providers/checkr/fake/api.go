@@ -108,6 +108,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("POST /v1/candidates", s.api(s.createCandidate))
 	mux.Handle("GET /v1/candidates", s.api(s.listCandidates))
 	mux.Handle("GET /v1/candidates/{id}", s.api(s.getCandidate))
+	mux.Handle("DELETE /v1/candidates/{id}/pii", s.api(s.removeCandidatePII))
 	mux.Handle("POST /v1/invitations", s.api(s.credentialed(s.createInvitation)))
 	mux.Handle("GET /v1/invitations", s.api(s.credentialed(s.listInvitations)))
 	mux.Handle("GET /v1/invitations/{id}", s.api(s.credentialed(s.getInvitation)))
@@ -248,6 +249,45 @@ func (s *Server) getCandidate(w http.ResponseWriter, r *http.Request, accountID 
 		return
 	}
 	writeRaw(w, http.StatusOK, body)
+}
+
+// removeCandidatePII removes the candidate's personal data and keeps its id, custom_id and reports,
+// as Checkr's "Request PII removal for a Candidate" is described; its reports' PDFs hold no
+// personal data here. A second removal answers 400 with the sentence Checkr documents.
+func (s *Server) removeCandidatePII(w http.ResponseWriter, r *http.Request, accountID string) {
+	var req struct {
+		ContactEmail string `json:"deletion_contact_email_address"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if _, err := mail.ParseAddress(req.ContactEmail); err != nil {
+		writeError(w, http.StatusBadRequest, "deletion_contact_email_address is required and must be an email address")
+		return
+	}
+	id := r.PathValue("id")
+	s.mu.Lock()
+	c := s.candidates[id]
+	found := c != nil && c.account == accountID
+	removedBefore := found && c.piiRemoved
+	var body []byte
+	if found && !removedBefore {
+		c.piiRemoved = true
+		c.obj.Email = ""
+		c.obj.FirstName, c.obj.LastName, c.obj.DOB, c.obj.SSN, c.obj.Zipcode, c.obj.Phone = nil, nil, nil, nil, nil, nil
+		s.piiRemovals = append(s.piiRemovals, PIIRemoval{CandidateID: id, AccountID: accountID, ContactEmail: req.ContactEmail})
+		body = fakekit.MustJSON(c.obj)
+	}
+	s.mu.Unlock()
+	switch {
+	case !found:
+		writeError(w, http.StatusNotFound, "Not found")
+	case removedBefore:
+		writeError(w, http.StatusBadRequest, "Candidate has already had PII removed")
+	default:
+		s.log.Info("fake checkr: candidate PII removed", "candidate_id", id, "account_id", accountID)
+		writeRaw(w, http.StatusOK, body)
+	}
 }
 
 func (s *Server) listCandidates(w http.ResponseWriter, r *http.Request, accountID string) {

@@ -122,6 +122,7 @@ type Server struct {
 	tokens            map[string]*token    // by TokenFingerprint of the access token
 	candidates        map[string]*candidate
 	candidateOrder    []string
+	piiRemovals       []PIIRemoval // what DELETE /v1/candidates/{id}/pii removed, in order
 	invitations       map[string]*invitation
 	invitationOrder   []string
 	reports           map[string]*report
@@ -153,8 +154,17 @@ type token struct {
 }
 
 type candidate struct {
-	account string
-	obj     candidateObject
+	account    string
+	obj        candidateObject
+	piiRemoved bool
+}
+
+// PIIRemoval is a candidate whose personal data DELETE /v1/candidates/{id}/pii removed: on which
+// account, and whom the request named as its contact.
+type PIIRemoval struct {
+	CandidateID  string
+	AccountID    string
+	ContactEmail string
 }
 
 type invitation struct {
@@ -631,6 +641,14 @@ func (s *Server) CandidatesCreated() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.candidates)
+}
+
+// PIIRemovals returns the candidates DELETE /v1/candidates/{id}/pii removed the personal data of,
+// in order; a refused request (a second one, an unknown candidate) is not among them.
+func (s *Server) PIIRemovals() []PIIRemoval {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.piiRemovals)
 }
 
 // ReportsCreated returns how many reports exist: ordered by POST /v1/reports or by completed

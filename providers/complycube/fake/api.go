@@ -40,6 +40,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /v1/clients", s.createClient)
 	mux.HandleFunc("GET /v1/clients", s.listClients)
 	mux.HandleFunc("GET /v1/clients/{id}", s.getClient)
+	mux.HandleFunc("DELETE /v1/clients/{id}", s.deleteClient)
 	mux.HandleFunc("POST /v1/checks", s.createCheck)
 	mux.HandleFunc("GET /v1/checks", s.listChecks)
 	mux.HandleFunc("GET /v1/checks/{id}", s.getCheck)
@@ -146,6 +147,35 @@ func (s *Server) getClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, cl)
+}
+
+// deleteClient deletes a client with its checks and their reports, as ComplyCube deletes what it
+// holds about the person. A check still pending never completes.
+func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.mu.Lock()
+	_, ok := s.clients[id]
+	if ok {
+		delete(s.clients, id)
+		s.deletedClients = append(s.deletedClients, id)
+		s.checkOrder = slices.DeleteFunc(s.checkOrder, func(checkID string) bool {
+			if s.checks[checkID].ClientID != id {
+				return false
+			}
+			s.timers.StopLocked(checkID)
+			delete(s.checks, checkID)
+			delete(s.reports, checkID)
+			delete(s.held, checkID)
+			return true
+		})
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusNotFound, errNotFound, fmt.Sprintf("Invalid client id '%s'", id))
+		return
+	}
+	s.log.Info("fake complycube: client deleted", "client_id", id)
+	w.WriteHeader(http.StatusOK)
 }
 
 func (s *Server) createCheck(w http.ResponseWriter, r *http.Request) {

@@ -75,18 +75,20 @@ type Server struct {
 	mu sync.Mutex
 	// endpoints are the registered webhooks, oldest first; the first is the one of Options, whose
 	// URL may be "" (then it is not listed and sends nothing).
-	endpoints  []*endpoint
-	closed     bool
-	duplicate  bool     // every sender's, see DuplicateWebhooks
-	dropped    []string // every sender's, see DropWebhooks
-	outcome    string
-	reorder    bool
-	failures   fakekit.Failures
-	clients    map[string]clientObject
-	checks     map[string]complycube.Check
-	checkOrder []string                   // check ids, oldest first
-	held       map[string]fakekit.Webhook // check.pending held back by ReorderWebhooks, by check id
-	reports    map[string][]byte
+	endpoints []*endpoint
+	closed    bool
+	duplicate bool     // every sender's, see DuplicateWebhooks
+	dropped   []string // every sender's, see DropWebhooks
+	outcome   string
+	reorder   bool
+	failures  fakekit.Failures
+	clients   map[string]clientObject
+	// deletedClients are the ids DELETE /clients/{id} deleted, in order (DeletedClients).
+	deletedClients []string
+	checks         map[string]complycube.Check
+	checkOrder     []string                   // check ids, oldest first
+	held           map[string]fakekit.Webhook // check.pending held back by ReorderWebhooks, by check id
+	reports        map[string][]byte
 }
 
 // New returns a fake ComplyCube. Serve it with httptest.NewServer (or any http.Server) and point
@@ -312,6 +314,13 @@ func (s *Server) ClientsCreated() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.clients)
+}
+
+// DeletedClients returns the ids of the clients DELETE /clients/{id} deleted, in order.
+func (s *Server) DeletedClients() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.deletedClients)
 }
 
 // ChecksCreated returns how many checks POST /checks created.
