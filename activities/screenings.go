@@ -51,13 +51,7 @@ func (a *Screenings) SetScreeningStatus(ctx context.Context, in ScreeningStatusI
 	if in.Result != "" {
 		result = &in.Result
 	}
-	if err := a.Store.SetScreeningStatus(ctx, in.ScreeningID, in.Status, result); err != nil {
-		return err
-	}
-	if in.Timeline.Kind == "" {
-		return nil
-	}
-	return a.Store.AppendTimeline(ctx, in.Timeline.entry(in.ScreeningID))
+	return a.Store.SetScreeningConclusion(ctx, in.ScreeningID, in.Status, result, in.Timeline.entry(in.ScreeningID))
 }
 
 // CheckUpdateInput is a change of a check's state.

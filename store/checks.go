@@ -117,7 +117,8 @@ type CheckUpdate struct {
 }
 
 // UpdateCheck writes a check's new state and its timeline entry. A terminal check keeps its state:
-// a retried or late write cannot reopen it.
+// a retried or late write cannot reopen it. The write that completes a screening's last check
+// settles the screening too (settleIfAllCompleted).
 func (s *Store) UpdateCheck(ctx context.Context, u CheckUpdate) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var screeningID string
@@ -134,13 +135,18 @@ func (s *Store) UpdateCheck(ctx context.Context, u CheckUpdate) error {
 		} else if err != nil {
 			return fmt.Errorf("store: update check: %w", err)
 		}
-		if u.Timeline.Kind == "" {
+		if u.Timeline.Kind != "" {
+			entry := u.Timeline
+			entry.ScreeningID = screeningID
+			entry.CheckID = &u.CheckID
+			if err := appendTimeline(ctx, tx, entry); err != nil {
+				return err
+			}
+		}
+		if u.Status != StatusCompleted {
 			return nil
 		}
-		entry := u.Timeline
-		entry.ScreeningID = screeningID
-		entry.CheckID = &u.CheckID
-		return appendTimeline(ctx, tx, entry)
+		return settleIfAllCompleted(ctx, tx, screeningID)
 	})
 }
 

@@ -307,6 +307,40 @@ func (s *Store) SetScreeningStatus(ctx context.Context, id string, status Status
 	return nil
 }
 
+// SetScreeningConclusion writes the status its workflow concludes a screening with, and the
+// entry's timeline entry. A screening already terminal keeps its state, as with SetScreeningStatus,
+// and the entry is added only when the screening has the status written: a check's last write may
+// have settled it before its workflow concluded (settleIfAllCompleted), and a cancellation that
+// came after that does not show in its timeline. When both say completed, its result is derived
+// again from its checks' outcomes, which a check may have amended since.
+func (s *Store) SetScreeningConclusion(ctx context.Context, id string, status Status, result *string, entry TimelineEntry) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var stored Status
+		err := tx.GetContext(ctx, &stored, `UPDATE screenings
+			SET status = $2, result = COALESCE($3, result), updated_at = now(),
+			    completed_at = CASE WHEN $2 IN ('completed', 'failed', 'canceled') THEN now() END
+			WHERE id = $1 AND status NOT IN ('completed', 'failed', 'canceled')
+			RETURNING status`, id, status, result)
+		if notFound(err) == ErrNotFound {
+			if err := tx.GetContext(ctx, &stored, `SELECT status FROM screenings WHERE id = $1 FOR UPDATE`, id); err != nil {
+				return fmt.Errorf("store: set screening conclusion: %w", notFound(err))
+			}
+			if stored == StatusCompleted && status == StatusCompleted {
+				if err := rederiveSettled(ctx, tx, id); err != nil {
+					return err
+				}
+			}
+		} else if err != nil {
+			return fmt.Errorf("store: set screening conclusion: %w", err)
+		}
+		if stored != status || entry.Kind == "" {
+			return nil
+		}
+		entry.ScreeningID = id
+		return appendTimeline(ctx, tx, entry)
+	})
+}
+
 // CancelUnstarted cancels a screening whose workflow was never started. It reports false when the
 // workflow has started (then Temporal must cancel it) or the screening is already terminal.
 func (s *Store) CancelUnstarted(ctx context.Context, id string) (bool, error) {

@@ -52,8 +52,8 @@ type CheckStatus struct {
 
 // Screening results.
 const (
-	ResultClear    = "clear"    // every check completed with a clear outcome
-	ResultConsider = "consider" // some check completed with another outcome: a person must look
+	ResultClear    = store.ResultClear
+	ResultConsider = store.ResultConsider
 )
 
 // NewScreeningInput builds the workflow input from the stored checks; checkWorkflow names each
@@ -184,26 +184,14 @@ func allChecksFinished(checks []CheckStatus) bool {
 	return true
 }
 
-// conclude derives the screening's status from its checks: failed if any check failed, else
-// completed, with result clear only when every outcome is clear.
+// conclude derives the screening's status from its checks with store.ConcludeScreening, the rule
+// a check's last write settles the screening with too.
 func conclude(checks []CheckStatus) (status store.Status, result, detail string) {
-	result = ResultClear
-	for _, c := range checks {
-		switch c.Status {
-		case store.StatusFailed:
-			return store.StatusFailed, "", fmt.Sprintf("%s check failed: %s", c.Provider, c.FailureReason)
-		case store.StatusCanceled:
-			detail = c.Provider + " check canceled"
-			if c.FailureReason != "" {
-				detail += ": " + c.FailureReason
-			}
-			return store.StatusCanceled, "", detail
-		}
-		if c.Outcome != OutcomeClear {
-			result = ResultConsider
-		}
+	concluded := make([]store.CheckConclusion, len(checks))
+	for i, c := range checks {
+		concluded[i] = store.CheckConclusion{Provider: c.Provider, Status: c.Status, Outcome: c.Outcome, FailureReason: c.FailureReason}
 	}
-	return store.StatusCompleted, result, "result " + result
+	return store.ConcludeScreening(concluded)
 }
 
 func setStatus(ctx workflow.Context, local bool, in ScreeningInput, s *ScreeningStatus, status store.Status, result, kind, detail string) error {
