@@ -55,6 +55,11 @@ var (
 // longer, because the bodies carry candidate PII: the row and its ids stay for audit, the body goes.
 var settingInboxBodyRetention = registry.Setting{Name: "INBOX_BODY_RETENTION", Default: "720h"}
 
+// settingTemporalCompression: gzip costs the Temporal server and screenflow CPU for every call,
+// and saves nothing worth it on the small payloads (ids) screenflow sends; gzip is for a link
+// where bandwidth costs more than CPU.
+var settingTemporalCompression = registry.Setting{Name: "TEMPORAL_GRPC_COMPRESSION", Default: "none"}
+
 var coreSettings = []registry.Setting{settingDatabaseURL, settingTemporalAddress, settingNamespace, settingHTTPAddr,
 	settingPublicBaseURL, settingEncryptionKey, settingEncryptionOld, settingWebhookDeadline, settingPollInterval, settingUnroutable,
 	settingMaxBackoff, settingConcurrency, settingLease, settingMaxWebhookBytes, settingLogLevel, settingLogFormat,
@@ -62,7 +67,7 @@ var coreSettings = []registry.Setting{settingDatabaseURL, settingTemporalAddress
 	settingLocalActivities, settingWorkflowPollers, settingActivityPollers, settingWorkflowCache,
 	settingTemporalTLS, settingTemporalClientCert, settingTemporalClientKey, settingTemporalServerCA,
 	settingTemporalServerName, settingTemporalAPIKey, settingScreeningRetention, settingPurgeInterval,
-	settingInboxBodyRetention}
+	settingInboxBodyRetention, settingTemporalCompression}
 
 // config is everything screenflow reads from its environment.
 type config struct {
@@ -70,6 +75,8 @@ type config struct {
 	TemporalAddress   string
 	TemporalNamespace string
 	TemporalSecurity  temporalSecurity
+	// TemporalGzip compresses the calls to Temporal (TEMPORAL_GRPC_COMPRESSION=gzip).
+	TemporalGzip      bool
 	HTTPAddr          string
 	PublicBaseURL     string
 	EncryptionKey     string
@@ -115,6 +122,12 @@ func loadConfig(env registry.Env) (config, error) {
 	var err error
 	if c.TemporalSecurity, err = loadTemporalSecurity(env); err != nil {
 		return c, err
+	}
+	switch compression := settingTemporalCompression.Get(env); compression {
+	case "none", "gzip":
+		c.TemporalGzip = compression == "gzip"
+	default:
+		return c, fmt.Errorf("%s: %q is neither none nor gzip", settingTemporalCompression.Name, compression)
 	}
 	if c.Timing.WebhookDeadline, err = envDuration(env, settingWebhookDeadline); err != nil {
 		return c, err

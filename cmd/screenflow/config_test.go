@@ -53,6 +53,7 @@ func TestConfigurationErrorsNameTheSetting(t *testing.T) {
 		"COMPLYCUBE_BASE_URL":           "api.complycube.com",
 		"CHECKR_AUTHORIZE_URL":          "ftp://partners.checkr.com",
 		"AUTHENTICATE_PATH_TEST_RESULT": "user/getTestResult",
+		"TEMPORAL_GRPC_COMPRESSION":     "brotli",
 	} {
 		_, err := loadConfig(func(n string) string { return map[string]string{name: value}[n] })
 		require.ErrorContains(t, err, name)

@@ -97,7 +97,10 @@ func temporalOptions(cfg config, log *slog.Logger) client.Options {
 		HostPort:          cfg.TemporalAddress,
 		Namespace:         cfg.TemporalNamespace,
 		Logger:            tlog.NewStructuredLogger(log.With("component", "temporal")),
-		ConnectionOptions: client.ConnectionOptions{TLS: cfg.TemporalSecurity.TLS},
+		ConnectionOptions: client.ConnectionOptions{TLS: cfg.TemporalSecurity.TLS, GrpcCompression: &client.GrpcCompressionNone{}},
+	}
+	if cfg.TemporalGzip {
+		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionGzip{}
 	}
 	if cfg.TemporalSecurity.APIKey != "" {
 		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.TemporalSecurity.APIKey)
