@@ -1,6 +1,7 @@
 package receiver_test
 
 import (
+	"fmt"
 	"os"
 	"testing"
 
@@ -11,5 +12,9 @@ import (
 
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.TestMode)
-	os.Exit(testenv.Run(m))
+	code := testenv.Run(m)
+	if err := stopDurablePostgres(); err != nil {
+		fmt.Fprintln(os.Stderr, "durable postgres:", err)
+	}
+	os.Exit(code)
 }

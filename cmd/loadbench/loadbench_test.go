@@ -68,3 +68,36 @@ func TestQuickSizesGiveWayToFlagsGivenExplicitly(t *testing.T) {
 	_, err = parseFlags([]string{"-api-url", "http://127.0.0.1:8080"}, io.Discard)
 	require.ErrorContains(t, err, "-database-url")
 }
+
+func TestOnlyChoosesStagesWithWhatPacesThem(t *testing.T) {
+	cfg, err := parseFlags([]string{"-out", "x.json", "-source", "."}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, allStages, cfg.stages.names(), "every stage by default")
+
+	cfg, err = parseFlags([]string{"-quick", "-only", "delivery,latency", "-out", "x.json", "-source", "."}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []string{stageDelivery, stageLatency}, cfg.stages.names())
+
+	cfg, err = parseFlags([]string{"-only", "ack, latency,open", "-out", "x.json", "-source", "."}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []string{stageIngest, stageAck, stageDelivery, stageLatency, stageCreation, stageOpen}, cfg.stages.names())
+
+	_, err = parseFlags([]string{"-only", "delivery,speed", "-out", "x.json", "-source", "."}, io.Discard)
+	require.ErrorContains(t, err, `unknown stage "speed"`)
+}
+
+func TestReportCompleteAsksOnlyForTheStagesMeasured(t *testing.T) {
+	rep := &Report{Stages: []string{stageHistory}}
+	require.ErrorContains(t, rep.complete(), "history of every provider")
+	for _, p := range historyProviders {
+		rep.History = append(rep.History, HistoryFigure{Provider: p.name, Workflows: 2, ParentEvents: 20, Events: 40})
+	}
+	require.NoError(t, rep.complete())
+
+	rep.Stages = append(rep.Stages, stageCreation)
+	require.ErrorContains(t, rep.complete(), "screening creation")
+	rep.Open = &OpenScreeningFigures{Screenings: 5, CreationPerSec: 40, CreationBaselinePerSec: 80, CreationRatio: 0.5}
+	require.NoError(t, rep.complete(), "the open stage's figures are not asked for")
+	rep.Stages = append(rep.Stages, stageOpen)
+	require.ErrorContains(t, rep.complete(), "every open screening completed")
+}

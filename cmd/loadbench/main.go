@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,6 +32,8 @@ type config struct {
 	out    string // JSON report path
 	source string // the repository screenflow is built from
 	keep   bool   // keep the run's directory (logs, data) even when the run succeeded
+	only   string // -only: comma list of stages; empty is every stage
+	stages stages // what -only chose
 
 	// A running stack, instead of the one the bench starts.
 	apiURL          string
@@ -100,6 +103,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			return cfg, err
 		}
 	}
+	if cfg.stages, err = parseStages(cfg.only); err != nil {
+		return cfg, err
+	}
 	if cfg.external() && !cfg.printEnv && (cfg.databaseURL == "" || cfg.temporalAddress == "") {
 		return cfg, errors.New("-api-url needs -database-url and -temporal-address")
 	}
@@ -132,6 +138,8 @@ func parseFlagsOver(cfg config, args []string, stderr io.Writer) (config, bool, 
 	fs.StringVar(&cfg.out, "out", cfg.out, "where to write the JSON report (default <repo>/.data/bench-load.json)")
 	fs.StringVar(&cfg.source, "source", cfg.source, "repository to build screenflow from (default: this one)")
 	fs.BoolVar(&cfg.keep, "keep", cfg.keep, "keep the run's directory (logs and data) after a successful run")
+	fs.StringVar(&cfg.only, "only", cfg.only, "measure only these stages, a comma list of "+strings.Join(allStages, ",")+
+		" (each with its baseline; ack adds ingest, latency adds delivery, open adds creation, as they are paced by them); default: all")
 
 	fs.StringVar(&cfg.apiURL, "api-url", cfg.apiURL, "a running screenflow's URL; the bench then starts nothing but its fakes")
 	fs.StringVar(&cfg.databaseURL, "database-url", cfg.databaseURL, "with -api-url: the running stack's Postgres")

@@ -60,17 +60,22 @@ func measure(ctx context.Context, cfg config, s *stack, out io.Writer) (*Report,
 		DeliveryN: cfg.deliveryN, Signalers: cfg.signalers, LatencyN: cfg.latencyN, OpenN: cfg.openN, OpenChunk: cfg.openChunk,
 		Creators: cfg.creators, ReadRatePerSec: cfg.readRate, ReadSeconds: cfg.readDuration.Seconds(),
 		ExternalStack: cfg.external(),
-	}}
+	}, Stages: cfg.stages.names()}
 	phases := []struct {
-		name string
-		run  func(context.Context, *Report) error
+		name   string
+		chosen bool
+		run    func(context.Context, *Report) error
 	}{
-		{"history events of a one-check screening per provider", b.measureHistory},
-		{"relay delivery against the bare SDK, then webhook-to-state latency", b.measureDelivery},
-		{fmt.Sprintf("%d open screenings", cfg.openN), b.measureOpen},
-		{"ingest against the raw insert, then ack latency", b.measureIngest},
+		{"history events of a one-check screening per provider", cfg.stages[stageHistory], b.measureHistory},
+		{"relay delivery against the bare SDK, then webhook-to-state latency", cfg.stages[stageDelivery], b.measureDelivery},
+		{fmt.Sprintf("%d open screenings", cfg.openN), cfg.stages[stageOpen], b.measureOpen},
+		{"screening creation against the bare SDK start", cfg.stages[stageCreation] && !cfg.stages[stageOpen], b.measureCreation},
+		{"ingest against the raw insert, then ack latency", cfg.stages[stageIngest], b.measureIngest},
 	}
 	for _, p := range phases {
+		if !p.chosen {
+			continue
+		}
 		started := time.Now()
 		b.logf("== %s", p.name)
 		if err := p.run(ctx, rep); err != nil {
@@ -215,6 +220,9 @@ func (b *bench) waitClosed(ctx context.Context, workflowID, runID string) error 
 // work the signals set off, which on one box takes the same CPUs. It is resumed to complete them.
 func (b *bench) measureDelivery(ctx context.Context, rep *Report) error {
 	n, m := b.cfg.deliveryN, b.cfg.latencyN
+	if !b.cfg.stages[stageLatency] {
+		m = 0
+	}
 	created, _, err := b.createScreenings(ctx, n+m, complyCubeCheck, "delivery", b.cfg.creators)
 	if err != nil {
 		return err
@@ -274,18 +282,26 @@ func (b *bench) measureDelivery(ctx context.Context, rep *Report) error {
 		workFrom = time.Now()
 	}
 	resume()
-	completedAt, err := b.waitCompleted(ctx, atOnce)
+	if _, err := b.waitCompleted(ctx, atOnce); err != nil {
+		return err
+	}
+	// The rate is that of screening workflows closed, not of completed_at: a screening's status is
+	// settled by its last check's write, and its workflow's remaining tasks still load the stack.
+	closedAt, err := b.waitScreeningsClosed(ctx, atOnce)
 	if err != nil {
 		return err
 	}
 	var last time.Time
-	for _, t := range completedAt {
+	for _, t := range closedAt {
 		last = maxTime(last, t)
 	}
 	if span := last.Sub(workFrom).Seconds(); span > 0 {
-		fig.CompletionsPerSec = float64(len(completedAt)) / span
+		fig.CompletionsPerSec = float64(len(closedAt)) / span
 	}
-	b.logf("   worker: %d screenings completed at %.1f/s", len(completedAt), fig.CompletionsPerSec)
+	b.logf("   worker: %d screenings completed and their workflows closed at %.1f/s", len(closedAt), fig.CompletionsPerSec)
+	if !b.cfg.stages[stageLatency] {
+		return nil
+	}
 	return b.measureStateLatency(ctx, rep, halfRate)
 }
 
@@ -295,38 +311,104 @@ func (b *bench) measureDelivery(ctx context.Context, rep *Report) error {
 // workflow task scheduled, as a waiting screening's check does; one whose first task never ran has
 // it pending already, and a signal to it costs the server less than the relay's signals do.
 func (b *bench) sdkBaseline(ctx context.Context, fig *DeliveryFigures, signals int, payload []byte) error {
-	idle := make([]string, fig.Screenings)
-	for i := range idle {
-		idle[i] = fmt.Sprintf("loadbench-idle/%s/%d", b.runID, i)
-	}
-	w := worker.New(b.s.tc, idleTaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(idleWorkflow, workflow.RegisterOptions{Name: idleWorkflowType})
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start the idle workflows' worker: %w", err)
-	}
-	took, err := parallel(ctx, len(idle), b.cfg.creators, func(ctx context.Context, i int) error {
-		_, err := b.s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: idle[i], TaskQueue: idleTaskQueue,
-			WorkflowExecutionTimeout: time.Hour}, idleWorkflowType)
-		return err
-	})
-	if err == nil {
-		fig.SDKStartsPerSec = float64(len(idle)) / took.Seconds()
-		err = b.waitFirstTasksDone(ctx, idle)
-	}
-	w.Stop()
+	idle, startsPerSec, err := b.startIdleWorkflows(ctx, "delivery", fig.Screenings)
 	if err != nil {
-		return fmt.Errorf("idle workflows: %w", err)
+		return err
 	}
-	took, err = parallel(ctx, signals, b.cfg.signalers, func(ctx context.Context, i int) error {
+	fig.SDKStartsPerSec = startsPerSec
+	took, err := parallel(ctx, signals, b.cfg.signalers, func(ctx context.Context, i int) error {
 		return b.s.tc.SignalWorkflow(ctx, idle[i%len(idle)], "", "loadbench-event", payload)
 	})
 	if err != nil {
 		return fmt.Errorf("signal idle workflows: %w", err)
 	}
 	fig.SDKSignalsPerSec = float64(signals) / took.Seconds()
-	_, err = parallel(ctx, len(idle), b.cfg.signalers, func(ctx context.Context, i int) error {
+	return b.terminateIdleWorkflows(ctx, idle)
+}
+
+// startIdleWorkflows starts n idle workflows from as many goroutines as the API has creators,
+// lets a worker of the bench's own run each one's first task and stops it, and returns their
+// IDs and how many were started per second.
+func (b *bench) startIdleWorkflows(ctx context.Context, label string, n int) ([]string, float64, error) {
+	idle := make([]string, n)
+	for i := range idle {
+		idle[i] = fmt.Sprintf("loadbench-idle/%s/%s/%d", b.runID, label, i)
+	}
+	w := worker.New(b.s.tc, idleTaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(idleWorkflow, workflow.RegisterOptions{Name: idleWorkflowType})
+	if err := w.Start(); err != nil {
+		return nil, 0, fmt.Errorf("start the idle workflows' worker: %w", err)
+	}
+	var startsPerSec float64
+	took, err := parallel(ctx, len(idle), b.cfg.creators, func(ctx context.Context, i int) error {
+		_, err := b.s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: idle[i], TaskQueue: idleTaskQueue,
+			WorkflowExecutionTimeout: time.Hour}, idleWorkflowType)
+		return err
+	})
+	if err == nil {
+		startsPerSec = float64(len(idle)) / took.Seconds()
+		err = b.waitFirstTasksDone(ctx, idle)
+	}
+	w.Stop()
+	if err != nil {
+		return nil, 0, fmt.Errorf("idle workflows: %w", err)
+	}
+	return idle, startsPerSec, nil
+}
+
+func (b *bench) terminateIdleWorkflows(ctx context.Context, idle []string) error {
+	_, err := parallel(ctx, len(idle), b.cfg.signalers, func(ctx context.Context, i int) error {
 		return b.s.tc.TerminateWorkflow(ctx, idle[i], "", "loadbench baseline measured")
 	})
+	return err
+}
+
+// creationBaseline is the bare SDK start rate of n idle workflows, for a run whose delivery stage
+// did not measure it.
+func (b *bench) creationBaseline(ctx context.Context, n int) (float64, error) {
+	idle, startsPerSec, err := b.startIdleWorkflows(ctx, "creation", n)
+	if err != nil {
+		return 0, err
+	}
+	return startsPerSec, b.terminateIdleWorkflows(ctx, idle)
+}
+
+// measureCreation, when the open screenings are not measured, creates one chunk of screenings as
+// the open stage's first chunk is created, beside the bare SDK start baseline (the delivery
+// stage's when it ran, else one of its own), and then completes them, so that nothing is left
+// waiting for the next stage.
+func (b *bench) measureCreation(ctx context.Context, rep *Report) error {
+	n := min(b.cfg.openChunk, b.cfg.openN)
+	fig := &OpenScreeningFigures{Screenings: n}
+	rep.Open = fig
+	if rep.Delivery != nil {
+		fig.CreationBaselinePerSec = rep.Delivery.SDKStartsPerSec
+	} else {
+		baseline, err := b.creationBaseline(ctx, n)
+		if err != nil {
+			return err
+		}
+		fig.CreationBaselinePerSec = baseline
+	}
+	created, rate, err := b.createScreenings(ctx, n, complyCubeCheck, "creation", b.cfg.creators)
+	if err != nil {
+		return err
+	}
+	fig.CreationPerSec = rate
+	fig.CreationRatio = ratio(rate, fig.CreationBaselinePerSec)
+	b.logf("   created %d at %.0f/s (%.2f× the bare SDK start, %.0f/s)", n, rate, fig.CreationRatio, fig.CreationBaselinePerSec)
+	if err := b.waitWaiting(ctx, created); err != nil {
+		return err
+	}
+	if err := b.s.fakes.completeChecks(ctx, providerCheckIDs(created), b.cfg.waitTimeout); err != nil {
+		return err
+	}
+	webhooks := b.s.fakes.holder.take(providerCheckIDs(created))
+	sent := summarize(attack(ctx, targetsOnce(b.webhookTargets(webhooks)), unpaced, 0, closedLoop(b.cfg.ingestClients)...), http.StatusOK)
+	if err := sent.err("completion webhooks"); err != nil {
+		return err
+	}
+	_, err = b.waitCompleted(ctx, created)
 	return err
 }
 
@@ -353,6 +435,34 @@ func (b *bench) waitFirstTasksDone(ctx context.Context, ids []string) error {
 		}
 		return pending.Load() == 0, fmt.Sprintf("%d with a task pending", pending.Load()), nil
 	})
+}
+
+// waitScreeningsClosed waits until the screenings' workflows have closed and returns when each closed.
+func (b *bench) waitScreeningsClosed(ctx context.Context, screenings []screening) ([]time.Time, error) {
+	closedAt := make([]time.Time, len(screenings))
+	err := waitUntilEvery(ctx, b.cfg.waitTimeout, pollEvery(len(screenings)), "screening workflows closed", func() (bool, string, error) {
+		var open atomic.Int64
+		_, err := parallel(ctx, len(screenings), b.cfg.creators, func(ctx context.Context, i int) error {
+			if !closedAt[i].IsZero() {
+				return nil
+			}
+			desc, err := b.s.tc.DescribeWorkflowExecution(ctx, workflows.ScreeningWorkflowID(screenings[i].ID), "")
+			if err != nil {
+				return err
+			}
+			if closed := desc.GetWorkflowExecutionInfo().GetCloseTime(); closed != nil {
+				closedAt[i] = closed.AsTime()
+			} else {
+				open.Add(1)
+			}
+			return nil
+		})
+		if err != nil {
+			return false, "", err
+		}
+		return open.Load() == 0, fmt.Sprintf("%d still open", open.Load()), nil
+	})
+	return closedAt, err
 }
 
 type inboxRow struct {
@@ -495,6 +605,13 @@ func (b *bench) measureOpen(ctx context.Context, rep *Report) error {
 	n := b.cfg.openN
 	fig := &OpenScreeningFigures{Screenings: n}
 	rep.Open = fig
+	if rep.Delivery == nil {
+		baseline, err := b.creationBaseline(ctx, min(b.cfg.openChunk, n))
+		if err != nil {
+			return err
+		}
+		fig.CreationBaselinePerSec = baseline
+	}
 	pids, err := b.s.processIDs()
 	if err != nil {
 		return err
@@ -583,8 +700,9 @@ func (b *bench) openInChunks(ctx context.Context, fig *OpenScreeningFigures, rep
 		if len(created) == 0 {
 			fig.CreationPerSec = rate
 			if rep.Delivery != nil {
-				fig.CreationRatio = ratio(rate, rep.Delivery.SDKStartsPerSec)
+				fig.CreationBaselinePerSec = rep.Delivery.SDKStartsPerSec
 			}
+			fig.CreationRatio = ratio(rate, fig.CreationBaselinePerSec)
 			b.logf("   created the first %d at %.0f/s", len(chunk), rate)
 		}
 		last := len(created)
@@ -659,6 +777,9 @@ func (b *bench) measureIngest(ctx context.Context, rep *Report) error {
 	fig.IngestPerSec = ingest.rate()
 	fig.Ratio = ratio(fig.IngestPerSec, fig.InsertBaselinePerSec)
 	b.logf("   webhook ingest, %d clients: %.0f/s (%.2f×)", b.cfg.ingestClients, fig.IngestPerSec, fig.Ratio)
+	if !b.cfg.stages[stageAck] {
+		return nil
+	}
 
 	fig.AckRatePerSec = max(int(math.Round(fig.IngestPerSec/2)), 1)
 	acks := summarize(attack(ctx, targeter, perSecond(fig.AckRatePerSec), b.cfg.ackDuration, vegeta.Workers(uint64(b.cfg.ingestClients))), http.StatusOK)

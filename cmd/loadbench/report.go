@@ -21,6 +21,8 @@ type Report struct {
 	Source     Source    `json:"source"`
 	CPUs       int       `json:"cpus"`
 	Sizes      Sizes     `json:"sizes"`
+	// Stages are the stages measured (-only), each with its baseline.
+	Stages []string `json:"stages"`
 
 	Ingest   *IngestFigures        `json:"ingest"`
 	Delivery *DeliveryFigures      `json:"delivery"`
@@ -111,10 +113,13 @@ type HistoryFigure struct {
 
 // OpenScreeningFigures: many screenings waiting for their provider at once.
 type OpenScreeningFigures struct {
-	Screenings        int     `json:"screenings"`
-	CreationPerSec    float64 `json:"creation_per_sec"`
-	CreationRatio     float64 `json:"creation_ratio"` // against Delivery.SDKStartsPerSec
-	AllWaitingSeconds float64 `json:"all_waiting_seconds"`
+	Screenings     int     `json:"screenings"`
+	CreationPerSec float64 `json:"creation_per_sec"`
+	CreationRatio  float64 `json:"creation_ratio"`
+	// CreationBaselinePerSec is the bare SDK start rate: Delivery.SDKStartsPerSec when the
+	// delivery stage ran, else measured the same way for this stage.
+	CreationBaselinePerSec float64 `json:"creation_baseline_per_sec"`
+	AllWaitingSeconds      float64 `json:"all_waiting_seconds"`
 	// Memory of serve, worker, temporal (RSS) and postgres (PSS of all its processes).
 	MemoryBeforeMB       map[string]float64 `json:"memory_before_mb"`
 	MemoryOpenMB         map[string]float64 `json:"memory_open_mb"`
@@ -127,7 +132,7 @@ type OpenScreeningFigures struct {
 	CompletionsPerSecond float64            `json:"completions_per_sec"`
 }
 
-// complete is an error naming every figure that is missing or not positive.
+// complete is an error naming every figure of the stages measured that is missing or not positive.
 func (r *Report) complete() error {
 	var missing []string
 	need := func(ok bool, what string) {
@@ -135,36 +140,43 @@ func (r *Report) complete() error {
 			missing = append(missing, what)
 		}
 	}
-	if i := r.Ingest; i == nil {
+	measured := func(stage string) bool { return slices.Contains(r.Stages, stage) }
+	if i := r.Ingest; measured(stageIngest) && i == nil {
 		missing = append(missing, "ingest")
-	} else {
+	} else if i != nil {
 		need(i.InsertBaselinePerSec > 0 && i.IngestPerSec > 0 && i.Ratio > 0, "ingest rates")
-		need(i.AckRequests > 0 && i.AckP50Ms > 0 && i.AckP99Ms >= i.AckP50Ms && i.AckMaxMs >= i.AckP99Ms, "ack latency")
+		if measured(stageAck) {
+			need(i.AckRequests > 0 && i.AckP50Ms > 0 && i.AckP99Ms >= i.AckP50Ms && i.AckMaxMs >= i.AckP99Ms, "ack latency")
+		}
 	}
-	if d := r.Delivery; d == nil {
+	if d := r.Delivery; measured(stageDelivery) && d == nil {
 		missing = append(missing, "delivery")
-	} else {
+	} else if d != nil {
 		need(d.SDKSignalsPerSec > 0 && d.RelayPerSec > 0 && d.Ratio > 0 && d.SDKStartsPerSec > 0, "delivery rates")
 		need(d.CompletionsPerSec > 0, "completion rate")
 		need(d.Webhooks > 0 && d.Delivered == d.Webhooks, "every completion webhook delivered")
 		need(d.InboxToSignalP50 > 0 && d.InboxToSignalP99 >= d.InboxToSignalP50, "inbox-to-signal latency")
 	}
-	if s := r.State; s == nil {
+	if s := r.State; measured(stageLatency) && s == nil {
 		missing = append(missing, "webhook-to-state latency")
-	} else {
+	} else if s != nil {
 		need(s.Screenings > 0 && s.P50Ms > 0 && s.P99Ms >= s.P50Ms, "webhook-to-state latency")
 		need(s.SignalP50Ms > 0 && s.CheckP50Ms >= s.SignalP50Ms && s.P50Ms >= s.CheckP50Ms, "webhook-to-state stages")
 	}
-	providers := map[string]bool{}
-	for _, h := range r.History {
-		need(h.Events > 0 && h.ParentEvents > 0 && h.Workflows >= 2, "history of "+h.Provider)
-		providers[h.Provider] = true
+	if measured(stageHistory) {
+		providers := map[string]bool{}
+		for _, h := range r.History {
+			need(h.Events > 0 && h.ParentEvents > 0 && h.Workflows >= 2, "history of "+h.Provider)
+			providers[h.Provider] = true
+		}
+		need(len(providers) == len(historyProviders), "history of every provider")
 	}
-	need(len(providers) == len(historyProviders), "history of every provider")
-	if o := r.Open; o == nil {
-		missing = append(missing, "open screenings")
-	} else {
-		need(o.CreationPerSec > 0 && o.CreationRatio > 0, "creation rate")
+	if o := r.Open; measured(stageCreation) && o == nil {
+		missing = append(missing, "screening creation")
+	} else if o != nil {
+		need(o.CreationPerSec > 0 && o.CreationBaselinePerSec > 0 && o.CreationRatio > 0, "creation rate")
+	}
+	if o := r.Open; measured(stageOpen) && o != nil {
 		// A running stack's memory is read only for the processes named with -pids.
 		need(len(o.MemoryOpenMB) > 0 || r.Sizes.ExternalStack, "memory while open")
 		for name, mb := range o.MemoryOpenMB {
@@ -212,8 +224,10 @@ func (r *Report) print(w io.Writer) {
 	if i := r.Ingest; i != nil {
 		row(fmt.Sprintf("webhook ingest, %d clients, closed loop", r.Sizes.IngestClients), perSec(i.IngestPerSec),
 			perSec(i.InsertBaselinePerSec)+" raw inbox-row insert", i.Ratio)
-		row(fmt.Sprintf("ack latency, open loop at %d/s (half)", i.AckRatePerSec),
-			fmt.Sprintf("p50 %s, p99 %s, max %s", ms(i.AckP50Ms), ms(i.AckP99Ms), ms(i.AckMaxMs)), "", 0)
+		if i.AckRequests > 0 {
+			row(fmt.Sprintf("ack latency, open loop at %d/s (half)", i.AckRatePerSec),
+				fmt.Sprintf("p50 %s, p99 %s, max %s", ms(i.AckP50Ms), ms(i.AckP99Ms), ms(i.AckMaxMs)), "", 0)
+		}
 	}
 	if d := r.Delivery; d != nil {
 		paused := ""
@@ -235,12 +249,14 @@ func (r *Report) print(w io.Writer) {
 		row("history events, one-check "+h.Provider, fmt.Sprintf("%d (%d workflows; parent %d)", h.Events, h.Workflows, h.ParentEvents), "", 0)
 	}
 	if o := r.Open; o != nil {
-		baseline := ""
-		if r.Delivery != nil {
-			baseline = fmt.Sprintf("%s bare SDK start, %d goroutines", perSec(r.Delivery.SDKStartsPerSec), r.Sizes.Creators)
-		}
+		baseline := fmt.Sprintf("%s bare SDK start, %d goroutines", perSec(o.CreationBaselinePerSec), r.Sizes.Creators)
 		row(fmt.Sprintf("screening creation, %d clients (first %d)", r.Sizes.Creators, min(r.Sizes.OpenChunk, o.Screenings)),
 			perSec(o.CreationPerSec), baseline, o.CreationRatio)
+		if !slices.Contains(r.Stages, stageOpen) {
+			tw.Flush()
+			fmt.Fprintln(w)
+			return
+		}
 		if o.AllWaitingSeconds == 0 {
 			row(fmt.Sprintf("%d open screenings", o.Screenings), "never all waiting: run stopped", "", 0)
 			tw.Flush()
