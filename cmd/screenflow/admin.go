@@ -10,10 +10,7 @@ import (
 )
 
 func runMigrate(ctx context.Context, cfg config, stdout io.Writer) error {
-	if err := cfg.requireDatabase(); err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, err := cfg.openDatabase(ctx)
 	if err != nil {
 		return err
 	}
@@ -26,10 +23,7 @@ func runMigrate(ctx context.Context, cfg config, stdout io.Writer) error {
 }
 
 func runTenantCreate(ctx context.Context, cfg config, name string, stdout io.Writer) error {
-	if err := cfg.requireDatabase(); err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, err := cfg.openDatabase(ctx)
 	if err != nil {
 		return err
 	}

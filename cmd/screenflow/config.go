@@ -194,6 +194,15 @@ func (c config) requireDatabase() error {
 	return nil
 }
 
+// openDatabase opens the pool of the commands that only read and write rows of their own (no
+// sealed data): migrate, tenant, providers lost-calls. The caller closes it.
+func (c config) openDatabase(ctx context.Context) (*sqlx.DB, error) {
+	if err := c.requireDatabase(); err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, c.DatabaseURL)
+}
+
 func envDuration(env registry.Env, s registry.Setting) (time.Duration, error) {
 	v := s.Get(env)
 	d, err := time.ParseDuration(v)

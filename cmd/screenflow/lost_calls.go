@@ -24,10 +24,7 @@ func runLostCalls(ctx context.Context, cfg config, args []string, stdout io.Writ
 	if err := flags.Parse(args); err != nil || flags.NArg() > 0 {
 		return errors.New(lostCallsUsage)
 	}
-	if err := cfg.requireDatabase(); err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, err := cfg.openDatabase(ctx)
 	if err != nil {
 		return err
 	}

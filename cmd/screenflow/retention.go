@@ -66,10 +66,7 @@ func runTenantSetRetention(ctx context.Context, cfg config, tenantID, value stri
 	if err != nil {
 		return err
 	}
-	if err := cfg.requireDatabase(); err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, err := cfg.openDatabase(ctx)
 	if err != nil {
 		return err
 	}
