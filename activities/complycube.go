@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/screenflow/screenflow/providers/complycube"
@@ -139,6 +140,19 @@ func (a *ComplyCube) PollComplyCubeCheck(ctx context.Context, providerCheckID st
 type StoreReportInput struct {
 	CheckID         string
 	ProviderCheckID string
+	// Outcome, when set, is the outcome the check completes with once its report is stored: the
+	// check is then completed by this activity, as its workflow would complete it next, without
+	// waiting for the workflow's next task (and so is the screening, when it was its last check).
+	Outcome string
+}
+
+// CheckCompletedKey is the dedupe key of a check's "check.completed" timeline entry, which its
+// workflow and StoreReport may both write: the second finds it there.
+func CheckCompletedKey(checkID string) string { return "check.completed:" + checkID }
+
+// ReportStoredDetail is the timeline detail of a check completed with its report stored.
+func ReportStoredDetail(outcome string, doc DocumentRef) string {
+	return fmt.Sprintf("outcome %s; report stored (%d bytes, sha256 %s)", outcome, doc.Size, doc.SHA256)
 }
 
 // DocumentRef is what travels in workflow history instead of a document's bytes.
@@ -150,7 +164,14 @@ type DocumentRef struct {
 
 // StoreReport downloads the check's PDF report and stores it with its sha256, once.
 func (a *ComplyCube) StoreReport(ctx context.Context, in StoreReportInput) (DocumentRef, error) {
-	return a.saveReport(ctx, in, func([]byte) string { return DocumentKindComplyCubeReport })
+	doc, err := a.saveReport(ctx, in, func([]byte) string { return DocumentKindComplyCubeReport })
+	if err != nil || in.Outcome == "" {
+		return doc, err
+	}
+	screenings := Screenings{Store: a.Store}
+	return doc, screenings.UpdateCheck(ctx, CheckUpdateInput{CheckID: in.CheckID, Status: store.StatusCompleted,
+		Outcome: in.Outcome, Timeline: TimelineInput{DedupeKey: CheckCompletedKey(in.CheckID), Kind: "check.completed",
+			Detail: ReportStoredDetail(in.Outcome, doc), OccurredAt: time.Now()}})
 }
 
 // saveReport downloads the check's PDF report and stores it under the kind kindOf names for its

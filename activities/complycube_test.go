@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
@@ -177,6 +178,44 @@ func TestStoreReportKeepsTheExactBytesOnce(t *testing.T) {
 	require.Equal(t, served, content)
 	require.Equal(t, "application/pdf", doc.ContentType)
 	require.Equal(t, int64(len(served)), doc.Size)
+}
+
+func TestStoreReportCompletesTheCheckAndItsScreeningWhenToldTheOutcome(t *testing.T) {
+	h := newComplyCubeHarness(t)
+	ctx := context.Background()
+	_, pc := h.createClientAndCheck(t)
+	require.NoError(t, h.fake.CompleteCheck(pc.ID, "attention"))
+	check, err := h.st.Check(ctx, h.checkID)
+	require.NoError(t, err)
+	_, err = h.st.BeginScreening(ctx, check.ScreeningID)
+	require.NoError(t, err)
+
+	ref, err := h.act.StoreReport(ctx, activities.StoreReportInput{CheckID: h.checkID, ProviderCheckID: pc.ID,
+		Outcome: "attention"})
+	require.NoError(t, err)
+	check, err = h.st.Check(ctx, h.checkID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusCompleted, check.Status)
+	require.Equal(t, "attention", *check.Outcome)
+	d, err := h.st.ScreeningDetail(ctx, h.tenantID, check.ScreeningID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusCompleted, d.Status, "its only check completed: the screening is settled")
+	require.Equal(t, store.ResultConsider, *d.Result)
+
+	// The workflow's own write of the same completion, next, changes nothing.
+	require.NoError(t, (&activities.Screenings{Store: h.st}).UpdateCheck(ctx, activities.CheckUpdateInput{
+		CheckID: h.checkID, Status: store.StatusCompleted, Outcome: "attention",
+		Timeline: activities.TimelineInput{DedupeKey: activities.CheckCompletedKey(h.checkID), Kind: "check.completed",
+			Detail: activities.ReportStoredDetail("attention", ref), OccurredAt: time.Now()}}))
+	d, err = h.st.ScreeningDetail(ctx, h.tenantID, check.ScreeningID)
+	require.NoError(t, err)
+	var completions []string
+	for _, e := range d.Timeline {
+		if e.Kind == "check.completed" {
+			completions = append(completions, e.Detail)
+		}
+	}
+	require.Equal(t, []string{activities.ReportStoredDetail("attention", ref)}, completions)
 }
 
 func tenantOf(t *testing.T, h *complyCubeHarness, screeningID string) string {

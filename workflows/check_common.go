@@ -109,7 +109,7 @@ func (b *checkBase) endCanceled(ctx workflow.Context, reason string) (CheckResul
 func (b *checkBase) complete(ctx workflow.Context, outcome, detail string, docs []activities.DocumentRef) (CheckResult, error) {
 	err := b.update(ctx, activities.CheckUpdateInput{
 		Status: store.StatusCompleted, Outcome: outcome,
-		Timeline: activities.TimelineInput{DedupeKey: "check.completed:" + b.checkID, Kind: "check.completed",
+		Timeline: activities.TimelineInput{DedupeKey: activities.CheckCompletedKey(b.checkID), Kind: "check.completed",
 			Detail: detail, OccurredAt: workflow.Now(ctx)},
 	})
 	if err != nil {

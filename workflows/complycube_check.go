@@ -161,14 +161,13 @@ func (w *complyCubeCheck) run(ctx workflow.Context) (CheckResult, error) {
 	w.status.Stage = stageFetchingReport
 	var doc activities.DocumentRef
 	err = workflow.ExecuteActivity(pctx, ccActivity(cc.StoreReport), activities.StoreReportInput{
-		CheckID: w.in.CheckID, ProviderCheckID: w.status.ProviderCheckID,
+		CheckID: w.in.CheckID, ProviderCheckID: w.status.ProviderCheckID, Outcome: w.status.Outcome,
 	}).Get(ctx, &doc)
 	if err != nil {
 		return w.fail(ctx, "could not download the ComplyCube report: "+failureReason(err))
 	}
 	w.status.Stage = string(store.StatusCompleted)
-	result, err := w.complete(ctx, w.status.Outcome,
-		fmt.Sprintf("outcome %s; report stored (%d bytes, sha256 %s)", w.status.Outcome, doc.Size, doc.SHA256),
+	result, err := w.complete(ctx, w.status.Outcome, activities.ReportStoredDetail(w.status.Outcome, doc),
 		[]activities.DocumentRef{doc})
 	if err != nil {
 		return result, err

@@ -38,6 +38,8 @@ type complyCubeCheckSuite struct {
 	mu       sync.Mutex
 	recorded []activities.CheckEventInput
 	updates  []activities.CheckUpdateInput
+	// reportOutcomes are the outcomes StoreReport was told to complete the check with.
+	reportOutcomes []string
 }
 
 func TestComplyCubeCheckWorkflow(t *testing.T) { suite.Run(t, new(complyCubeCheckSuite)) }
@@ -53,7 +55,7 @@ func (s *complyCubeCheckSuite) SetupTest() {
 	s.env.RegisterWorkflow(ComplyCubeCheckWorkflow)
 	s.env.RegisterActivityWithOptions(cc, activity.RegisterOptions{Name: registry.ActivityPrefix(complycube.Name)})
 	s.env.RegisterActivity(sa)
-	s.recorded, s.updates = nil, nil
+	s.recorded, s.updates, s.reportOutcomes = nil, nil, nil
 	s.env.OnActivity(sa.RecordCheckEvent, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CheckEventInput) error {
 			s.mu.Lock()
@@ -87,8 +89,14 @@ func (s *complyCubeCheckSuite) mockProviderCallsInSteps() {
 }
 
 func (s *complyCubeCheckSuite) mockReport() {
-	s.env.OnActivity(ccActivity(cc.StoreReport), mock.Anything, activities.StoreReportInput{CheckID: "check-1", ProviderCheckID: "cc-check-1"}).
-		Return(activities.DocumentRef{DocumentID: "doc-1", SHA256: "abc", Size: 42}, nil).Once()
+	s.env.OnActivity(ccActivity(cc.StoreReport), mock.Anything, mock.MatchedBy(func(in activities.StoreReportInput) bool {
+		return in.CheckID == "check-1" && in.ProviderCheckID == "cc-check-1"
+	})).Return(func(_ context.Context, in activities.StoreReportInput) (activities.DocumentRef, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.reportOutcomes = append(s.reportOutcomes, in.Outcome)
+		return activities.DocumentRef{DocumentID: "doc-1", SHA256: "abc", Size: 42}, nil
+	}).Once()
 }
 
 func checkEvent(id, typ, status, outcome string, at time.Time) ComplyCubeEvent {
@@ -135,6 +143,7 @@ func (s *complyCubeCheckSuite) TestHappyPath() {
 	s.Len(s.updates, 1, "OpenComplyCubeCheck showed the check in progress; the workflow writes its end")
 	s.Equal(store.StatusCompleted, s.lastUpdate().Status)
 	s.Equal("clear", s.lastUpdate().Outcome)
+	s.Equal([]string{"clear"}, s.reportOutcomes, "the report's activity completes the check with the outcome it ends with")
 	s.Len(s.recorded, 2, "each event is recorded in the timeline")
 }
 
@@ -182,6 +191,7 @@ func (s *complyCubeCheckSuite) TestOutOfOrderEvents() {
 	r := s.run()
 	s.Equal(store.StatusCompleted, r.Status)
 	s.Equal("attention", r.Outcome, "the outcome is read from the event type when the payload has none")
+	s.Equal([]string{"attention"}, s.reportOutcomes)
 	details := map[string]string{}
 	for _, e := range s.recorded {
 		details[e.Timeline.DedupeKey] = e.Timeline.Detail
