@@ -41,13 +41,15 @@ func TestLoadBenchAtTinySizes(t *testing.T) {
 	require.Equal(t, cfg.openN, written.Open.Completed, "every open screening completed")
 	require.Equal(t, 2*cfg.deliveryN, written.Delivery.Webhooks, "check.completed and check.completed.clear per screening")
 	require.Equal(t, written.Delivery.Webhooks, written.Delivery.Delivered)
+	require.Equal(t, written.Delivery.Webhooks, written.Delivery.BacklogDelivered, "as many events delivered from a stored backlog")
+	require.Positive(t, written.Delivery.BacklogRatio)
 	require.Equal(t, cfg.latencyN, written.State.Screenings)
 	require.Len(t, written.History, len(historyProviders))
 	for _, name := range []string{"serve", "worker", "temporal", "postgres"} {
 		require.Positive(t, written.Open.MemoryOpenMB[name], "memory of %s", name)
 	}
 	require.NotEmpty(t, written.Source.Commit, "the report names the commit it measured")
-	for _, figure := range []string{"webhook ingest", "ack latency", "relay delivery", "inbox to signal", "webhook to completed",
+	for _, figure := range []string{"webhook ingest", "ack latency", "relay delivery", "events already stored", "inbox to signal", "webhook to completed",
 		"history events, one-check complycube", "history events, one-check authenticate", "history events, one-check checkr",
 		"screening creation", "per 1,000 open", "memory of worker", "API read p99", "complete all"} {
 		require.Contains(t, out.String(), figure)

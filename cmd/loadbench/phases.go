@@ -24,6 +24,8 @@ import (
 
 	"github.com/screenflow/screenflow/providers/checkr"
 	"github.com/screenflow/screenflow/providers/complycube"
+	"github.com/screenflow/screenflow/store"
+	"github.com/screenflow/screenflow/vault"
 	"github.com/screenflow/screenflow/workflows"
 )
 
@@ -223,7 +225,11 @@ func (b *bench) measureDelivery(ctx context.Context, rep *Report) error {
 	if !b.cfg.stages[stageLatency] {
 		m = 0
 	}
-	created, _, err := b.createScreenings(ctx, n+m, complyCubeCheck, "delivery", b.cfg.creators)
+	backlogN := 0
+	if b.s.encryptionKey != "" {
+		backlogN = n
+	}
+	created, _, err := b.createScreenings(ctx, n+backlogN+m, complyCubeCheck, "delivery", b.cfg.creators)
 	if err != nil {
 		return err
 	}
@@ -233,7 +239,7 @@ func (b *bench) measureDelivery(ctx context.Context, rep *Report) error {
 	if err := b.s.fakes.completeChecks(ctx, providerCheckIDs(created), b.cfg.waitTimeout); err != nil {
 		return err
 	}
-	atOnce, halfRate := created[:n], created[n:]
+	atOnce, backlog, halfRate := created[:n], created[n:n+backlogN], created[n+backlogN:]
 	webhooks := b.s.fakes.holder.take(providerCheckIDs(atOnce))
 
 	fig := &DeliveryFigures{Screenings: n, Webhooks: len(webhooks)}
@@ -274,6 +280,12 @@ func (b *bench) measureDelivery(ctx context.Context, rep *Report) error {
 	}
 	fig.Ratio = ratio(fig.RelayPerSec, fig.SDKSignalsPerSec)
 	b.logf("   relay: %d of %d delivered, %.0f/s", fig.Delivered, fig.Webhooks, fig.RelayPerSec)
+	if len(backlog) > 0 {
+		if err := b.measureBacklog(ctx, fig, b.s.fakes.holder.take(providerCheckIDs(backlog))); err != nil {
+			return err
+		}
+		b.logf("   relay from a stored backlog: %d delivered, %.0f/s", fig.BacklogDelivered, fig.BacklogPerSec)
+	}
 
 	// With the worker paused, the screenings' work starts when it resumes; otherwise it started
 	// with the first webhook.
@@ -282,12 +294,13 @@ func (b *bench) measureDelivery(ctx context.Context, rep *Report) error {
 		workFrom = time.Now()
 	}
 	resume()
-	if _, err := b.waitCompleted(ctx, atOnce); err != nil {
+	signalled := created[:n+backlogN]
+	if _, err := b.waitCompleted(ctx, signalled); err != nil {
 		return err
 	}
 	// The rate is that of screening workflows closed, not of completed_at: a screening's status is
 	// settled by its last check's write, and its workflow's remaining tasks still load the stack.
-	closedAt, err := b.waitScreeningsClosed(ctx, atOnce)
+	closedAt, err := b.waitScreeningsClosed(ctx, signalled)
 	if err != nil {
 		return err
 	}
@@ -435,6 +448,57 @@ func (b *bench) waitFirstTasksDone(ctx context.Context, ids []string) error {
 		}
 		return pending.Load() == 0, fmt.Sprintf("%d with a task pending", pending.Load()), nil
 	})
+}
+
+// measureBacklog measures the relay alone, on events already stored: the backlog screenings'
+// completion webhooks are written to the inbox as the receiver writes them (sealed, with serve's
+// key) while serve, and with it the relay, is stopped (SIGSTOP); the rate runs from serve's
+// resumption to the last delivery. The webhooks sent at once also measure their own ingest on the
+// same CPUs, which the bare SDK's signals do not pay for.
+func (b *bench) measureBacklog(ctx context.Context, fig *DeliveryFigures, webhooks []heldWebhook) error {
+	key, err := vault.ParseKey(b.s.encryptionKey)
+	if err != nil {
+		return err
+	}
+	keyring, err := vault.New(key)
+	if err != nil {
+		return err
+	}
+	inbox := store.NewSealed(b.s.db, keyring)
+	resumeServe, err := b.s.pauseServe()
+	if err != nil {
+		return err
+	}
+	defer resumeServe()
+	for _, w := range webhooks {
+		ev, err := complycube.ParseEvent(w.Body)
+		if err != nil {
+			return fmt.Errorf("held webhook %s: %w", w.EventID, err)
+		}
+		if _, _, err := inbox.InsertWebhookEvent(ctx, store.NewInboxEvent{Provider: complycube.Name, EventID: ev.ID,
+			EventType: ev.Type, Subject: ev.Subject(), Headers: map[string]string{"Content-Type": "application/json"},
+			Body: w.Body}); err != nil {
+			return err
+		}
+	}
+	from := time.Now()
+	resumeServe()
+	delivered, err := b.waitDelivered(ctx, webhooks)
+	if err != nil {
+		return err
+	}
+	var last time.Time
+	for _, d := range delivered {
+		if d.Status == "delivered" {
+			fig.BacklogDelivered++
+			last = maxTime(last, *d.DeliveredAt)
+		}
+	}
+	if span := last.Sub(from).Seconds(); span > 0 {
+		fig.BacklogPerSec = float64(fig.BacklogDelivered) / span
+	}
+	fig.BacklogRatio = ratio(fig.BacklogPerSec, fig.SDKSignalsPerSec)
+	return nil
 }
 
 // waitScreeningsClosed waits until the screenings' workflows have closed and returns when each closed.

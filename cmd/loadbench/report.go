@@ -73,6 +73,11 @@ type DeliveryFigures struct {
 	Ratio            float64 `json:"ratio"`
 	InboxToSignalP50 float64 `json:"inbox_to_signal_p50_ms"`
 	InboxToSignalP99 float64 `json:"inbox_to_signal_p99_ms"`
+	// Backlog*: the relay alone, delivering as many events already stored (measureBacklog); zero
+	// on a running stack, whose serve the bench does not control.
+	BacklogDelivered int     `json:"backlog_delivered"`
+	BacklogPerSec    float64 `json:"backlog_per_sec"`
+	BacklogRatio     float64 `json:"backlog_ratio"`
 	// WorkerPaused: the bench's worker was stopped while the relay delivered (see
 	// measureDelivery); false on a running stack, whose worker the bench does not control.
 	WorkerPaused bool `json:"worker_paused"`
@@ -237,6 +242,10 @@ func (r *Report) print(w io.Writer) {
 		row(fmt.Sprintf("relay delivery, %d webhooks at once%s", d.Webhooks, paused), perSec(d.RelayPerSec),
 			fmt.Sprintf("%s bare SDK signal, %d goroutines", perSec(d.SDKSignalsPerSec), r.Sizes.Signalers), d.Ratio)
 		row("inbox to signal", fmt.Sprintf("p50 %s, p99 %s", ms(d.InboxToSignalP50), ms(d.InboxToSignalP99)), "", 0)
+		if d.BacklogDelivered > 0 {
+			row(fmt.Sprintf("relay delivery, %d events already stored%s", d.BacklogDelivered, paused), perSec(d.BacklogPerSec),
+				fmt.Sprintf("%s bare SDK signal, %d goroutines", perSec(d.SDKSignalsPerSec), r.Sizes.Signalers), d.BacklogRatio)
+		}
 		row("screenings completed after delivery", fmt.Sprintf("%.1f/s", d.CompletionsPerSec), "", 0)
 	}
 	if s := r.State; s != nil {

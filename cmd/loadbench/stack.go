@@ -54,6 +54,9 @@ type stack struct {
 	temporal *devenv.Temporal
 	serve    *process
 	worker   *process
+	// encryptionKey is the key serve and worker seal with, for the bench to write the inbox as
+	// the receiver does; "" on a running stack.
+	encryptionKey string
 	// pids names the running stack's processes given with -pids.
 	pids map[string]int
 }
@@ -106,9 +109,10 @@ func (s *stack) start(ctx context.Context, cfg config, stdout io.Writer) error {
 		// The relay signals as many workflows at once as the SDK baseline has goroutines, unless
 		// the environment says otherwise.
 		env = append([]string{"RELAY_CONCURRENCY=" + strconv.Itoa(cfg.signalers)}, env...)
+		s.encryptionKey = vault.NewKey()
 		env = append(env, "DATABASE_URL="+s.databaseURL, "TEMPORAL_ADDRESS="+s.temporalAddress,
 			"TEMPORAL_NAMESPACE="+s.namespace, "HTTP_ADDR="+httpAddr, "LOG_LEVEL=warn", "LOG_FORMAT=text",
-			"SCREENFLOW_ENCRYPTION_KEY="+vault.NewKey())
+			"SCREENFLOW_ENCRYPTION_KEY="+s.encryptionKey)
 	}
 	s.source = sourceOf(cfg.source, cfg.external())
 
@@ -208,14 +212,23 @@ func (s *stack) startProcesses(ctx context.Context, bin string, env []string) er
 // pauseWorker stops the worker the bench started (SIGSTOP) until resume is called; resume may be
 // called more than once. On a running stack it does nothing.
 func (s *stack) pauseWorker() (resume func(), err error) {
-	if s.worker == nil {
+	return pause(s.worker, "worker")
+}
+
+// pauseServe stops serve, and with it its relay, as pauseWorker stops the worker.
+func (s *stack) pauseServe() (resume func(), err error) {
+	return pause(s.serve, "serve")
+}
+
+func pause(p *process, name string) (resume func(), err error) {
+	if p == nil {
 		return func() {}, nil
 	}
-	if err := s.worker.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		return nil, fmt.Errorf("pause the worker: %w", err)
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return nil, fmt.Errorf("pause %s: %w", name, err)
 	}
 	var once sync.Once
-	return func() { once.Do(func() { _ = s.worker.cmd.Process.Signal(syscall.SIGCONT) }) }, nil
+	return func() { once.Do(func() { _ = p.cmd.Process.Signal(syscall.SIGCONT) }) }, nil
 }
 
 // waitReady waits until serve answers /healthz and the worker polls both of its task queues'
