@@ -125,7 +125,7 @@ type apiAnswer struct {
 }
 
 // call sends a request with key as the bearer token (none when key is "") and header's
-// name/value pairs.
+// name/value pairs, and checks the answer against the OpenAPI contract.
 func (h *apiHarness) call(t *testing.T, method, path, key, body string, header ...string) apiAnswer {
 	t.Helper()
 	req, err := http.NewRequest(method, h.url+path, strings.NewReader(body))
@@ -142,6 +142,7 @@ func (h *apiHarness) call(t *testing.T, method, path, key, body string, header .
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
+	checkContract(t, req, resp.StatusCode, resp.Header, raw)
 	a := apiAnswer{status: resp.StatusCode, header: resp.Header, raw: raw}
 	_ = json.Unmarshal(raw, &a.body)
 	return a

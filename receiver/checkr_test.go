@@ -145,7 +145,10 @@ func (h *oauthHarness) connectAs(t *testing.T, apiKey string) string {
 	req.Header.Set("Authorization", "Bearer "+apiKey)
 	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
 	require.NoError(t, err)
-	resp.Body.Close()
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	checkContract(t, req, resp.StatusCode, resp.Header, raw)
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 	loc, err := url.Parse(resp.Header.Get("Location"))
 	require.NoError(t, err)
@@ -159,8 +162,11 @@ func (h *oauthHarness) callback(t *testing.T, query url.Values) (int, map[string
 	resp, err := http.Get(h.url + "/oauth/checkr/callback?" + query.Encode())
 	require.NoError(t, err)
 	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	checkContract(t, resp.Request, resp.StatusCode, resp.Header, raw)
 	var body map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	require.NoError(t, json.Unmarshal(raw, &body))
 	return resp.StatusCode, body
 }
 

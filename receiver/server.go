@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
+	"github.com/screenflow/screenflow/callbacks"
 	"github.com/screenflow/screenflow/providers/checkr"
 	"github.com/screenflow/screenflow/providers/registry"
 	"github.com/screenflow/screenflow/store"
@@ -45,6 +46,8 @@ type Config struct {
 	Checkr          CheckrConfig
 	// Inbox stores the webhooks; nil stores each in its own transaction through the store.
 	Inbox Inbox
+	// Callbacks is what a tenant's webhook endpoint URL may point at.
+	Callbacks callbacks.Policy
 }
 
 // CheckrConfig is what connecting customers' Checkr accounts through OAuth needs.
@@ -85,6 +88,7 @@ func New(cfg Config, st *store.Store, tc client.Client, relay Relay, log *slog.L
 	r.Use(gin.Recovery(), s.accessLog)
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
+	r.GET("/openapi.json", openAPI)
 	for _, p := range cfg.Providers.All() {
 		// A provider that signs nothing (Authenticate) is told apart by a secret last segment.
 		// Without it too, so that a missing token gets the same 401 as a wrong one, not a 404.
@@ -103,6 +107,14 @@ func New(cfg Config, st *store.Store, tc client.Client, relay Relay, log *slog.L
 	api.GET("/integrations/checkr/connect", s.checkrConnect)
 	api.POST("/integrations/checkr/:account/disconnect", s.checkrDisconnect)
 	api.GET("/audit-events", s.listAuditEvents)
+	api.POST("/webhook-endpoints", s.createWebhookEndpoint)
+	api.GET("/webhook-endpoints", s.listWebhookEndpoints)
+	api.GET("/webhook-endpoints/:id", s.getWebhookEndpoint)
+	api.DELETE("/webhook-endpoints/:id", s.deleteWebhookEndpoint)
+	api.POST("/webhook-endpoints/:id/rotate-secret", s.rotateWebhookSecret)
+	api.POST("/webhook-endpoints/:id/enable", s.enableWebhookEndpoint)
+	api.GET("/webhook-endpoints/:id/deliveries", s.listDeliveries)
+	api.POST("/webhook-endpoints/:id/deliveries/:delivery_id/redeliver", s.redeliver)
 	return r
 }
 

@@ -298,16 +298,22 @@ func (s *Store) CheckrSubscribers(ctx context.Context, accountID, after string, 
 // awaiting action goes back, and a terminal check is never touched, so that a late call cannot
 // rewind a check that has moved on.
 func (s *Store) SetCheckActionRequired(ctx context.Context, checkID string, required bool) error {
-	query := `UPDATE checks SET status = 'action_required', updated_at = now()
-		WHERE id = $1 AND status IN ('pending', 'in_progress')`
+	query, left := `UPDATE checks SET status = 'action_required', updated_at = now()
+		WHERE id = $1 AND status IN ('pending', 'in_progress')`, StatusInProgress
 	if !required {
-		query = `UPDATE checks SET status = 'in_progress', updated_at = now()
-			WHERE id = $1 AND status = 'action_required'`
+		query, left = `UPDATE checks SET status = 'in_progress', updated_at = now()
+			WHERE id = $1 AND status = 'action_required'`, StatusActionRequired
 	}
-	if _, err := s.db.ExecContext(ctx, query, checkID); err != nil {
-		return fmt.Errorf("store: set check action required: %w", err)
-	}
-	return nil
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, query, checkID)
+		if err != nil {
+			return fmt.Errorf("store: set check action required: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		return enqueueCheckCallback(ctx, tx, checkID, left)
+	})
 }
 
 // CheckDocumentKinds lists the kinds of a check's stored documents, in the order they were stored:

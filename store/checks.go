@@ -25,15 +25,13 @@ func (s *Store) CandidateForCheck(ctx context.Context, checkID string) (Candidat
 // about it to workflowID, in one transaction.
 func (s *Store) SetProviderClient(ctx context.Context, checkID, provider, clientID, subject, workflowID string) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := addRoute(ctx, tx, provider, subject, workflowID); err != nil {
-			return err
-		}
 		_, err := tx.ExecContext(ctx, `UPDATE checks SET provider_client_id = $2, updated_at = now() WHERE id = $1`,
 			checkID, clientID)
 		if err != nil {
 			return fmt.Errorf("store: set provider client: %w", err)
 		}
-		return nil
+		// The route last, as in SetProviderCheck.
+		return addRoute(ctx, tx, provider, subject, workflowID)
 	})
 }
 
@@ -41,17 +39,25 @@ func (s *Store) SetProviderClient(ctx context.Context, checkID, provider, client
 // marks the check in progress, in one transaction.
 func (s *Store) SetProviderCheck(ctx context.Context, checkID, provider, providerCheckID, subject, workflowID string) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := addRoute(ctx, tx, provider, subject, workflowID); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE checks
+		var previous Status
+		err := tx.GetContext(ctx, &previous, `WITH previous AS (SELECT id, status FROM checks WHERE id = $1 FOR NO KEY UPDATE)
+			UPDATE checks c
 			SET provider_check_id = $2, updated_at = now(),
-			    status = CASE WHEN status = 'pending' THEN 'in_progress' ELSE status END
-			WHERE id = $1`, checkID, providerCheckID)
-		if err != nil {
+			    status = CASE WHEN c.status = 'pending' THEN 'in_progress' ELSE c.status END
+			FROM previous p WHERE c.id = p.id
+			RETURNING p.status`, checkID, providerCheckID)
+		switch {
+		case notFound(err) == ErrNotFound:
+		case err != nil:
 			return fmt.Errorf("store: set provider check: %w", err)
+		default:
+			if err := enqueueCheckCallback(ctx, tx, checkID, previous); err != nil {
+				return err
+			}
 		}
-		return nil
+		// The route last, so that the transaction commits right after it wakes the events that
+		// overtook it: one stored between the wake and the commit is not woken (addRoute).
+		return addRoute(ctx, tx, provider, subject, workflowID)
 	})
 }
 
@@ -119,15 +125,28 @@ type CheckUpdate struct {
 // UpdateCheck writes a check's new state and its timeline entry. A terminal check keeps its state:
 // a retried or late write cannot reopen it. The write that completes a screening's last check
 // settles the screening too (settleIfAllCompleted).
+//
+// The check's row is locked FOR NO KEY UPDATE, as the UPDATE itself would lock it: FOR UPDATE
+// would also hold off the foreign-key checks of rows that name the check (timeline entries the
+// relay writes) while this transaction waits for the screening's row, a deadlock.
 func (s *Store) UpdateCheck(ctx context.Context, u CheckUpdate) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var screeningID string
-		err := tx.GetContext(ctx, &screeningID, `UPDATE checks
-			SET status = $2, outcome = COALESCE($3, outcome), failure_reason = COALESCE($4, failure_reason),
+		var previous Status
+		err := tx.QueryRowxContext(ctx, `WITH previous AS (SELECT id, status FROM checks WHERE id = $1 FOR NO KEY UPDATE)
+			UPDATE checks c
+			SET status = $2, outcome = COALESCE($3, c.outcome), failure_reason = COALESCE($4, c.failure_reason),
 			    updated_at = now(),
 			    completed_at = CASE WHEN $2 IN ('completed', 'failed', 'canceled') THEN now() END
-			WHERE id = $1 AND status NOT IN ('completed', 'failed', 'canceled')
-			RETURNING screening_id`, u.CheckID, u.Status, u.Outcome, u.FailureReason)
+			FROM previous p
+			WHERE c.id = p.id AND p.status NOT IN ('completed', 'failed', 'canceled')
+			RETURNING c.screening_id, p.status`, u.CheckID, u.Status, u.Outcome, u.FailureReason).Scan(&screeningID, &previous)
+		changed := err == nil
+		if changed {
+			if err := enqueueCheckCallback(ctx, tx, u.CheckID, previous); err != nil {
+				return err
+			}
+		}
 		if notFound(err) == ErrNotFound {
 			if err := tx.GetContext(ctx, &screeningID, `SELECT screening_id FROM checks WHERE id = $1`, u.CheckID); err != nil {
 				return fmt.Errorf("store: update check: %w", notFound(err))
@@ -143,7 +162,9 @@ func (s *Store) UpdateCheck(ctx context.Context, u CheckUpdate) error {
 				return err
 			}
 		}
-		if u.Status != StatusCompleted {
+		// A write that finds the check completed already (StoreReport completes a ComplyCube
+		// check before its workflow writes it) leaves the screening to the write that completed it.
+		if !changed || u.Status != StatusCompleted {
 			return nil
 		}
 		return settleIfAllCompleted(ctx, tx, screeningID)

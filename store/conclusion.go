@@ -79,6 +79,9 @@ func settleIfAllCompleted(ctx context.Context, tx *sqlx.Tx, screeningID string) 
 		WHERE id = $1`, screeningID, settled, result); err != nil {
 		return fmt.Errorf("store: settle screening: %w", err)
 	}
+	if err := enqueueScreeningCallback(ctx, tx, screeningID, settled, &result); err != nil {
+		return err
+	}
 	kind := "screening." + string(settled)
 	return appendTimeline(ctx, tx, TimelineEntry{ScreeningID: screeningID, DedupeKey: kind, Kind: kind, Detail: detail,
 		OccurredAt: time.Now()})

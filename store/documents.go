@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 )
 
 // Document is a stored provider report, without its bytes.
@@ -35,20 +36,26 @@ func (s *Store) SaveDocument(ctx context.Context, checkID, kind, contentType str
 		stored, sealed = s.vault.Seal(content, documentAD(id)), true
 	}
 	var d Document
-	_, err := s.db.ExecContext(ctx, `INSERT INTO documents
-		(id, screening_id, check_id, kind, content_type, size_bytes, sha256, content, content_sealed)
-		SELECT $1, screening_id, id, $3, $4, $5, $6, $7, $8 FROM checks WHERE id = $2
-		ON CONFLICT (check_id, kind) DO NOTHING`,
-		id, checkID, kind, contentType, len(content), hex.EncodeToString(sum[:]), stored, sealed)
-	if err != nil {
-		return d, fmt.Errorf("store: save document: %w", err)
-	}
-	err = s.db.GetContext(ctx, &d, `SELECT `+documentColumns+` FROM documents WHERE check_id = $1 AND kind = $2`,
-		checkID, kind)
-	if err != nil {
-		return d, fmt.Errorf("store: read saved document: %w", notFound(err))
-	}
-	return d, nil
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		err := tx.GetContext(ctx, &d, `INSERT INTO documents
+			(id, screening_id, check_id, kind, content_type, size_bytes, sha256, content, content_sealed)
+			SELECT $1, screening_id, id, $3, $4, $5, $6, $7, $8 FROM checks WHERE id = $2
+			ON CONFLICT (check_id, kind) DO NOTHING RETURNING `+documentColumns,
+			id, checkID, kind, contentType, len(content), hex.EncodeToString(sum[:]), stored, sealed)
+		if err == nil {
+			return enqueueDocumentCallback(ctx, tx, d)
+		}
+		if notFound(err) != ErrNotFound {
+			return fmt.Errorf("store: save document: %w", err)
+		}
+		err = tx.GetContext(ctx, &d, `SELECT `+documentColumns+` FROM documents WHERE check_id = $1 AND kind = $2`,
+			checkID, kind)
+		if err != nil {
+			return fmt.Errorf("store: read saved document: %w", notFound(err))
+		}
+		return nil
+	})
+	return d, err
 }
 
 // DocumentContent reads a document of a tenant's screening with its bytes.

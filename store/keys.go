@@ -8,16 +8,19 @@ import (
 )
 
 // SealedValues counts the values at rest of each kind: candidates' PII, documents' bytes, Checkr
-// access tokens and webhook bodies.
+// access tokens, webhook bodies and the signing secrets of HR webhook endpoints.
 type SealedValues struct {
-	Candidates   int `db:"candidates"`
-	Documents    int `db:"documents"`
-	CheckrTokens int `db:"checkr_tokens"`
-	InboxBodies  int `db:"inbox_bodies"`
+	Candidates     int `db:"candidates"`
+	Documents      int `db:"documents"`
+	CheckrTokens   int `db:"checkr_tokens"`
+	InboxBodies    int `db:"inbox_bodies"`
+	WebhookSecrets int `db:"webhook_secrets"`
 }
 
 // Total is the sum of them all.
-func (v SealedValues) Total() int { return v.Candidates + v.Documents + v.CheckrTokens + v.InboxBodies }
+func (v SealedValues) Total() int {
+	return v.Candidates + v.Documents + v.CheckrTokens + v.InboxBodies + v.WebhookSecrets
+}
 
 // documentsPerBatch keeps a batch of documents, which are up to a few MiB each, small in memory
 // and short in time, whatever the batch size of the small rows.
@@ -51,6 +54,9 @@ func (s *Store) ResealPass(ctx context.Context, batchSize int) (SealedValues, er
 	if n.InboxBodies, err = s.resealAll(ctx, "0", batchSize, s.resealInboxBodies); err != nil {
 		return n, err
 	}
+	if n.WebhookSecrets, err = s.resealAll(ctx, firstUUID, batchSize, s.resealWebhookSecrets); err != nil {
+		return n, err
+	}
 	return n, nil
 }
 
@@ -69,7 +75,8 @@ func (s *Store) NotUnderPrimaryKey(ctx context.Context) (SealedValues, error) {
 		(SELECT count(*) FROM checkr_accounts WHERE access_token_sealed IS NOT NULL
 			AND substring(access_token_sealed FROM 1 FOR $2) <> $1) AS checkr_tokens,
 		(SELECT count(*) FROM webhook_events WHERE body_purged_at IS NULL
-			AND (NOT body_sealed OR substring(body FROM 1 FOR $2) <> $1)) AS inbox_bodies`,
+			AND (NOT body_sealed OR substring(body FROM 1 FOR $2) <> $1)) AS inbox_bodies,
+		(SELECT count(*) FROM webhook_endpoints WHERE `+webhookSecretsNotUnder("$1", "$2")+`) AS webhook_secrets`,
 		s.vault.PrimaryPrefix(), len(s.vault.PrimaryPrefix()))
 	if err != nil {
 		return n, fmt.Errorf("store: count values not under the primary key: %w", err)

@@ -183,6 +183,9 @@ func (s *Store) CreateScreening(ctx context.Context, n NewScreening) (Screening,
 		}); err != nil {
 			return err
 		}
+		if err := enqueueScreeningCallback(ctx, tx, screeningID, out.Status, nil); err != nil {
+			return err
+		}
 		created = true
 		return nil
 	})
@@ -294,17 +297,23 @@ func (s *Store) BeginScreening(ctx context.Context, id string) (bool, error) {
 }
 
 // SetScreeningStatus moves a screening to status; a terminal status also sets result and
-// completed_at. A screening already terminal is left as it is, so a late or retried write cannot
-// reopen it.
+// completed_at, and is reported to the tenant's callbacks. A screening already terminal is left as
+// it is, so a late or retried write cannot reopen it.
 func (s *Store) SetScreeningStatus(ctx context.Context, id string, status Status, result *string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE screenings
-		SET status = $2, result = COALESCE($3, result), updated_at = now(),
-		    completed_at = CASE WHEN $2 IN ('completed', 'failed', 'canceled') THEN now() END
-		WHERE id = $1 AND status NOT IN ('completed', 'failed', 'canceled')`, id, status, result)
-	if err != nil {
-		return fmt.Errorf("store: set screening status: %w", err)
-	}
-	return nil
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var stored Screening
+		err := tx.GetContext(ctx, &stored, `UPDATE screenings
+			SET status = $2, result = COALESCE($3, result), updated_at = now(),
+			    completed_at = CASE WHEN $2 IN ('completed', 'failed', 'canceled') THEN now() END
+			WHERE id = $1 AND status NOT IN ('completed', 'failed', 'canceled') RETURNING `+screeningColumns, id, status, result)
+		if notFound(err) == ErrNotFound || (err == nil && !IsTerminal(stored.Status)) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("store: set screening status: %w", err)
+		}
+		return enqueueScreeningCallback(ctx, tx, id, stored.Status, stored.Result)
+	})
 }
 
 // SetScreeningConclusion writes the status its workflow concludes a screening with, and the
@@ -316,11 +325,17 @@ func (s *Store) SetScreeningStatus(ctx context.Context, id string, status Status
 func (s *Store) SetScreeningConclusion(ctx context.Context, id string, status Status, result *string, entry TimelineEntry) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var stored Status
-		err := tx.GetContext(ctx, &stored, `UPDATE screenings
+		var storedResult *string
+		err := tx.QueryRowxContext(ctx, `UPDATE screenings
 			SET status = $2, result = COALESCE($3, result), updated_at = now(),
 			    completed_at = CASE WHEN $2 IN ('completed', 'failed', 'canceled') THEN now() END
 			WHERE id = $1 AND status NOT IN ('completed', 'failed', 'canceled')
-			RETURNING status`, id, status, result)
+			RETURNING status, result`, id, status, result).Scan(&stored, &storedResult)
+		if err == nil && IsTerminal(stored) {
+			if err := enqueueScreeningCallback(ctx, tx, id, stored, storedResult); err != nil {
+				return err
+			}
+		}
 		if notFound(err) == ErrNotFound {
 			if err := tx.GetContext(ctx, &stored, `SELECT status FROM screenings WHERE id = $1 FOR UPDATE`, id); err != nil {
 				return fmt.Errorf("store: set screening conclusion: %w", notFound(err))
@@ -360,6 +375,9 @@ func (s *Store) CancelUnstarted(ctx context.Context, id string) (bool, error) {
 		if _, err := tx.ExecContext(ctx, `UPDATE checks SET status = 'canceled', updated_at = now(), completed_at = now()
 			WHERE screening_id = $1 AND status NOT IN ('completed', 'failed', 'canceled')`, id); err != nil {
 			return fmt.Errorf("store: cancel checks: %w", err)
+		}
+		if err := enqueueScreeningCallback(ctx, tx, id, StatusCanceled, nil); err != nil {
+			return err
 		}
 		return appendTimeline(ctx, tx, TimelineEntry{ScreeningID: id, DedupeKey: "screening.canceled",
 			Kind: "screening.canceled", Detail: "canceled before it started", OccurredAt: time.Now()})

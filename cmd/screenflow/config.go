@@ -10,6 +10,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/screenflow/screenflow/callbacks"
 	"github.com/screenflow/screenflow/providers/builtin"
 	"github.com/screenflow/screenflow/providers/checkr"
 	"github.com/screenflow/screenflow/providers/registry"
@@ -60,6 +61,14 @@ var settingInboxBodyRetention = registry.Setting{Name: "INBOX_BODY_RETENTION", D
 // where bandwidth costs more than CPU.
 var settingTemporalCompression = registry.Setting{Name: "TEMPORAL_GRPC_COMPRESSION", Default: "none"}
 
+// The settings of HR callbacks (package callbacks). Production refuses http and inside addresses;
+// dev and tests, whose receivers listen on loopback over http, allow them.
+var (
+	settingCallbackAllowHTTP    = registry.Setting{Name: "CALLBACK_ALLOW_HTTP", Default: "false"}
+	settingCallbackAllowPrivate = registry.Setting{Name: "CALLBACK_ALLOW_PRIVATE", Default: "false"}
+	settingCallbackTimeout      = registry.Setting{Name: "CALLBACK_TIMEOUT", Default: "10s"}
+)
+
 var coreSettings = []registry.Setting{settingDatabaseURL, settingTemporalAddress, settingNamespace, settingHTTPAddr,
 	settingPublicBaseURL, settingEncryptionKey, settingEncryptionOld, settingWebhookDeadline, settingPollInterval, settingUnroutable,
 	settingMaxBackoff, settingConcurrency, settingLease, settingMaxWebhookBytes, settingLogLevel, settingLogFormat,
@@ -67,7 +76,8 @@ var coreSettings = []registry.Setting{settingDatabaseURL, settingTemporalAddress
 	settingLocalActivities, settingWorkflowPollers, settingActivityPollers, settingWorkflowCache,
 	settingTemporalTLS, settingTemporalClientCert, settingTemporalClientKey, settingTemporalServerCA,
 	settingTemporalServerName, settingTemporalAPIKey, settingScreeningRetention, settingPurgeInterval,
-	settingInboxBodyRetention, settingTemporalCompression}
+	settingInboxBodyRetention, settingTemporalCompression, settingCallbackAllowHTTP, settingCallbackAllowPrivate,
+	settingCallbackTimeout}
 
 // config is everything screenflow reads from its environment.
 type config struct {
@@ -96,6 +106,9 @@ type config struct {
 
 	// InboxBodyRetention is how long the inbox keeps a finished event's body (store.PurgeWebhookBodies).
 	InboxBodyRetention time.Duration
+
+	// Callbacks configures the HR callbacks' dispatcher and what their URLs may point at.
+	Callbacks callbacks.Config
 
 	// env is where the settings came from; dev lays the fakes' settings over it.
 	env registry.Env
@@ -170,6 +183,15 @@ func loadConfig(env registry.Env) (config, error) {
 	if c.Retention, err = loadRetention(env); err != nil {
 		return c, err
 	}
+	if c.Callbacks.Policy.AllowHTTP, err = envBool(env, settingCallbackAllowHTTP); err != nil {
+		return c, err
+	}
+	if c.Callbacks.Policy.AllowPrivate, err = envBool(env, settingCallbackAllowPrivate); err != nil {
+		return c, err
+	}
+	if c.Callbacks.Timeout, err = envDuration(env, settingCallbackTimeout); err != nil {
+		return c, err
+	}
 	return c, c.Providers.Configure(env)
 }
 
@@ -210,6 +232,15 @@ func envDuration(env registry.Env, s registry.Setting) (time.Duration, error) {
 		return 0, fmt.Errorf("%s=%q is not a positive duration such as 30s or 24h", s.Name, v)
 	}
 	return d, nil
+}
+
+func envBool(env registry.Env, s registry.Setting) (bool, error) {
+	v := s.Get(env)
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q is neither true nor false", s.Name, v)
+	}
+	return b, nil
 }
 
 func envInt(env registry.Env, s registry.Setting) (int64, error) {

@@ -29,6 +29,7 @@ import (
 	authfake "github.com/screenflow/screenflow/providers/authenticate/fake"
 	checkrfake "github.com/screenflow/screenflow/providers/checkr/fake"
 	"github.com/screenflow/screenflow/providers/complycube/fake"
+	"github.com/screenflow/screenflow/receiver/openapitest"
 	"github.com/screenflow/screenflow/store"
 	"github.com/screenflow/screenflow/vault"
 	"github.com/screenflow/screenflow/workflows"
@@ -62,6 +63,8 @@ type stack struct {
 	temporal client.Client
 	db       *store.Store
 	procs    *stackProcesses // serve and worker; restart replaces them
+	// contract, when set, is what request checks every answer against (see checkContract).
+	contract *openapitest.Contract
 }
 
 type stackOptions struct {
@@ -204,7 +207,18 @@ func (s *stack) request(t *testing.T, method, path string, body any) (int, []byt
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
+	if s.contract != nil {
+		require.NoError(t, s.contract.CheckResponse(context.Background(), req, resp.StatusCode, resp.Header, raw))
+	}
 	return resp.StatusCode, raw
+}
+
+// checkContract makes request check every answer against the OpenAPI contract the server serves.
+func (s *stack) checkContract(t *testing.T) {
+	t.Helper()
+	contract, err := openapitest.Fetch(t.Context(), s.apiURL)
+	require.NoError(t, err)
+	s.contract = contract
 }
 
 func (s *stack) createScreening(t *testing.T, checks ...map[string]any) screeningJSON {
@@ -319,6 +333,7 @@ func TestEndToEndScreeningCompletesByWebhook(t *testing.T) {
 	s := startStack(t, stackOptions{temporalAddress: tmp.Address, completionDelay: 500 * time.Millisecond,
 		timing: workflows.Timing{WebhookDeadline: time.Hour, PollInterval: time.Hour}})
 	s.fake.DuplicateWebhooks(true)
+	s.checkContract(t)
 
 	created := s.createScreening(t)
 	require.Contains(t, []store.Status{store.StatusPending, store.StatusInProgress}, created.Status)

@@ -43,8 +43,8 @@ func runKeys(ctx context.Context, cfg config, args []string, stdout io.Writer) e
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "pass %d: re-sealed %d candidates, %d documents, %d Checkr tokens, %d webhook bodies\n",
-			pass, n.Candidates, n.Documents, n.CheckrTokens, n.InboxBodies)
+		fmt.Fprintf(stdout, "pass %d: re-sealed %d candidates, %d documents, %d Checkr tokens, %d webhook bodies, %d webhook endpoint secrets\n",
+			pass, n.Candidates, n.Documents, n.CheckrTokens, n.InboxBodies, n.WebhookSecrets)
 		if n.Total() == 0 {
 			break
 		}
@@ -54,10 +54,11 @@ func runKeys(ctx context.Context, cfg config, args []string, stdout io.Writer) e
 		return err
 	}
 	if left.Total() > 0 {
-		return fmt.Errorf("%d candidates, %d documents, %d Checkr tokens and %d webhook bodies are still not sealed under key %s: "+
+		return fmt.Errorf("%d candidates, %d documents, %d Checkr tokens, %d webhook bodies and %d webhook endpoints' secrets "+
+			"are still not sealed under key %s: "+
 			"rows locked for long, or a serve or worker still sealing under another key; run every one with "+
 			"the new SCREENFLOW_ENCRYPTION_KEY, then run keys rotate again",
-			left.Candidates, left.Documents, left.CheckrTokens, left.InboxBodies, ids[0])
+			left.Candidates, left.Documents, left.CheckrTokens, left.InboxBodies, left.WebhookSecrets, ids[0])
 	}
 	fmt.Fprintf(stdout, "everything is sealed under key %s: SCREENFLOW_ENCRYPTION_OLD_KEYS can be emptied\n", ids[0])
 	return nil

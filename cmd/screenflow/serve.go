@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/screenflow/screenflow/callbacks"
 	"github.com/screenflow/screenflow/receiver"
 	"github.com/screenflow/screenflow/relay"
 	"github.com/screenflow/screenflow/store"
@@ -26,9 +27,9 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger) error {
 	return serve(ctx, cfg, log, ln)
 }
 
-// serve runs the HTTP server and the relay on ln until ctx is done. The Temporal client is lazy:
-// the server starts, stores and acknowledges webhooks while Temporal is down; the relay delivers
-// once it is back.
+// serve runs the HTTP server, the relay and the callbacks' dispatcher on ln until ctx is done. The
+// Temporal client is lazy: the server starts, stores and acknowledges webhooks while Temporal is
+// down; the relay delivers once it is back.
 func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) error {
 	for _, w := range cfg.warnings() {
 		log.Warn(w)
@@ -56,6 +57,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) e
 		defer close(relayDone)
 		rl.Run(ctx)
 	}()
+	dispatcher := callbacks.NewDispatcher(st, cfg.Callbacks, log)
+	dispatcherDone := make(chan struct{})
+	go func() {
+		defer close(dispatcherDone)
+		dispatcher.Run(ctx)
+	}()
 
 	gin.SetMode(gin.ReleaseMode)
 	srv := &http.Server{
@@ -69,6 +76,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) e
 			MaxWebhookBytes: cfg.MaxWebhookBytes,
 			Timing:          cfg.Timing,
 			Inbox:           inbox,
+			Callbacks:       cfg.Callbacks.Policy,
 		}, st, tc, rl, log),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -86,6 +94,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) e
 		err = srv.Shutdown(shutdownCtx)
 	}
 	<-relayDone
+	<-dispatcherDone
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
