@@ -72,12 +72,9 @@ func (s *Server) listAuditEvents(c *gin.Context) {
 		s.abortWithStoreError(c, err)
 		return
 	}
-	r := auditEventsResponse{Events: make([]auditEventResponse, 0, min(len(events), limit))}
-	if len(events) > limit {
-		events = events[:limit]
-		next := events[limit-1].ID
-		r.NextBefore = &next
-	}
+	var r auditEventsResponse
+	events, r.NextBefore = page(events, limit, func(e store.AuditEvent) int64 { return e.ID })
+	r.Events = make([]auditEventResponse, 0, len(events))
 	for _, e := range events {
 		r.Events = append(r.Events, auditEventResponse{ID: e.ID, Action: e.Action, KeyID: e.KeyID,
 			ScreeningID: e.ScreeningID, DocumentID: e.DocumentID, CandidateID: e.CandidateID, OccurredAt: e.OccurredAt.UTC()})
@@ -112,4 +109,15 @@ func auditQueryOf(c *gin.Context, tenantID string) (store.AuditQuery, map[string
 		q.ScreeningID = id.String()
 	}
 	return q, fields
+}
+
+// page cuts a list read with one item more than limit, newest first, to the page it answers, and
+// returns the id to pass as before for the next page: nil when there is none.
+func page[T any](items []T, limit int, id func(T) int64) ([]T, *int64) {
+	if len(items) <= limit {
+		return items, nil
+	}
+	items = items[:limit]
+	next := id(items[limit-1])
+	return items, &next
 }

@@ -263,12 +263,9 @@ func (s *Server) listDeliveries(c *gin.Context) {
 		s.abortWithEndpointError(c, err)
 		return
 	}
-	r := deliveriesResponse{Deliveries: make([]deliveryResponse, 0, min(len(deliveries), limit))}
-	if len(deliveries) > limit {
-		deliveries = deliveries[:limit]
-		next := deliveries[limit-1].ID
-		r.NextBefore = &next
-	}
+	var r deliveriesResponse
+	deliveries, r.NextBefore = page(deliveries, limit, func(d store.CallbackDelivery) int64 { return d.ID })
+	r.Deliveries = make([]deliveryResponse, 0, len(deliveries))
 	for _, d := range deliveries {
 		r.Deliveries = append(r.Deliveries, newDeliveryResponse(d))
 	}
