@@ -320,7 +320,7 @@ func TestAuthenticateCheckIsReadAndAmended(t *testing.T) {
 	require.ErrorAs(t, err, &appErr, "while the screening runs, its result waits")
 	require.Equal(t, activities.ErrTypeNotReady, appErr.Type())
 
-	require.NoError(t, h.st.SetScreeningStatus(ctx, scrID, store.StatusCompleted, &clear))
+	require.NoError(t, h.st.SetScreeningConclusion(ctx, scrID, store.StatusCompleted, &clear, store.TimelineEntry{}))
 	for range 2 {
 		applied, err = h.act.AmendAuthenticateOutcome(ctx, amend)
 		require.NoError(t, err)

@@ -236,7 +236,7 @@ func TestAnUpgradedReportAmendsTheCompletedCheckAndScreening(t *testing.T) {
 	require.NoError(t, h.st.UpdateCheck(ctx, store.CheckUpdate{CheckID: h.checkID, Status: store.StatusCompleted, Outcome: &clear}))
 	check, err := h.st.Check(ctx, h.checkID)
 	require.NoError(t, err)
-	require.NoError(t, h.st.SetScreeningStatus(ctx, check.ScreeningID, store.StatusCompleted, &clear))
+	require.NoError(t, h.st.SetScreeningConclusion(ctx, check.ScreeningID, store.StatusCompleted, &clear, store.TimelineEntry{}))
 
 	rec, err := h.act.ReadCheckrCheck(ctx, h.checkID)
 	require.NoError(t, err)

@@ -334,7 +334,7 @@ func TestRederiveScreeningResultWaitsForTheScreeningThenChangesItsResult(t *test
 	require.Equal(t, activities.ErrTypeNotReady, appErr.Type())
 
 	clear := "clear"
-	require.NoError(t, h.st.SetScreeningStatus(ctx, check.ScreeningID, store.StatusCompleted, &clear))
+	require.NoError(t, h.st.SetScreeningConclusion(ctx, check.ScreeningID, store.StatusCompleted, &clear, store.TimelineEntry{}))
 	require.NoError(t, (&activities.Screenings{Store: h.st}).RederiveScreeningResult(ctx, in))
 	require.NoError(t, (&activities.Screenings{Store: h.st}).RederiveScreeningResult(ctx, in))
 	d := h.detail(t)

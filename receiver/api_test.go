@@ -565,7 +565,7 @@ func TestAPICancelScreeningFinishedIsAConflict(t *testing.T) {
 	h := newAPIHarness(t)
 	id := h.create(t)
 	result := "clear"
-	require.NoError(t, h.store.SetScreeningStatus(t.Context(), id, store.StatusCompleted, &result))
+	require.NoError(t, h.store.SetScreeningConclusion(t.Context(), id, store.StatusCompleted, &result, store.TimelineEntry{}))
 
 	a := h.call(t, http.MethodPost, "/v1/screenings/"+id+"/cancel", h.keyA, "")
 	require.Equal(t, http.StatusConflict, a.status)
@@ -604,7 +604,7 @@ func TestAPICancelScreeningWhoseWorkflowClosed(t *testing.T) {
 			Run(func(mock.Arguments) {
 				if c.finishes {
 					result := "clear"
-					assert.NoError(t, h.store.SetScreeningStatus(context.Background(), id, store.StatusCompleted, &result))
+					assert.NoError(t, h.store.SetScreeningConclusion(context.Background(), id, store.StatusCompleted, &result, store.TimelineEntry{}))
 				}
 			}).Return(c.cancelErr).Once()
 

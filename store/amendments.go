@@ -10,7 +10,7 @@ import (
 
 // Amendments: what a provider says about a check after it completed (a later outcome, a
 // monitoring hit, an upgraded report) changes the completed check, and then the result of its
-// completed screening. Every provider's amendments use these. UpdateCheck and SetScreeningStatus
+// completed screening. Every provider's amendments use these. UpdateCheck and SetScreeningConclusion
 // leave terminal rows alone on purpose, so that a retried or late write of the check workflow
 // cannot reopen them; these are the only writes that change a completed check or screening, and
 // only their outcome and result.

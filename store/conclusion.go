@@ -52,7 +52,7 @@ func ConcludeScreening(checks []CheckConclusion) (status Status, result, detail 
 // settleIfAllCompleted concludes a running screening in the transaction that completed one of its
 // checks, once every one of its checks has completed, as its workflow will conclude it: the
 // screening's state is in Postgres without waiting for the workflow to hear from its checks. The
-// workflow's own write then finds it settled (SetScreeningStatus). A screening with a failed or
+// workflow's own write then finds it settled (SetScreeningConclusion). A screening with a failed or
 // canceled check is left to its workflow, which alone knows a cancellation was asked for and the
 // order of its checks.
 func settleIfAllCompleted(ctx context.Context, tx *sqlx.Tx, screeningID string) error {

@@ -137,7 +137,7 @@ func (s *Store) EraseCandidates(ctx context.Context, e Erasure) (Erased, error) 
 			{"timeline details", `UPDATE timeline_entries SET detail = ''
 				WHERE screening_id = ANY($1) AND detail <> ''`, screenings},
 			{"inbox bodies", `UPDATE webhook_events e
-				SET body = '', body_sealed = false, headers = '{}', body_purged_at = now(), lease_id = NULL,
+				SET ` + purgedBody + `, lease_id = NULL,
 				    status = CASE WHEN e.status = 'pending' THEN 'discarded' ELSE e.status END,
 				    last_error = CASE WHEN e.status = 'pending' THEN '` + inboxBodyErased + `' ELSE e.last_error END
 				FROM routes r

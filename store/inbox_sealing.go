@@ -90,6 +90,10 @@ func (s *Store) openClaimed(ctx context.Context, tx *sqlx.Tx, rows []claimedRow)
 	return events, nil
 }
 
+// purgedBody is the SET clause that empties an event's body and headers and keeps its row:
+// the retention purge and an erasure both leave an event so.
+const purgedBody = `body = '', body_sealed = false, headers = '{}', body_purged_at = now()`
+
 // PurgeWebhookBodies empties the body and headers of the events that reached a final status
 // (delivered, discarded, unroutable, unparsed) before finishedBefore: delivered before it, or, for
 // the others, received before it. The rows stay, with their ids, type, subject, status and times,
@@ -111,7 +115,7 @@ func (s *Store) PurgeWebhookBodies(ctx context.Context, finishedBefore time.Time
 				LIMIT $2
 				FOR UPDATE SKIP LOCKED)
 			UPDATE webhook_events e
-			SET body = '', body_sealed = false, headers = '{}', body_purged_at = now()
+			SET `+purgedBody+`
 			FROM finished WHERE e.id = finished.id`, finishedBefore, batch)
 		if err != nil {
 			return total, fmt.Errorf("store: purge webhook bodies: %w", err)

@@ -296,29 +296,10 @@ func (s *Store) BeginScreening(ctx context.Context, id string) (bool, error) {
 	return begun, err
 }
 
-// SetScreeningStatus moves a screening to status; a terminal status also sets result and
-// completed_at, and is reported to the tenant's callbacks. A screening already terminal is left as
-// it is, so a late or retried write cannot reopen it.
-func (s *Store) SetScreeningStatus(ctx context.Context, id string, status Status, result *string) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var stored Screening
-		err := tx.GetContext(ctx, &stored, `UPDATE screenings
-			SET status = $2, result = COALESCE($3, result), updated_at = now(),
-			    completed_at = CASE WHEN $2 IN ('completed', 'failed', 'canceled') THEN now() END
-			WHERE id = $1 AND status NOT IN ('completed', 'failed', 'canceled') RETURNING `+screeningColumns, id, status, result)
-		if notFound(err) == ErrNotFound || (err == nil && !IsTerminal(stored.Status)) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("store: set screening status: %w", err)
-		}
-		return enqueueScreeningCallback(ctx, tx, id, stored.Status, stored.Result)
-	})
-}
-
-// SetScreeningConclusion writes the status its workflow concludes a screening with, and the
-// entry's timeline entry. A screening already terminal keeps its state, as with SetScreeningStatus,
-// and the entry is added only when the screening has the status written: a check's last write may
+// SetScreeningConclusion writes the status its workflow concludes a screening with (a terminal one
+// also sets completed_at and is reported to the tenant's callbacks), and its timeline entry unless
+// entry.Kind is "". A screening already terminal keeps its state, so that a late or retried write
+// cannot reopen it, and the entry is added only when the screening has the status written: a check's last write may
 // have settled it before its workflow concluded (settleIfAllCompleted), and a cancellation that
 // came after that does not show in its timeline. When both say completed, its result is derived
 // again from its checks' outcomes, which a check may have amended since.

@@ -77,8 +77,8 @@ func TestTerminalRowsAreNeverReopened(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, store.StatusCompleted, check.Status)
 
-	require.NoError(t, st.SetScreeningStatus(ctx, scr.ID, store.StatusCompleted, &outcome))
-	require.NoError(t, st.SetScreeningStatus(ctx, scr.ID, store.StatusFailed, nil))
+	require.NoError(t, st.SetScreeningConclusion(ctx, scr.ID, store.StatusCompleted, &outcome, store.TimelineEntry{}))
+	require.NoError(t, st.SetScreeningConclusion(ctx, scr.ID, store.StatusFailed, nil, store.TimelineEntry{}))
 	got, err := st.Screening(ctx, tenant.ID, scr.ID)
 	require.NoError(t, err)
 	require.Equal(t, store.StatusCompleted, got.Status)
