@@ -39,6 +39,10 @@ type Config struct {
 	RetryWindow time.Duration
 	// FailureBudget: an endpoint whose every attempt has failed for this long is disabled.
 	FailureBudget time.Duration
+	// LogRetention is how long the delivery log keeps a finished delivery and its attempts;
+	// PurgeInterval how often the dispatcher deletes those older.
+	LogRetention  time.Duration
+	PurgeInterval time.Duration
 }
 
 // The defaults: retried for a day with back-off from 5 s to 2 h (20 to 30 attempts); an endpoint
@@ -49,7 +53,12 @@ const (
 	DefaultMaxBackoff    = 2 * time.Hour
 	DefaultRetryWindow   = 24 * time.Hour
 	DefaultFailureBudget = 72 * time.Hour
+	DefaultLogRetention  = 30 * 24 * time.Hour
+	DefaultPurgeInterval = time.Hour
 )
+
+// purgeBatch bounds one purge's DELETE, so that it holds its locks briefly.
+const purgeBatch = 1000
 
 func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
@@ -75,6 +84,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FailureBudget <= 0 {
 		c.FailureBudget = DefaultFailureBudget
+	}
+	if c.LogRetention <= 0 {
+		c.LogRetention = DefaultLogRetention
+	}
+	if c.PurgeInterval <= 0 {
+		c.PurgeInterval = DefaultPurgeInterval
 	}
 	return c
 }
@@ -103,8 +118,18 @@ func NewDispatcher(st *store.Store, cfg Config, log *slog.Logger) *Dispatcher {
 
 // Run delivers due deliveries until ctx is done. After a full batch it looks again at once, since
 // a delivered event may have let its screening's next one through; otherwise it waits a sweep.
+// Every PurgeInterval it also purges the delivery log.
 func (d *Dispatcher) Run(ctx context.Context) {
+	var purged time.Time
 	for {
+		if time.Since(purged) >= d.cfg.PurgeInterval {
+			purged = time.Now()
+			if n, err := d.PurgeLog(ctx); err != nil && ctx.Err() == nil {
+				d.log.Warn("callback delivery log not purged", "error", err)
+			} else if n > 0 {
+				d.log.Info("callback delivery log purged", "deliveries", n)
+			}
+		}
 		n, err := d.DeliverDue(ctx)
 		if err != nil && ctx.Err() == nil {
 			d.log.Warn("callbacks not claimed", "error", err)
@@ -138,6 +163,20 @@ func (d *Dispatcher) DeliverDue(ctx context.Context) (int, error) {
 	}
 	wg.Wait()
 	return len(due), nil
+}
+
+// PurgeLog deletes the deliveries that finished longer than LogRetention ago, with their attempts,
+// a batch at a time, and returns how many it deleted.
+func (d *Dispatcher) PurgeLog(ctx context.Context) (int64, error) {
+	cutoff := time.Now().Add(-d.cfg.LogRetention)
+	var total int64
+	for {
+		n, err := d.store.PurgeCallbackDeliveries(ctx, cutoff, purgeBatch)
+		total += n
+		if err != nil || n < purgeBatch {
+			return total, err
+		}
+	}
 }
 
 // deliver sends one delivery and records the attempt; nothing is held in a transaction meanwhile.

@@ -368,3 +368,51 @@ func TestBackoffDoublesUpToItsCapWithJitter(t *testing.T) {
 	}
 	require.Less(t, attempts, 40, "a day of retries is a bounded number of attempts")
 }
+
+func TestTheDeliveryLogKeepsFinishedDeliveriesForItsRetentionAndPendingOnesAlways(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ok := newHREndpoint(t)
+	gone := newHREndpoint(t)
+	gone.setAnswer(func(received, int) int { return http.StatusGone })
+	delivered, _ := f.register(t, ok.URL, store.EventScreeningCreated)
+	givenUp, _ := f.register(t, gone.URL, store.EventScreeningCreated)
+	waiting, _ := f.register(t, newHREndpoint(t).URL, store.EventScreeningCreated)
+	f.screeningWithEvents(t)
+	// A disabled endpoint's delivery waits, pending, until the endpoint is enabled again.
+	_, err := f.st.DB().ExecContext(ctx, `UPDATE webhook_endpoints SET enabled = false WHERE id = $1`, waiting.ID)
+	require.NoError(t, err)
+
+	cfg := testConfig()
+	cfg.RetryWindow = time.Nanosecond
+	d := NewDispatcher(f.st, cfg, quietLog())
+	status := func(endpointID string) string {
+		deliveries, err := f.st.CallbackDeliveries(ctx, f.tenantID, endpointID, 0, 10)
+		require.NoError(t, err)
+		if len(deliveries) == 0 {
+			return "purged"
+		}
+		return deliveries[0].Status
+	}
+	_, err = d.DeliverDue(ctx)
+	require.NoError(t, err)
+	require.Equal(t, store.CallbackDelivered, status(delivered.ID))
+	require.Equal(t, store.CallbackFailed, status(givenUp.ID), "its first failure is past the retry window")
+	require.Equal(t, store.CallbackPending, status(waiting.ID))
+
+	n, err := d.PurgeLog(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing finished longer than the retention ago")
+
+	cfg.LogRetention = time.Millisecond
+	time.Sleep(10 * time.Millisecond)
+	n, err = NewDispatcher(f.st, cfg, quietLog()).PurgeLog(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n, "the delivered and the given-up delivery")
+	require.Equal(t, "purged", status(delivered.ID))
+	require.Equal(t, "purged", status(givenUp.ID))
+	require.Equal(t, store.CallbackPending, status(waiting.ID), "a pending delivery waits for its endpoint however old")
+	var logged int
+	require.NoError(t, f.st.DB().GetContext(ctx, &logged, `SELECT count(*) FROM callback_attempts`))
+	require.Zero(t, logged, "the purged deliveries' attempts went with them")
+}

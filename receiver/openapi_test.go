@@ -17,6 +17,7 @@ import (
 
 	"github.com/screenflow/screenflow/receiver"
 	"github.com/screenflow/screenflow/receiver/openapitest"
+	"github.com/screenflow/screenflow/store"
 )
 
 // contractEngine is the receiver's engine with every route and no dependencies: enough to list
@@ -115,4 +116,21 @@ func TestOpenAPIDocumentsEveryRouteTheServerRegisters(t *testing.T) {
 	slices.Sort(registered)
 	slices.Sort(documented)
 	require.Equal(t, registered, documented, "every route the server registers is in the contract, and nothing else")
+}
+
+func TestOpenAPIDocumentsEveryCallbackEvent(t *testing.T) {
+	doc := apiContract(t).Doc
+	var documented []string
+	for eventType := range doc.Webhooks {
+		documented = append(documented, eventType)
+	}
+	var enum []string
+	for _, v := range doc.Components.Schemas["CallbackEventType"].Value.Enum {
+		enum = append(enum, v.(string))
+	}
+	want := slices.Sorted(slices.Values(store.CallbackEventTypes))
+	slices.Sort(documented)
+	slices.Sort(enum)
+	require.Equal(t, want, documented, "a webhook in the contract for every event an endpoint may subscribe to")
+	require.Equal(t, want, enum, "and the subscribable event types listed as such")
 }

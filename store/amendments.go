@@ -38,7 +38,7 @@ func (s *Store) AmendCheckOutcome(ctx context.Context, a CheckAmendment) (applie
 			Status      Status  `db:"status"`
 			Outcome     *string `db:"outcome"`
 		}
-		if err := tx.GetContext(ctx, &row, `SELECT screening_id, status, outcome FROM checks WHERE id = $1 FOR UPDATE`,
+		if err := tx.GetContext(ctx, &row, `SELECT screening_id, status, outcome FROM checks WHERE id = $1 FOR NO KEY UPDATE`,
 			a.CheckID); err != nil {
 			return fmt.Errorf("store: amend check: %w", notFound(err))
 		}
@@ -62,9 +62,12 @@ func (s *Store) AmendCheckOutcome(ctx context.Context, a CheckAmendment) (applie
 			return fmt.Errorf("store: amend check: %w", err)
 		}
 		applied = true
-		return appendTimeline(ctx, tx, TimelineEntry{ScreeningID: row.ScreeningID, CheckID: &a.CheckID,
+		if err := appendTimeline(ctx, tx, TimelineEntry{ScreeningID: row.ScreeningID, CheckID: &a.CheckID,
 			DedupeKey: a.DedupeKey, Kind: "check.amended", OccurredAt: a.OccurredAt,
-			Detail: fmt.Sprintf("outcome changed from %s to %s: %s", orNone(previous), a.Outcome, a.Reason)})
+			Detail: fmt.Sprintf("outcome changed from %s to %s: %s", orNone(previous), a.Outcome, a.Reason)}); err != nil {
+			return err
+		}
+		return enqueueAmendedCheckCallback(ctx, tx, a.CheckID, previous)
 	})
 	return applied, err
 }
@@ -107,9 +110,12 @@ func (s *Store) RederiveScreeningResult(ctx context.Context, screeningID, reason
 			screeningID, result); err != nil {
 			return fmt.Errorf("store: rederive screening result: %w", err)
 		}
-		return appendTimeline(ctx, tx, TimelineEntry{ScreeningID: screeningID, DedupeKey: dedupeKey,
+		if err := appendTimeline(ctx, tx, TimelineEntry{ScreeningID: screeningID, DedupeKey: dedupeKey,
 			Kind: "screening.result_changed", OccurredAt: time.Now(),
-			Detail: fmt.Sprintf("result changed from %s to %s: %s", orNone(previous), result, reason)})
+			Detail: fmt.Sprintf("result changed from %s to %s: %s", orNone(previous), result, reason)}); err != nil {
+			return err
+		}
+		return enqueueResultChangedCallback(ctx, tx, screeningID, result, previous)
 	})
 	return running, err
 }

@@ -25,6 +25,9 @@ const (
 	EventCheckActionRequired = "check.action_required"
 	EventCheckCompleted      = "check.completed"
 	EventDocumentAvailable   = "document.available"
+	// The provider changed a completed check's outcome, and with it perhaps its screening's result.
+	EventCheckAmended           = "check.amended"
+	EventScreeningResultChanged = "screening.result_changed"
 )
 
 // The statuses of a callback delivery.
@@ -45,7 +48,8 @@ const (
 
 // CallbackEventTypes lists every event a webhook endpoint may subscribe to.
 var CallbackEventTypes = []string{EventScreeningCreated, EventScreeningCompleted, EventScreeningFailed,
-	EventScreeningCanceled, EventCheckUpdated, EventCheckActionRequired, EventCheckCompleted, EventDocumentAvailable}
+	EventScreeningCanceled, EventCheckUpdated, EventCheckActionRequired, EventCheckCompleted, EventDocumentAvailable,
+	EventCheckAmended, EventScreeningResultChanged}
 
 // IsCallbackEventType reports whether an endpoint may subscribe to eventType.
 func IsCallbackEventType(eventType string) bool {
@@ -196,16 +200,18 @@ type callbackEvent struct {
 
 // callbackData is what an event says. It carries ids, statuses and links, never candidate data.
 type callbackData struct {
-	ScreeningID   string        `json:"screening_id"`
-	Status        Status        `json:"status,omitempty"`
-	Result        *string       `json:"result,omitempty"`
-	CheckID       string        `json:"check_id,omitempty"`
-	Provider      string        `json:"provider,omitempty"`
-	CheckType     string        `json:"check_type,omitempty"`
-	Outcome       *string       `json:"outcome,omitempty"`
-	FailureReason *string       `json:"failure_reason,omitempty"`
-	Document      *callbackDoc  `json:"document,omitempty"`
-	Links         callbackLinks `json:"links"`
+	ScreeningID     string        `json:"screening_id"`
+	Status          Status        `json:"status,omitempty"`
+	Result          *string       `json:"result,omitempty"`
+	PreviousResult  *string       `json:"previous_result,omitempty"`
+	CheckID         string        `json:"check_id,omitempty"`
+	Provider        string        `json:"provider,omitempty"`
+	CheckType       string        `json:"check_type,omitempty"`
+	Outcome         *string       `json:"outcome,omitempty"`
+	PreviousOutcome *string       `json:"previous_outcome,omitempty"`
+	FailureReason   *string       `json:"failure_reason,omitempty"`
+	Document        *callbackDoc  `json:"document,omitempty"`
+	Links           callbackLinks `json:"links"`
 }
 
 type callbackDoc struct {
@@ -290,6 +296,31 @@ func enqueueCheckCallback(ctx context.Context, tx *sqlx.Tx, checkID string, prev
 	}
 	return enqueueCallback(ctx, tx, eventType, callbackData{ScreeningID: c.ScreeningID, Status: c.Status,
 		CheckID: c.ID, Provider: c.Provider, CheckType: c.Type, Outcome: c.Outcome, FailureReason: c.FailureReason})
+}
+
+// enqueueAmendedCheckCallback writes the event of a completed check whose outcome the provider
+// changed from previous.
+func enqueueAmendedCheckCallback(ctx context.Context, tx *sqlx.Tx, checkID, previous string) error {
+	var c Check
+	if err := tx.GetContext(ctx, &c, `SELECT `+checkColumns+` FROM checks WHERE id = $1`, checkID); err != nil {
+		return fmt.Errorf("store: check for callback: %w", notFound(err))
+	}
+	return enqueueCallback(ctx, tx, EventCheckAmended, callbackData{ScreeningID: c.ScreeningID, Status: c.Status,
+		CheckID: c.ID, Provider: c.Provider, CheckType: c.Type, Outcome: c.Outcome, PreviousOutcome: optional(previous)})
+}
+
+// enqueueResultChangedCallback writes the event of a completed screening whose result an amended
+// check changed from previous.
+func enqueueResultChangedCallback(ctx context.Context, tx *sqlx.Tx, screeningID, result, previous string) error {
+	return enqueueCallback(ctx, tx, EventScreeningResultChanged, callbackData{ScreeningID: screeningID,
+		Status: StatusCompleted, Result: &result, PreviousResult: optional(previous)})
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // enqueueDocumentCallback writes the event of a document just stored.
@@ -577,4 +608,18 @@ func (s *Store) resealWebhookSecrets(ctx context.Context, tx *sqlx.Tx, after str
 		return 0, "", nil
 	}
 	return len(rows), rows[len(rows)-1].ID, nil
+}
+
+// PurgeCallbackDeliveries deletes, with their attempts, up to limit deliveries that finished
+// (delivered or given up) before cutoff, oldest first, and returns how many it deleted. A pending
+// delivery is kept however old: it still waits for its endpoint. A finished delivery's
+// next_attempt_at is the time of its last attempt.
+func (s *Store) PurgeCallbackDeliveries(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM callback_deliveries WHERE id IN (
+			SELECT id FROM callback_deliveries WHERE status <> 'pending' AND next_attempt_at < $1 ORDER BY id LIMIT $2)`,
+		cutoff, limit)
+	if err != nil {
+		return 0, fmt.Errorf("store: purge callback deliveries: %w", err)
+	}
+	return res.RowsAffected()
 }

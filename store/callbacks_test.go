@@ -219,14 +219,11 @@ func TestWithoutASubscribedEndpointNothingIsWritten(t *testing.T) {
 	require.Zero(t, sequence, "no event, no number taken")
 }
 
-func TestAnOutboxRowIsWrittenInTheTransactionOfItsStateChange(t *testing.T) {
-	db := testenv.NewDB(t)
-	st := store.NewSealed(db, newKeyring(t, vault.NewKey()))
+// beganScreening is a screening of tenantID with one ComplyCube check, begun.
+func beganScreening(t *testing.T, st *store.Store, tenantID string) (store.Screening, []store.Check) {
+	t.Helper()
 	ctx := context.Background()
-	tenant, _, err := st.CreateTenant(ctx, "acme")
-	require.NoError(t, err)
-	newEndpoint(t, st, tenant.ID)
-	scr, _, err := st.CreateScreening(ctx, store.NewScreening{TenantID: tenant.ID,
+	scr, _, err := st.CreateScreening(ctx, store.NewScreening{TenantID: tenantID,
 		Candidate: store.Candidate{Reference: "r", FirstName: "A", LastName: "B", Email: "a@b.c", DOB: "1990-01-01"},
 		Checks:    []store.NewCheck{{Provider: "complycube", Type: "standard_screening_check"}}})
 	require.NoError(t, err)
@@ -234,6 +231,17 @@ func TestAnOutboxRowIsWrittenInTheTransactionOfItsStateChange(t *testing.T) {
 	require.NoError(t, err)
 	_, err = st.BeginScreening(ctx, scr.ID)
 	require.NoError(t, err)
+	return scr, checks
+}
+
+func TestAnOutboxRowIsWrittenInTheTransactionOfItsStateChange(t *testing.T) {
+	db := testenv.NewDB(t)
+	st := store.NewSealed(db, newKeyring(t, vault.NewKey()))
+	ctx := context.Background()
+	tenant, _, err := st.CreateTenant(ctx, "acme")
+	require.NoError(t, err)
+	newEndpoint(t, st, tenant.ID)
+	scr, checks := beganScreening(t, st, tenant.ID)
 
 	// The outbox refuses every new row: the state change it reports must not commit without it.
 	_, err = db.Exec(`ALTER TABLE callback_deliveries ADD CONSTRAINT refuse_all CHECK (false) NOT VALID`)
@@ -388,4 +396,54 @@ func TestKeyRotationReSealsWebhookSecrets(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, due, 1)
 	require.Equal(t, []string{secret, oldSecret}, due[0].Secrets, "both secrets open under the new key alone")
+}
+
+func TestAmendedOutcomesAfterCompletionAreEvents(t *testing.T) {
+	db := testenv.NewDB(t)
+	st := store.NewSealed(db, newKeyring(t, vault.NewKey()))
+	ctx := context.Background()
+	tenant, _, err := st.CreateTenant(ctx, "acme")
+	require.NoError(t, err)
+	newEndpoint(t, st, tenant.ID)
+	scr, checks := beganScreening(t, st, tenant.ID)
+	clear := "clear"
+	require.NoError(t, st.UpdateCheck(ctx, store.CheckUpdate{CheckID: checks[0].ID, Status: store.StatusCompleted, Outcome: &clear}))
+	done, err := st.Screening(ctx, tenant.ID, scr.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusCompleted, done.Status, "the last check's completion settled the screening")
+	before := len(outbox(t, db, scr.ID))
+
+	amend := store.CheckAmendment{CheckID: checks[0].ID, Outcome: "attention", Reason: "monitoring", DedupeKey: "amend-1"}
+	for range 2 {
+		applied, err := st.AmendCheckOutcome(ctx, amend)
+		require.NoError(t, err)
+		require.True(t, applied)
+		running, err := st.RederiveScreeningResult(ctx, scr.ID, "checks amended", "rederive-1")
+		require.NoError(t, err)
+		require.False(t, running)
+	}
+
+	rows := outbox(t, db, scr.ID)[before:]
+	require.Equal(t, []string{store.EventCheckAmended, store.EventScreeningResultChanged}, eventTypes(rows),
+		"one event each, a retry adds none")
+	var amended, changed struct {
+		Sequence int64 `json:"sequence"`
+		Data     struct {
+			CheckID         string `json:"check_id"`
+			Status          string `json:"status"`
+			Outcome         string `json:"outcome"`
+			PreviousOutcome string `json:"previous_outcome"`
+			Result          string `json:"result"`
+			PreviousResult  string `json:"previous_result"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(rows[0].Payload, &amended))
+	require.Equal(t, checks[0].ID, amended.Data.CheckID)
+	require.Equal(t, "completed", amended.Data.Status)
+	require.Equal(t, "attention", amended.Data.Outcome)
+	require.Equal(t, "clear", amended.Data.PreviousOutcome)
+	require.NoError(t, json.Unmarshal(rows[1].Payload, &changed))
+	require.Equal(t, "consider", changed.Data.Result)
+	require.Equal(t, "clear", changed.Data.PreviousResult)
+	require.Equal(t, amended.Sequence+1, changed.Sequence)
 }

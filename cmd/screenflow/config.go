@@ -67,6 +67,9 @@ var (
 	settingCallbackAllowHTTP    = registry.Setting{Name: "CALLBACK_ALLOW_HTTP", Default: "false"}
 	settingCallbackAllowPrivate = registry.Setting{Name: "CALLBACK_ALLOW_PRIVATE", Default: "false"}
 	settingCallbackTimeout      = registry.Setting{Name: "CALLBACK_TIMEOUT", Default: "10s"}
+	// settingCallbackLogRetention: a month of delivery log is enough to answer "did you send it?"
+	// and to redeliver; pending deliveries are kept whatever their age.
+	settingCallbackLogRetention = registry.Setting{Name: "CALLBACK_LOG_RETENTION", Default: "720h"}
 )
 
 var coreSettings = []registry.Setting{settingDatabaseURL, settingTemporalAddress, settingNamespace, settingHTTPAddr,
@@ -77,7 +80,7 @@ var coreSettings = []registry.Setting{settingDatabaseURL, settingTemporalAddress
 	settingTemporalTLS, settingTemporalClientCert, settingTemporalClientKey, settingTemporalServerCA,
 	settingTemporalServerName, settingTemporalAPIKey, settingScreeningRetention, settingPurgeInterval,
 	settingInboxBodyRetention, settingTemporalCompression, settingCallbackAllowHTTP, settingCallbackAllowPrivate,
-	settingCallbackTimeout}
+	settingCallbackTimeout, settingCallbackLogRetention}
 
 // config is everything screenflow reads from its environment.
 type config struct {
@@ -190,6 +193,9 @@ func loadConfig(env registry.Env) (config, error) {
 		return c, err
 	}
 	if c.Callbacks.Timeout, err = envDuration(env, settingCallbackTimeout); err != nil {
+		return c, err
+	}
+	if c.Callbacks.LogRetention, err = envDuration(env, settingCallbackLogRetention); err != nil {
 		return c, err
 	}
 	return c, c.Providers.Configure(env)

@@ -70,6 +70,18 @@ func runDev(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The dev receiver of HR callbacks listens on loopback over http; the environment wins.
+	if os.Getenv(settingCallbackAllowHTTP.Name) == "" {
+		cfg.Callbacks.Policy.AllowHTTP = true
+	}
+	if os.Getenv(settingCallbackAllowPrivate.Name) == "" {
+		cfg.Callbacks.Policy.AllowPrivate = true
+	}
+	callbackURL, stopCallbackReceiver, err := startDevCallbackReceiver(ctx, cfg, dataDir, tenantKey, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopCallbackReceiver()
 
 	temporal, err := startDevTemporal(ctx, cfg, root, dataDir, log)
 	if err != nil {
@@ -101,6 +113,7 @@ func runDev(ctx context.Context, cfg config, stdout io.Writer) error {
 	go func() { errs <- runWorker(ctx, cfg, log.With("component", "worker")) }()
 
 	printDevBanner(stdout, cfg, apiURL, temporal, banner, tenantKey)
+	fmt.Fprintf(stdout, "The dev tenant's HR callbacks arrive at %s and are printed here once verified:\n\n", callbackURL)
 
 	var firstErr error
 	for range 2 {

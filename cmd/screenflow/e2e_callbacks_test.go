@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	svix "github.com/svix/svix-webhooks/go"
 
 	"github.com/screenflow/screenflow/devenv/testenv"
+	"github.com/screenflow/screenflow/providers/complycube"
 	"github.com/screenflow/screenflow/store"
 	"github.com/screenflow/screenflow/workflows"
 )
@@ -26,6 +28,7 @@ type hrCallback struct {
 	sequence    int64
 	answered    int
 	verifyError error
+	header      http.Header
 	body        []byte
 }
 
@@ -53,7 +56,7 @@ func newHRReceiver(t *testing.T) *hrReceiver {
 		}
 		_ = json.Unmarshal(body, &event)
 		got := hrCallback{webhookID: req.Header.Get("webhook-id"), eventType: event.Type, screeningID: event.Data.ScreeningID,
-			sequence: event.Sequence, answered: http.StatusOK, body: body}
+			sequence: event.Sequence, answered: http.StatusOK, header: req.Header.Clone(), body: body}
 		if r.down.Load() {
 			got.answered = http.StatusServiceUnavailable
 		}
@@ -106,11 +109,16 @@ func typesOf(callbacks []hrCallback) []string {
 var complyCubeCallbacks = []string{store.EventScreeningCreated, store.EventCheckUpdated, store.EventDocumentAvailable,
 	store.EventCheckCompleted, store.EventScreeningCompleted}
 
+// amendmentCallbacks follow when ComplyCube's monitoring later finds something on a clear check:
+// the check's outcome changes, its new report is stored, and the screening's result follows.
+var amendmentCallbacks = []string{store.EventCheckAmended, store.EventDocumentAvailable, store.EventScreeningResultChanged}
+
 func TestEndToEndCallbacksArriveSignedInOrderAndAfterAnOutage(t *testing.T) {
 	tmp := testenv.Temporal(t)
 	s := startStack(t, stackOptions{temporalAddress: tmp.Address, completionDelay: 500 * time.Millisecond,
 		timing: workflows.Timing{WebhookDeadline: time.Hour, PollInterval: time.Hour},
 		env:    map[string]string{"CALLBACK_ALLOW_HTTP": "true", "CALLBACK_ALLOW_PRIVATE": "true"}})
+	s.checkContract(t)
 	hr := newHRReceiver(t)
 
 	status, raw := s.request(t, http.MethodPost, "/v1/webhook-endpoints", map[string]any{
@@ -127,6 +135,18 @@ func TestEndToEndCallbacksArriveSignedInOrderAndAfterAnOutage(t *testing.T) {
 	s.waitForStatus(t, first.ID, store.StatusCompleted, time.Minute)
 	require.Eventually(t, func() bool { return len(hr.accepted(first.ID)) >= len(complyCubeCallbacks) },
 		30*time.Second, 100*time.Millisecond, "the callbacks arrive")
+
+	// Weeks later ComplyCube's monitoring finds something: the amendment is an event too. The late
+	// event must find the check's workflow closed, for the amendment to take it.
+	checkWorkflowID := workflows.CheckWorkflowID(first.ID, complycube.Name, first.Checks[0].ID)
+	require.Eventually(t, func() bool {
+		desc, err := s.temporal.DescribeWorkflowExecution(t.Context(), checkWorkflowID, "")
+		return err == nil && desc.WorkflowExecutionInfo.CloseTime != nil
+	}, 30*time.Second, 100*time.Millisecond)
+	require.NoError(t, s.fake.MonitoringAttention(s.providerCheckID(t, first.Checks[0].ID)))
+	firstCallbacks := append(slices.Clone(complyCubeCallbacks), amendmentCallbacks...)
+	require.Eventually(t, func() bool { return len(hr.accepted(first.ID)) >= len(firstCallbacks) },
+		time.Minute, 100*time.Millisecond, "the amendment's callbacks arrive")
 
 	// The receiver goes down while the second screening runs: its callbacks wait and come later.
 	hr.down.Store(true)
@@ -147,9 +167,9 @@ func TestEndToEndCallbacksArriveSignedInOrderAndAfterAnOutage(t *testing.T) {
 	// Anything more, a duplicate or an unexpected event, would come within a sweep or two.
 	time.Sleep(3 * time.Second)
 
-	for _, scr := range []screeningJSON{first, second} {
-		accepted := hr.accepted(scr.ID)
-		require.Equal(t, complyCubeCallbacks, typesOf(accepted), "exactly the expected events, in order, once each")
+	for scr, expected := range map[string][]string{first.ID: firstCallbacks, second.ID: complyCubeCallbacks} {
+		accepted := hr.accepted(scr)
+		require.Equal(t, expected, typesOf(accepted), "exactly the expected events, in order, once each")
 		ids := map[string]bool{}
 		for i, c := range accepted {
 			require.Equal(t, int64(i+1), c.sequence)
@@ -158,14 +178,25 @@ func TestEndToEndCallbacksArriveSignedInOrderAndAfterAnOutage(t *testing.T) {
 				require.NotContains(t, string(c.body), pii)
 			}
 		}
-		require.Len(t, ids, len(complyCubeCallbacks), "one webhook-id per event")
+		require.Len(t, ids, len(expected), "one webhook-id per event")
 	}
+	var changed struct {
+		Data struct {
+			Result         string `json:"result"`
+			PreviousResult string `json:"previous_result"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(hr.accepted(first.ID)[len(firstCallbacks)-1].body, &changed))
+	require.Equal(t, workflows.ResultConsider, changed.Data.Result)
+	require.Equal(t, workflows.ResultClear, changed.Data.PreviousResult)
 	acceptedIDs := map[string]bool{}
 	for _, c := range hr.accepted(second.ID) {
 		acceptedIDs[c.webhookID] = true
 	}
 	for _, c := range hr.callbacks() {
 		require.NoError(t, c.verifyError, "every callback is verified by an independent Standard Webhooks implementation")
+		require.NoError(t, s.contract.CheckCallback(t.Context(), c.eventType, c.header, c.body),
+			"every callback is the contract's webhook of its type: headers and body")
 		if c.answered == http.StatusServiceUnavailable {
 			require.Equal(t, second.ID, c.screeningID)
 			require.True(t, acceptedIDs[c.webhookID], "a callback refused during the outage came again with its webhook-id")
@@ -184,7 +215,7 @@ func TestEndToEndCallbacksArriveSignedInOrderAndAfterAnOutage(t *testing.T) {
 		} `json:"deliveries"`
 	}
 	require.NoError(t, json.Unmarshal(raw, &log))
-	require.Len(t, log.Deliveries, 2*len(complyCubeCallbacks))
+	require.Len(t, log.Deliveries, len(firstCallbacks)+len(complyCubeCallbacks))
 	retried := 0
 	for _, d := range log.Deliveries {
 		require.Equal(t, store.CallbackDelivered, d.Status)
