@@ -189,16 +189,11 @@ func (r *Relay) prepare(e store.InboxEvent, leaseEnds time.Time) (claimedEvent, 
 			return claimedEvent{}, outcome(store.InboxUnroutable,
 				fmt.Sprintf("no route for subject %q after %s", e.Subject, r.cfg.UnroutableAfter))
 		}
-		// Writing the route makes the event due (store.AddRoute): until then, or until it is to
-		// be marked unroutable, looking at it again would mostly find the same. Mostly: a route
-		// whose transaction woke its events before this one was stored, and committed after this
-		// claim looked, wakes nothing; the event is looked at again within RELAY_MAX_BACKOFF.
+		// Writing the route makes the event due (store.AddRoute), however their transactions
+		// interleave: until then, or until it is to be marked unroutable, looking at it again
+		// would find the same. Each look would cost a claim and a write, for every such event.
 		waiting := outcome(store.InboxPending, fmt.Sprintf("no route for subject %q yet", e.Subject))
-		waiting.RetryAt = time.Now().Add(r.cfg.MaxBackoff)
-		if deadline := e.ReceivedAt.Add(r.cfg.UnroutableAfter); deadline.Before(waiting.RetryAt) {
-			waiting.RetryAt = deadline
-		}
-		waiting.AwaitingRoute = true
+		waiting.RetryAt, waiting.AwaitingRoute = e.ReceivedAt.Add(r.cfg.UnroutableAfter), true
 		return claimedEvent{}, waiting
 	}
 	return claimedEvent{event: e, signal: sig, target: target, leaseEnds: leaseEnds}, nil

@@ -162,6 +162,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) (int, er
 	n := len(outcomes)
 	ids, leases, statuses := make([]int64, n), make([]string, n), make([]string, n)
 	attempted, awaitingRoute := make([]bool, n), make([]bool, n)
+	var parked []int64
 	retryAt, errs := make([]string, n), make([]string, n)
 	for i, o := range outcomes {
 		switch o.Status {
@@ -177,12 +178,25 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) (int, er
 		}
 		ids[i], leases[i], statuses[i] = o.ID, o.LeaseID, o.Status
 		attempted[i], awaitingRoute[i], errs[i] = o.Attempted, o.AwaitingRoute, o.Error
+		if o.AwaitingRoute {
+			parked = append(parked, o.ID)
+		}
 		if !o.RetryAt.IsZero() {
 			retryAt[i] = o.RetryAt.UTC().Format(time.RFC3339Nano)
 		}
 	}
 	var recorded []int64
 	err := s.inAsyncCommitTx(ctx, func(tx *sqlx.Tx) error {
+		// A route being written now is committed before the statement below looks for it, so an
+		// event is never parked past a route that woke it before it was stored (addRoute). In
+		// key order, so that two relays cannot wait on each other.
+		if len(parked) > 0 {
+			if _, err := tx.ExecContext(ctx, `SELECT `+fmt.Sprintf(routeLock, "provider", "subject")+`
+				FROM (SELECT DISTINCT provider, subject FROM webhook_events WHERE id = ANY($1)) routes
+				ORDER BY hashtext(provider || '/' || subject)`, pq.Array(parked)); err != nil {
+				return fmt.Errorf("store: lock routes of events awaiting them: %w", err)
+			}
+		}
 		err := tx.SelectContext(ctx, &recorded, `UPDATE webhook_events e
 		SET status = o.status,
 		    attempts = e.attempts + CASE WHEN o.attempted THEN 1 ELSE 0 END,

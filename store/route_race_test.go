@@ -46,3 +46,41 @@ func TestARouteCommittedAfterTheOutcomeLooksForItStillWakesItsEvent(t *testing.T
 	require.Equal(t, id, due[0].ID)
 	require.Equal(t, "workflow-1", *due[0].WorkflowID)
 }
+
+// TestAnEventStoredAfterItsRouteWokeEventsIsNotParkedPastIt is the other order: the route's
+// transaction has woken its events before this one was stored, and commits after the relay found
+// no route for it. Parking the event waits for that commit and then sees the route.
+func TestAnEventStoredAfterItsRouteWokeEventsIsNotParkedPastIt(t *testing.T) {
+	st := New(testenv.NewDB(t))
+	ctx := context.Background()
+	tx, err := st.db.BeginTxx(ctx, nil)
+	require.NoError(t, err)
+	require.NoError(t, addRoute(ctx, tx, "test", "thing:late", "workflow-1"))
+
+	id, _, err := st.InsertWebhookEvent(ctx, NewInboxEvent{Provider: "test", EventID: uuid.NewString(),
+		EventType: "thing.happened", Subject: "thing:late", Headers: map[string]string{}, Body: []byte("{}")})
+	require.NoError(t, err)
+	claimed, err := st.ClaimDueEvents(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	require.Nil(t, claimed[0].WorkflowID, "the route is not committed yet: the relay finds none")
+	recorded := make(chan error, 1)
+	go func() {
+		_, err := st.RecordOutcomes(ctx, []Outcome{{ID: id, LeaseID: claimed[0].LeaseID, Status: InboxPending,
+			Attempted: true, RetryAt: time.Now().Add(time.Hour), Error: "no route yet", AwaitingRoute: true}})
+		recorded <- err
+	}()
+	select {
+	case err := <-recorded:
+		t.Fatalf("the event was parked while its route's transaction was open: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	require.NoError(t, tx.Commit())
+	require.NoError(t, <-recorded)
+
+	due, err := st.ClaimDueEvents(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, due, 1, "due at once, not when it is to be marked unroutable")
+	require.Equal(t, id, due[0].ID)
+	require.Equal(t, "workflow-1", *due[0].WorkflowID)
+}
