@@ -202,7 +202,8 @@ func (d *Dispatcher) deliver(ctx context.Context, c store.DueCallback) {
 	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	disabled, err := d.store.RecordCallbackAttempt(recordCtx, attempt)
-	log := d.log.With("endpoint_id", c.EndpointID, "webhook_id", c.EventID, "attempt", c.Attempts+1)
+	log := d.log.With("endpoint_id", c.EndpointID, "webhook_id", c.EventID, "screening_id", c.ScreeningID,
+		"attempt", c.Attempts+1)
 	switch {
 	case err != nil:
 		log.Warn("callback attempt not recorded; it will be sent again", "error", err)

@@ -419,6 +419,7 @@ type DueCallback struct {
 	LeaseID      string    `db:"lease_id"`
 	EndpointID   string    `db:"endpoint_id"`
 	EventID      string    `db:"event_id"`
+	ScreeningID  string    `db:"screening_id"`
 	Payload      []byte    `db:"payload"`
 	Attempts     int       `db:"attempts"`
 	PendingSince time.Time `db:"pending_since"`
@@ -448,7 +449,7 @@ func (s *Store) ClaimDueCallbacks(ctx context.Context, limit int, lease time.Dur
 						  AND p.status = 'pending' AND p.sequence < c.sequence)
 					ORDER BY c.next_attempt_at, c.id LIMIT $3
 					FOR UPDATE OF c SKIP LOCKED)
-				RETURNING d.id, d.lease_id, d.endpoint_id, d.event_id, d.payload, d.attempts, d.pending_since)
+				RETURNING d.id, d.lease_id, d.endpoint_id, d.event_id, d.screening_id, d.payload, d.attempts, d.pending_since)
 			SELECT c.*, e.url, e.secret_sealed,
 				CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret_sealed END AS previous_secret_sealed
 			FROM claimed c JOIN webhook_endpoints e ON e.id = c.endpoint_id

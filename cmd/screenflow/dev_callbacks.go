@@ -22,7 +22,7 @@ import (
 // devCallbackAddr is where `screenflow dev` plays the HR platform: the dev tenant's webhook
 // endpoint points here, and every callback that arrives is verified and printed.
 const (
-	devCallbackAddr     = "127.0.0.1:8089"
+	devCallbackAddr     = "127.0.0.1:8088"
 	devCallbackPath     = "/hr-callbacks"
 	devCallbackFileName = "dev-callback-endpoint"
 	maxDevCallbackBytes = 1 << 20

@@ -72,7 +72,7 @@ func TestDevEndpointIsRegisteredOnceAndAgainWhenItIsGone(t *testing.T) {
 	tenant, tenantKey, err := st.CreateTenant(ctx, "dev")
 	require.NoError(t, err)
 	file := filepath.Join(t.TempDir(), devCallbackFileName)
-	const callbackURL = "http://127.0.0.1:8089/hr-callbacks"
+	const callbackURL = "http://127.0.0.1:8088/hr-callbacks"
 
 	secret, err := ensureDevEndpoint(ctx, cfg, file, tenantKey, callbackURL)
 	require.NoError(t, err)
