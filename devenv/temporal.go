@@ -132,6 +132,9 @@ type TemporalOptions struct {
 	Namespace        string            // default "default"; created at launch
 	SearchAttributes map[string]string // name → type, e.g. "ScreeningStatus": "Keyword"
 	Log              io.Writer         // server output; nil discards it
+	// UICodecEndpoint, when set, is the codec server the Web UI decodes payloads with, e.g.
+	// http://127.0.0.1:8234; the browser calls it, so it must be reachable from there.
+	UICodecEndpoint string
 }
 
 // Temporal is a running `temporal server start-dev`.
@@ -178,6 +181,9 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 		args = append(args, "--headless")
 	} else {
 		args = append(args, "--ui-port", strconv.Itoa(opts.UIPort))
+		if opts.UICodecEndpoint != "" {
+			args = append(args, "--ui-codec-endpoint", opts.UICodecEndpoint)
+		}
 	}
 	if opts.DBFile != "" {
 		// SQLite's defaults make the dev server crawl.

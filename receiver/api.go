@@ -380,7 +380,7 @@ func (s *Server) startWorkflow(ctx context.Context, scr store.Screening) {
 	defer cancel()
 	if err := s.relay.StartScreening(ctx, scr); err != nil {
 		s.log.Warn("screening workflow not started; the relay's sweep will start it",
-			"screening_id", scr.ID, "error", err)
+			"screening_id", scr.ID, "workflow_id", workflows.ScreeningWorkflowID(scr.ID), "error", err)
 	}
 }
 
@@ -479,7 +479,8 @@ func (s *Server) cancelScreening(c *gin.Context) {
 	err := s.temporal.CancelWorkflow(ctx, workflows.ScreeningWorkflowID(id), "")
 	var gone *serviceerror.NotFound
 	if err != nil && !errors.As(err, &gone) {
-		s.log.Warn("screening cancel not requested", "screening_id", id, "error", err)
+		s.log.Warn("screening cancel not requested", "screening_id", id, "workflow_id", workflows.ScreeningWorkflowID(id),
+			"error", err)
 		unavailable(c, "the cancellation could not be requested; retry later")
 		return
 	}

@@ -11,7 +11,6 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/screenflow/screenflow/store"
 	"github.com/screenflow/screenflow/workflows"
@@ -62,17 +61,18 @@ func (s *Server) eraseCandidate(c *gin.Context) {
 	erasureID := workflows.ErasureWorkflowID(target.CandidateIDs[0])
 	tctx, cancelStart := context.WithTimeout(c.Request.Context(), temporalTimeout)
 	defer cancelStart()
+	in := workflows.ErasureInput{TenantID: tenant.ID, KeyID: tenant.KeyID, CandidateIDs: target.CandidateIDs}
 	_, err = s.temporal.ExecuteWorkflow(tctx, client.StartWorkflowOptions{
-		ID:        erasureID,
-		TaskQueue: workflows.TaskQueue,
+		ID:            erasureID,
+		TaskQueue:     workflows.TaskQueue,
+		StaticSummary: workflows.ErasureSummary(in, "requested through DELETE /v1/candidates"),
+		StaticDetails: workflows.ErasureDetails(in),
 		// A DELETE while the erasure runs joins it; one after an erasure that failed before it
 		// erased anything starts it again.
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.SearchAttrTenantID.ValueSet(tenant.ID)),
-	}, workflows.ErasureWorkflowName, workflows.ErasureInput{
-		TenantID: tenant.ID, KeyID: tenant.KeyID, CandidateIDs: target.CandidateIDs,
-	})
+		TypedSearchAttributes:    workflows.ErasureSearchAttributes(in),
+	}, workflows.ErasureWorkflowName, in)
 	// An erasure that completed under this id found these rows, so they are erased or about to be.
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {

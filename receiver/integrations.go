@@ -164,6 +164,7 @@ func (s *Server) tellCheckrAccount(ctx context.Context, accountID string, ev wor
 		client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
 		workflows.CheckrAccountWorkflow, workflows.CheckrAccountInput{AccountID: accountID})
 	if err != nil {
-		s.log.Warn("checkr account workflow not signalled", "checkr_account_id", accountID, "kind", ev.Kind, "error", err)
+		s.log.Warn("checkr account workflow not signalled", "checkr_account_id", accountID, "workflow_id", id,
+			"kind", ev.Kind, "error", err)
 	}
 }

@@ -24,7 +24,9 @@ import (
 // its routes and serve /openapi.json, which need neither Postgres nor Temporal.
 func contractEngine(t testing.TB) *gin.Engine {
 	t.Helper()
-	return receiver.New(receiver.Config{Providers: configuredProviders(t, nil)}, nil, nil, nil, slog.New(slog.DiscardHandler))
+	return receiver.New(receiver.Config{Providers: configuredProviders(t, nil), OperatorAPIKey: "operator-key",
+		Metrics: http.NotFoundHandler()},
+		nil, nil, nil, slog.New(slog.DiscardHandler))
 }
 
 // servedContract is the document GET /openapi.json serves, loaded once per test binary.
@@ -90,25 +92,38 @@ func TestOpenAPIDocumentIsServedAsValidOpenAPI31(t *testing.T) {
 // provider is its own package and one registration line, not an edit of the HR API's contract).
 func isProviderWebhook(path string) bool { return strings.HasPrefix(path, "/webhooks/") }
 
+// The operator API is left out too: it is screenflow's operators', not the HR platforms' (their
+// keys do not open it), and a deployment without OPERATOR_API_KEY does not serve it.
+// So is /metrics, operators' too and guarded by METRICS_TOKEN.
+func isOperatorAPI(path string) bool {
+	return strings.HasPrefix(path, "/v1/operator/") || path == "/metrics"
+}
+
 // ginParam is a gin path parameter, ":id" or the catch-all "*reference".
 var ginParam = regexp.MustCompile(`[:*]([A-Za-z0-9_]+)`)
 
 func TestOpenAPIDocumentsEveryRouteTheServerRegisters(t *testing.T) {
 	var registered []string
-	webhooks := 0
+	webhooks, operator := 0, 0
 	for _, r := range contractEngine(t).Routes() {
 		if isProviderWebhook(r.Path) {
 			webhooks++
 			continue
 		}
+		if isOperatorAPI(r.Path) {
+			operator++
+			continue
+		}
 		registered = append(registered, r.Method+" "+ginParam.ReplaceAllString(r.Path, "{$1}"))
 	}
 	require.NotZero(t, webhooks, "the provider webhooks are registered under /webhooks/")
+	require.NotZero(t, operator, "the operator API is registered under /v1/operator/")
 
 	var documented []string
 	doc := apiContract(t).Doc
 	for path, item := range doc.Paths.Map() {
 		require.False(t, isProviderWebhook(path), "%s: provider webhooks are not part of the contract", path)
+		require.False(t, isOperatorAPI(path), "%s: the operator API is not part of the contract", path)
 		for method := range item.Operations() {
 			documented = append(documented, method+" "+path)
 		}

@@ -48,6 +48,14 @@ type Config struct {
 	Inbox Inbox
 	// Callbacks is what a tenant's webhook endpoint URL may point at.
 	Callbacks callbacks.Policy
+	// Webhooks, when set, is told of every webhook answered (metrics).
+	Webhooks WebhookObserver
+	// Metrics, when set, is served at GET /metrics: operators', not the HR API's, and guarded by
+	// its own token (METRICS_TOKEN) rather than a tenant's key.
+	Metrics http.Handler
+	// OperatorAPIKey opens the operator API (/v1/operator, see operator.go) to its bearer; without
+	// it the operator API does not exist.
+	OperatorAPIKey string
 }
 
 // CheckrConfig is what connecting customers' Checkr accounts through OAuth needs.
@@ -89,6 +97,9 @@ func New(cfg Config, st *store.Store, tc client.Client, relay Relay, log *slog.L
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	r.GET("/openapi.json", openAPI)
+	if cfg.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(cfg.Metrics))
+	}
 	for _, p := range cfg.Providers.All() {
 		// A provider that signs nothing (Authenticate) is told apart by a secret last segment.
 		// Without it too, so that a missing token gets the same 401 as a wrong one, not a 404.
@@ -115,6 +126,9 @@ func New(cfg Config, st *store.Store, tc client.Client, relay Relay, log *slog.L
 	api.POST("/webhook-endpoints/:id/enable", s.enableWebhookEndpoint)
 	api.GET("/webhook-endpoints/:id/deliveries", s.listDeliveries)
 	api.POST("/webhook-endpoints/:id/deliveries/:delivery_id/redeliver", s.redeliver)
+	if cfg.OperatorAPIKey != "" {
+		s.registerOperatorRoutes(r)
+	}
 	return r
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/screenflow/screenflow/metrics"
 	"github.com/screenflow/screenflow/providers/registry"
 	"github.com/screenflow/screenflow/store"
 )
@@ -26,57 +27,74 @@ const retryAfterSeconds = "30"
 // headersNotStored are credentials a proxy or provider may send; the inbox keeps the rest.
 var headersNotStored = map[string]bool{"Authorization": true, "Cookie": true, "Proxy-Authorization": true}
 
+// WebhookObserver is told of every webhook answered: its provider, its event type ("" when none
+// was read), its answer (metrics.Answer*) and how long the answer took (metrics.Webhooks is one).
+type WebhookObserver interface {
+	ObserveWebhook(provider, eventType, answer string, took time.Duration)
+}
+
 // webhook is the one handler every provider's endpoint is made of: read the raw body under the
 // limit, check that it comes from the provider, parse the envelope, store the event once and
 // answer 200; the relay then signals the workflow. A request that is not authentic gets 401 with
 // the same body whatever the reason, so a caller learns nothing about why.
 func (s *Server) webhook(p registry.Provider) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		body, ok := s.readWebhookBody(c)
-		if !ok {
-			return
+		start := time.Now()
+		eventType, answer := s.receiveWebhook(c, p)
+		if s.cfg.Webhooks != nil {
+			s.cfg.Webhooks.ObserveWebhook(p.Name(), eventType, answer, time.Since(start))
 		}
-		if !p.VerifyWebhook(c.Request.Header, c.Param("token"), body) {
-			abortWithError(c, http.StatusUnauthorized, "unauthorized", "the webhook's signature or token is missing or wrong")
-			return
-		}
-		e := store.NewInboxEvent{Provider: p.Name(), Headers: storedHeaders(c.Request.Header), Body: body}
-		ev, err := p.ParseWebhook(body)
-		if err != nil {
-			// Fail open: the provider signed it, so it is kept for operators and acknowledged.
-			// Refusing it would only make the provider retry the same bytes, and ComplyCube
-			// disables a webhook after ten failures. A retry of the same body is a duplicate.
-			sum := sha256.Sum256(body)
-			e.EventID, e.ParseError = "unparsed:"+hex.EncodeToString(sum[:]), err.Error()
-			s.log.Warn("authentic webhook not understood; stored as unparsed", "provider", p.Name(), "error", err)
-		} else {
-			e.EventID, e.EventType, e.Subject = ev.ID, ev.Type, ev.Subject
-		}
-		s.storeWebhook(c, registry.Scrub(p, e, c.Param("token")))
 	}
 }
 
+// receiveWebhook answers one webhook and returns its event type and the answer it got.
+func (s *Server) receiveWebhook(c *gin.Context, p registry.Provider) (eventType, answer string) {
+	body, refused := s.readWebhookBody(c)
+	if refused != "" {
+		return "", refused
+	}
+	if !p.VerifyWebhook(c.Request.Header, c.Param("token"), body) {
+		abortWithError(c, http.StatusUnauthorized, "unauthorized", "the webhook's signature or token is missing or wrong")
+		return "", metrics.AnswerRejectedSignature
+	}
+	e := store.NewInboxEvent{Provider: p.Name(), Headers: storedHeaders(c.Request.Header), Body: body}
+	ev, err := p.ParseWebhook(body)
+	if err != nil {
+		// Fail open: the provider signed it, so it is kept for operators and acknowledged.
+		// Refusing it would only make the provider retry the same bytes, and ComplyCube
+		// disables a webhook after ten failures. A retry of the same body is a duplicate.
+		sum := sha256.Sum256(body)
+		e.EventID, e.ParseError = "unparsed:"+hex.EncodeToString(sum[:]), err.Error()
+		s.log.Warn("authentic webhook not understood; stored as unparsed", "provider", p.Name(), "error", err)
+	} else {
+		e.EventID, e.EventType, e.Subject = ev.ID, ev.Type, ev.Subject
+	}
+	return e.EventType, s.storeWebhook(c, registry.Scrub(p, e, c.Param("token")))
+}
+
 // readWebhookBody reads the whole body or answers 413 when it is over the limit: a truncated
-// event would be stored wrong or fail its signature for a reason nobody could see.
-func (s *Server) readWebhookBody(c *gin.Context) ([]byte, bool) {
+// event would be stored wrong or fail its signature for a reason nobody could see. refused is the
+// answer given when the body was not read, "" when it was.
+func (s *Server) readWebhookBody(c *gin.Context) (body []byte, refused string) {
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxWebhookBytes))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
 		abortWithError(c, http.StatusRequestEntityTooLarge, "payload_too_large",
 			fmt.Sprintf("the body is larger than %d bytes", s.cfg.MaxWebhookBytes))
-		return nil, false
+		return nil, metrics.AnswerTooLarge
 	case err != nil:
 		abortWithError(c, http.StatusBadRequest, "unreadable_body", "the body could not be read")
-		return nil, false
+		return nil, metrics.AnswerBadRequest
 	}
-	return body, true
+	return body, ""
 }
 
 // storeWebhook commits the event to the inbox and only then acknowledges it. A duplicate is
 // acknowledged too: the provider is retrying something already stored. When Postgres cannot take
-// it the provider is asked to retry (fail closed: never acknowledge what is not stored).
-func (s *Server) storeWebhook(c *gin.Context, e store.NewInboxEvent) {
+// it the provider is asked to retry (fail closed: never acknowledge what is not stored). It returns
+// the answer given.
+func (s *Server) storeWebhook(c *gin.Context, e store.NewInboxEvent) string {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), storeTimeout)
 	defer cancel()
 	id, inserted, err := s.inbox.InsertWebhookEvent(ctx, e)
@@ -85,19 +103,25 @@ func (s *Server) storeWebhook(c *gin.Context, e store.NewInboxEvent) {
 			"event_id", e.EventID, "error", err)
 		c.Header("Retry-After", retryAfterSeconds)
 		abortWithError(c, http.StatusServiceUnavailable, "unavailable", "the event could not be stored; retry later")
-		return
+		return metrics.AnswerUnavailable
 	}
-	status := "duplicate"
+	status := metrics.AnswerDuplicate
 	switch {
 	case inserted && e.ParseError != "":
-		status = store.InboxUnparsed
+		status = metrics.AnswerUnparsed
 	case inserted:
-		status = "stored"
+		status = metrics.AnswerStored
 		s.relay.Notify(id)
 	}
-	s.log.Info("webhook received", "provider", e.Provider, "event_id", e.EventID, "event_type", e.EventType,
-		"status", status)
+	// inbox_event is the row `screenflow inbox show` takes; a duplicate stored none.
+	received := []any{"provider", e.Provider, "event_id", e.EventID, "event_type", e.EventType, "subject", e.Subject,
+		"status", status}
+	if inserted {
+		received = append(received, "inbox_event", id)
+	}
+	s.log.Info("webhook received", received...)
 	c.JSON(http.StatusOK, gin.H{"status": status})
+	return status
 }
 
 func storedHeaders(h http.Header) map[string]string {

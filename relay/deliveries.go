@@ -145,6 +145,7 @@ func (d *deliveries) dispatch(events []store.InboxEvent, leaseEnds time.Time) {
 	for _, e := range events {
 		c, outcome := d.r.prepare(e, leaseEnds)
 		if outcome != nil {
+			d.r.observe(e, *outcome)
 			d.outcomes <- *outcome
 			continue
 		}
@@ -180,7 +181,9 @@ func (d *deliveries) deliverQueue(target string) {
 		next := queue[0]
 		d.queues[target] = queue[1:]
 		d.mu.Unlock()
-		d.outcomes <- d.r.deliver(d.ctx, next)
+		outcome := d.r.deliver(d.ctx, next)
+		d.r.observe(next.event, outcome)
+		d.outcomes <- outcome
 	}
 }
 

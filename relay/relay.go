@@ -52,6 +52,44 @@ type Config struct {
 	StartGrace time.Duration
 	// Timing goes into the input of the screening workflows the sweep starts.
 	Timing workflows.Timing
+	// Observer, when set, is told what became of every event the relay claimed (metrics).
+	Observer Observer
+}
+
+// Observer is told of each claimed event's outcome (see outcomeName) and, for every outcome, how
+// long ago the event was stored (metrics.Relay is one).
+type Observer interface {
+	ObserveDelivery(provider, outcome string, sinceStored time.Duration)
+}
+
+// Outcomes of a claimed event, as an Observer is told them, besides the inbox statuses
+// store.InboxDelivered (signalled, or noted in its check's record), store.InboxUnroutable and
+// store.InboxDiscarded.
+const (
+	OutcomeRetried       = "retried"        // Temporal or Postgres failed; tried again after a backoff
+	OutcomeAwaitingRoute = "awaiting_route" // its subject has no route yet; looked at again when one is written
+	OutcomeReleased      = "released"       // not tried: the relay is stopping, its lease is short, or Temporal is down
+)
+
+// outcomeName names what became of a claimed event.
+func outcomeName(o store.Outcome) string {
+	switch {
+	case o.Status != store.InboxPending:
+		return o.Status
+	case o.AwaitingRoute:
+		return OutcomeAwaitingRoute
+	case o.Attempted:
+		return OutcomeRetried
+	default:
+		return OutcomeReleased
+	}
+}
+
+// observe tells the Observer, if any, what became of e.
+func (r *Relay) observe(e store.InboxEvent, o store.Outcome) {
+	if r.cfg.Observer != nil {
+		r.cfg.Observer.ObserveDelivery(e.Provider, outcomeName(o), time.Since(e.ReceivedAt))
+	}
 }
 
 func (c Config) withDefaults() Config {
@@ -167,7 +205,7 @@ type claimedEvent struct {
 // prepare decides what to do with a claimed event: deliver it to its target, or the outcome
 // that needs no Temporal call.
 func (r *Relay) prepare(e store.InboxEvent, leaseEnds time.Time) (claimedEvent, *store.Outcome) {
-	log := r.log.With("provider", e.Provider, "event_id", e.EventID, "event_type", e.EventType)
+	log := r.log.With("provider", e.Provider, "event_id", e.EventID, "event_type", e.EventType, "inbox_event", e.ID)
 	outcome := func(status, reason string) *store.Outcome {
 		return &store.Outcome{ID: e.ID, LeaseID: e.LeaseID, Status: status, Attempted: true, Error: reason}
 	}
@@ -218,7 +256,11 @@ func (r *Relay) deliver(ctx context.Context, c claimedEvent) store.Outcome {
 	if until, down := r.outage.pausedUntil(); down {
 		return release(until)
 	}
-	log := r.log.With("provider", e.Provider, "event_id", e.EventID, "event_type", e.EventType)
+	log := r.log.With("provider", e.Provider, "event_id", e.EventID, "event_type", e.EventType, "inbox_event", e.ID,
+		"workflow_id", target)
+	if isCheck {
+		log = log.With("screening_id", check.ScreeningID, "check_id", check.CheckID)
+	}
 	sctx, cancel := context.WithTimeout(ctx, r.cfg.SignalTimeout)
 	defer cancel()
 	var err error
@@ -242,6 +284,7 @@ func (r *Relay) deliver(ctx context.Context, c claimedEvent) store.Outcome {
 	switch {
 	case err == nil:
 		r.outage.over()
+		log.Debug("relay: event delivered")
 		outcome.Status = store.InboxDelivered
 		// Only the check's own workflow leaves its events to the relay to record: an amendment
 		// workflow, started now, records each with what it made of it.
@@ -250,7 +293,7 @@ func (r *Relay) deliver(ctx context.Context, c claimedEvent) store.Outcome {
 		}
 	case errors.As(err, &notFound):
 		r.outage.over()
-		log.Info("relay: the event's workflow has closed; discarded", "workflow_id", target)
+		log.Info("relay: the event's workflow has closed; discarded")
 		outcome.Status, outcome.Error = store.InboxDiscarded, "workflow closed: "+target
 	case ctx.Err() != nil:
 		return release(time.Now())
@@ -356,15 +399,20 @@ func (r *Relay) startUnstarted(ctx context.Context) {
 		return
 	}
 	pending, err := r.store.UnstartedScreenings(ctx, time.Now().Add(-r.cfg.StartGrace), r.cfg.BatchSize)
-	if err == nil {
-		for _, scr := range pending {
-			if err = r.StartScreening(ctx, scr); err != nil {
-				break
-			}
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("relay: reading the screenings to start failed", "error", err)
 		}
+		return
 	}
-	if err != nil && ctx.Err() == nil {
-		r.log.Warn("relay: starting pending screenings failed", "error", err)
+	for _, scr := range pending {
+		if err := r.StartScreening(ctx, scr); err != nil {
+			if ctx.Err() == nil {
+				r.log.Warn("relay: starting a pending screening failed", "screening_id", scr.ID,
+					"workflow_id", workflows.ScreeningWorkflowID(scr.ID), "error", err)
+			}
+			return
+		}
 	}
 }
 
@@ -376,7 +424,7 @@ func (r *Relay) StartScreening(ctx context.Context, scr store.Screening) error {
 	}
 	sctx, cancel := context.WithTimeout(ctx, r.cfg.SignalTimeout)
 	defer cancel()
-	in := workflows.NewScreeningInput(scr.ID, scr.TenantID, checks, r.cfg.Timing, r.providers.CheckWorkflow)
+	in := workflows.NewScreeningInput(scr, checks, r.cfg.Timing, r.providers.CheckWorkflow)
 	if err := workflows.StartScreening(sctx, r.temporal, in); err != nil {
 		return err
 	}

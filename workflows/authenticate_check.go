@@ -134,9 +134,10 @@ func (w *authenticateCheck) run(ctx workflow.Context) (CheckResult, error) {
 	var a *activities.Authenticate
 	pctx := providerActivityOptions(ctx)
 
+	showStep(ctx, "Ordering the criminal searches at Authenticate")
 	if w.localWrites {
 		var order activities.AuthenticateOrderInput
-		err := workflow.ExecuteActivity(pctx, authActivity(a.OrderAuthenticateCheck), activities.AuthenticateCheckInput{
+		err := workflow.ExecuteActivity(withSummary(pctx, "create the Authenticate user, record consent, order the searches"), authActivity(a.OrderAuthenticateCheck), activities.AuthenticateCheckInput{
 			CheckID: w.in.CheckID, WorkflowID: w.workflowID, SexOffender: w.opts.SexOffender,
 		}).Get(ctx, &order)
 		if err != nil {
@@ -282,12 +283,15 @@ func (w *authenticateCheck) setLatest(r activities.AuthenticateResult) {
 // it goes on waiting. Past the deadline it polls.
 func (w *authenticateCheck) awaitSearches(ctx workflow.Context) error {
 	deadline := workflow.Now(ctx).Add(w.timing.WebhookDeadline)
+	view := awaitView{provider: "Authenticate", awaited: "every criminal search to complete (`criminal.*` webhooks)", polled: "the searches"}
+	view.showWaiting(ctx, w.timing.WebhookDeadline)
 	for {
 		remaining := deadline.Sub(workflow.Now(ctx))
 		if remaining <= 0 {
 			break
 		}
-		signaled, err := workflow.AwaitWithTimeout(ctx, remaining, func() bool { return w.allCriminalSeen && w.lookNeeded })
+		signaled, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: remaining,
+			TimerOptions: workflow.TimerOptions{Summary: view.deadlineSummary()}}, func() bool { return w.allCriminalSeen && w.lookNeeded })
 		if err != nil {
 			return err
 		}
@@ -306,7 +310,8 @@ func (w *authenticateCheck) awaitSearches(ctx workflow.Context) error {
 	// The API is the truth for searches, so events do not cut this poll short.
 	var a *activities.Authenticate
 	var r activities.AuthenticateResult
-	if _, err := pollUntil(ctx, w.timing.PollInterval, nil, authActivity(a.PollAuthenticateResult), w.order, &r); err != nil {
+	view.showPolling(ctx, w.timing.PollInterval)
+	if _, err := pollUntil(ctx, w.timing.PollInterval, view.pollSummary(w.timing.PollInterval), nil, authActivity(a.PollAuthenticateResult), w.order, &r); err != nil {
 		return err
 	}
 	w.setLatest(r)
@@ -321,6 +326,7 @@ func (w *authenticateCheck) obtainReport(ctx workflow.Context) (activities.Docum
 	var lastProblem string
 	for attempt := 1; attempt <= maxReportAttempts; attempt++ {
 		w.status.Stage = stageRequestingPDF
+		showStep(ctx, fmt.Sprintf("Requesting the PDF report from Authenticate (attempt %d of %d)", attempt, maxReportAttempts))
 		var uuid string
 		if w.requested != nil {
 			uuid, w.requested = *w.requested, nil
@@ -345,7 +351,9 @@ func (w *authenticateCheck) obtainReport(ctx workflow.Context) (activities.Docum
 		w.status.ReportUUID, w.status.ReportStatus = uuid, report.Status
 		if authenticate.Is(report.Status, authenticate.PDFFailed) {
 			lastProblem = "PDF report generation failed"
-			if err := workflow.Sleep(ctx, time.Duration(attempt)*time.Minute); err != nil {
+			// The same timer as workflow.Sleep's, with a summary.
+			if err := workflow.NewTimerWithOptions(ctx, time.Duration(attempt)*time.Minute,
+				workflow.TimerOptions{Summary: "back off before requesting the PDF report again"}).Get(ctx, nil); err != nil {
 				return activities.DocumentRef{}, err
 			}
 			continue
@@ -392,12 +400,15 @@ func (w *authenticateCheck) reportRef(uuid string) activities.ReportRef {
 func (w *authenticateCheck) awaitReport(ctx workflow.Context, uuid string) (activities.AuthenticatePDF, *activities.DocumentRef, error) {
 	var a *activities.Authenticate
 	deadline := workflow.Now(ctx).Add(w.timing.WebhookDeadline)
+	view := awaitView{provider: "Authenticate", awaited: "the PDF report " + uuid + " (`report.*` webhooks)", polled: "the report"}
+	view.showWaiting(ctx, w.timing.WebhookDeadline)
 	for {
 		remaining := deadline.Sub(workflow.Now(ctx))
 		if remaining <= 0 {
 			break
 		}
-		signaled, err := workflow.AwaitWithTimeout(ctx, remaining, func() bool {
+		signaled, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: remaining,
+			TimerOptions: workflow.TimerOptions{Summary: view.deadlineSummary()}}, func() bool {
 			if uuid == "" {
 				return w.eventReport() != ""
 			}
@@ -438,7 +449,8 @@ func (w *authenticateCheck) awaitReport(ctx workflow.Context, uuid string) (acti
 		OccurredAt: workflow.Now(ctx)})
 	// The API is the truth for the report, so events do not cut this poll short.
 	var report activities.AuthenticatePDF
-	_, err := pollUntil(ctx, w.timing.PollInterval, nil, authActivity(a.PollAuthenticatePDF), w.reportRef(uuid), &report)
+	view.showPolling(ctx, w.timing.PollInterval)
+	_, err := pollUntil(ctx, w.timing.PollInterval, view.pollSummary(w.timing.PollInterval), nil, authActivity(a.PollAuthenticatePDF), w.reportRef(uuid), &report)
 	return report, nil, err
 }
 

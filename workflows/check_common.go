@@ -66,6 +66,7 @@ func (b *checkBase) fail(ctx workflow.Context, reason string) (CheckResult, erro
 	if errors.Is(ctx.Err(), workflow.ErrCanceled) {
 		return CheckResult{}, temporal.NewCanceledError()
 	}
+	showStep(ctx, "**Failed**: "+reason)
 	err := b.update(ctx, activities.CheckUpdateInput{
 		Status: store.StatusFailed, FailureReason: reason,
 		Timeline: activities.TimelineInput{DedupeKey: "check.failed:" + b.checkID, Kind: "check.failed",
@@ -80,6 +81,7 @@ func (b *checkBase) fail(ctx workflow.Context, reason string) (CheckResult, erro
 // cancel records the cancellation on a context that is not canceled itself, then reports it.
 func (b *checkBase) cancel(ctx workflow.Context) (CheckResult, error) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	showStep(dctx, "**Canceled** on request")
 	err := b.update(dctx, activities.CheckUpdateInput{
 		Status: store.StatusCanceled,
 		Timeline: activities.TimelineInput{DedupeKey: "check.canceled:" + b.checkID, Kind: "check.canceled",
@@ -94,6 +96,7 @@ func (b *checkBase) cancel(ctx workflow.Context) (CheckResult, error) {
 // endCanceled ends the check as canceled for a reason that is not a request to cancel the
 // screening (the provider canceled it, or access to the account was revoked).
 func (b *checkBase) endCanceled(ctx workflow.Context, reason string) (CheckResult, error) {
+	showStep(ctx, "**Canceled**: "+reason)
 	err := b.update(ctx, activities.CheckUpdateInput{
 		Status: store.StatusCanceled, FailureReason: reason,
 		Timeline: activities.TimelineInput{DedupeKey: "check.canceled:" + b.checkID, Kind: "check.canceled",
@@ -107,6 +110,7 @@ func (b *checkBase) endCanceled(ctx workflow.Context, reason string) (CheckResul
 
 // complete ends the check with its outcome and documents.
 func (b *checkBase) complete(ctx workflow.Context, outcome, detail string, docs []activities.DocumentRef) (CheckResult, error) {
+	showStep(ctx, "**Completed**: "+detail)
 	err := b.update(ctx, activities.CheckUpdateInput{
 		Status: store.StatusCompleted, Outcome: outcome,
 		Timeline: activities.TimelineInput{DedupeKey: activities.CheckCompletedKey(b.checkID), Kind: "check.completed",
@@ -140,22 +144,27 @@ const maxPolling = 60 * 24 * time.Hour
 
 // awaitOrPoll waits up to the webhook deadline for over() (a webhook said the provider finished).
 // Past the deadline it calls onPolling, to say so in the timeline, and polls with activity; see
-// pollUntil. byEvent reports that a webhook, not the poll, ended the wait.
-func awaitOrPoll(ctx workflow.Context, timing Timing, over func() bool, onPolling func(),
+// pollUntil. byEvent reports that a webhook, not the poll, ended the wait. view shows the wait in
+// the UI.
+func awaitOrPoll(ctx workflow.Context, timing Timing, view awaitView, over func() bool, onPolling func(),
 	activity, input, result any) (byEvent bool, err error) {
-	arrived, err := workflow.AwaitWithTimeout(ctx, timing.WebhookDeadline, over)
+	view.showWaiting(ctx, timing.WebhookDeadline)
+	// The same timer as AwaitWithTimeout's, with a summary.
+	arrived, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: timing.WebhookDeadline,
+		TimerOptions: workflow.TimerOptions{Summary: view.deadlineSummary()}}, over)
 	if err != nil || arrived {
 		return arrived, err
 	}
 	onPolling()
-	return pollUntil(ctx, timing.PollInterval, over, activity, input, result)
+	view.showPolling(ctx, timing.PollInterval)
+	return pollUntil(ctx, timing.PollInterval, view.pollSummary(timing.PollInterval), over, activity, input, result)
 }
 
 // pollUntil runs a polling activity whose retry policy is the loop: while it fails with a
 // retryable error (the provider says "not yet") it runs again every interval, so a long wait adds
 // nothing to history. When over is not nil and becomes true meanwhile (a webhook came), the poll
-// is canceled and byEvent is true; result is then left alone.
-func pollUntil(ctx workflow.Context, interval time.Duration, over func() bool, activity, input, result any) (byEvent bool, err error) {
+// is canceled and byEvent is true; result is then left alone. summary names the activity in the UI.
+func pollUntil(ctx workflow.Context, interval time.Duration, summary string, over func() bool, activity, input, result any) (byEvent bool, err error) {
 	pollCtx, cancelPoll := workflow.WithCancel(ctx)
 	if over != nil {
 		workflow.Go(ctx, func(gctx workflow.Context) {
@@ -168,6 +177,7 @@ func pollUntil(ctx workflow.Context, interval time.Duration, over func() bool, a
 		StartToCloseTimeout:    time.Minute,
 		ScheduleToCloseTimeout: maxPolling,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: interval, BackoffCoefficient: 1, MaximumInterval: interval},
+		Summary:                summary,
 	})
 	err = workflow.ExecuteActivity(pollCtx, activity, input).Get(pollCtx, result)
 	if over != nil && over() {
@@ -220,7 +230,8 @@ func (b *amendmentBase) runAmendments(ctx workflow.Context, events workflow.Rece
 		}
 		if b.pending != nil {
 			var sa *activities.Screenings
-			byEvent, err := pollUntil(ctx, amendmentResultInterval, eventWaiting, sa.RederiveScreeningResult, *b.pending, nil)
+			byEvent, err := pollUntil(ctx, amendmentResultInterval, "derive the screening's result again once it has concluded",
+				eventWaiting, sa.RederiveScreeningResult, *b.pending, nil)
 			if byEvent {
 				continue
 			}

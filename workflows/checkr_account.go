@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -127,6 +128,7 @@ func CheckrAccountWorkflow(ctx workflow.Context, in CheckrAccountInput) error {
 			return workflow.NewContinueAsNewError(ctx, CheckrAccountWorkflow, w.input())
 		}
 		if !w.telling {
+			showStep(ctx, fmt.Sprintf("Account %s is **%s**; waiting for Checkr's account events", w.accountID, w.status))
 			selector.Select(ctx)
 		}
 	}
@@ -202,7 +204,8 @@ func (w *checkrAccount) tellNextPage(ctx workflow.Context) {
 		AccountID: w.accountID, After: w.tellAfter, Limit: tellPageSize}).Get(ctx, &page); err != nil {
 		// Postgres was down for a day, or refused (or the workflow is being canceled): the page is
 		// tried again later rather than at once, in a loop.
-		_ = workflow.Sleep(ctx, tellRetryInterval)
+		_ = workflow.NewTimerWithOptions(ctx, tellRetryInterval,
+			workflow.TimerOptions{Summary: "back off before listing the account's subscribers again"}).Get(ctx, nil)
 		return
 	}
 	state := CheckrAccountState{AccountID: w.accountID, Status: w.status}

@@ -134,9 +134,10 @@ func (w *checkrCheck) run(ctx workflow.Context) (CheckResult, error) {
 		Package: w.opts.Package, WorkflowID: w.workflowID}
 
 	w.status.Stage = stageCreatingCandidate
+	showStep(ctx, "Ordering package `"+w.opts.Package+"` at Checkr")
 	if w.localWrites {
 		var ordered activities.CheckrOrdered
-		if err := workflow.ExecuteActivity(pctx, checkrActivity(a.OrderCheckr), order).Get(ctx, &ordered); err != nil {
+		if err := workflow.ExecuteActivity(withSummary(pctx, "create the Checkr candidate and order package "+w.opts.Package), checkrActivity(a.OrderCheckr), order).Get(ctx, &ordered); err != nil {
 			// The activity says which of its steps failed.
 			return w.failOrEnd(ctx, "", err)
 		}
@@ -190,6 +191,7 @@ func (w *checkrCheck) run(ctx workflow.Context) (CheckResult, error) {
 	}
 
 	w.status.Stage = stageFetchingDocuments
+	showStep(ctx, "Storing the documents of report "+ref.ReportID)
 	docs, err := storeCheckrDocuments(ctx, ref, report.DocumentIDs, w.stored)
 	if err != nil {
 		return w.failOrEnd(ctx, "could not download a Checkr report document", err)
@@ -202,8 +204,9 @@ func (w *checkrCheck) run(ctx workflow.Context) (CheckResult, error) {
 func (w *checkrCheck) readReport(ctx workflow.Context, ref activities.CheckrReportRef) (CheckResult, error) {
 	var a *activities.Checkr
 	w.status.Stage = stageFetchingDocuments
+	showStep(ctx, "Reading report "+ref.ReportID+" and storing its documents")
 	var read activities.CheckrReportRead
-	err := workflow.ExecuteActivity(providerActivityOptions(ctx), checkrActivity(a.ReadCheckrReport), activities.CheckrReportReadInput{
+	err := workflow.ExecuteActivity(withSummary(providerActivityOptions(ctx), "read report "+ref.ReportID+" and store its documents"), checkrActivity(a.ReadCheckrReport), activities.CheckrReportReadInput{
 		Report: ref, Stored: slices.Sorted(maps.Keys(w.stored)), CanceledByEvent: w.reportFinal == checkr.ReportCanceled,
 	}).Get(ctx, &read)
 	if err != nil {
@@ -276,6 +279,7 @@ func (w *checkrCheck) passCredentialedGate(ctx workflow.Context) (CheckResult, b
 	}
 	if w.status.AccountStatus == store.CheckrAwaitingCredentialing {
 		w.status.Stage = stageAwaitingCredentialing
+		showStep(ctx, "Waiting for Checkr to credential account "+w.in.AccountID+" (`account.credentialed`)")
 		if err := w.showAwaitingCredentialing(ctx, true); err != nil {
 			return CheckResult{}, true, err
 		}
@@ -357,7 +361,9 @@ func (w *checkrCheck) inviteCandidate(ctx workflow.Context, order activities.Che
 	}
 	w.status.Stage = stageAwaitingCandidate
 	var polled activities.CheckrInvitationSummary
-	byEvent, err := awaitOrPoll(ctx, w.timing, func() bool {
+	view := awaitView{provider: "Checkr", awaited: "the candidate to complete invitation " + w.status.InvitationID +
+		" (`invitation.completed`)", polled: "the invitation"}
+	byEvent, err := awaitOrPoll(ctx, w.timing, view, func() bool {
 		return w.status.ReportID != "" || w.invitationEnded != "" || w.deauthorized()
 	}, func() {
 		w.record(ctx, activities.TimelineInput{DedupeKey: "check.polling_invitation:" + w.in.CheckID, Kind: "check.polling",
@@ -400,7 +406,8 @@ func (w *checkrCheck) inviteCandidate(ctx workflow.Context, order activities.Che
 func (w *checkrCheck) awaitReport(ctx workflow.Context, ref activities.CheckrReportRef) error {
 	var a *activities.Checkr
 	var polled activities.CheckrReportSummary
-	byEvent, err := awaitOrPoll(ctx, w.timing, func() bool { return w.reportFinal != "" || w.deauthorized() }, func() {
+	view := awaitView{provider: "Checkr", awaited: "report " + ref.ReportID + " to finish (`report.completed`)", polled: "the report"}
+	byEvent, err := awaitOrPoll(ctx, w.timing, view, func() bool { return w.reportFinal != "" || w.deauthorized() }, func() {
 		w.record(ctx, activities.TimelineInput{DedupeKey: "check.polling:" + w.in.CheckID, Kind: "check.polling",
 			Detail:     fmt.Sprintf("report not finished within %s; polling Checkr every %s", w.timing.WebhookDeadline, w.timing.PollInterval),
 			OccurredAt: workflow.Now(ctx)})

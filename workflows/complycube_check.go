@@ -99,8 +99,9 @@ func (w *complyCubeCheck) run(ctx workflow.Context) (CheckResult, error) {
 	var cc *activities.ComplyCube
 	pctx := providerActivityOptions(ctx)
 	var created activities.ProviderCheck
+	showStep(ctx, "Creating the client and the "+w.in.Type+" check at ComplyCube")
 	if w.localWrites {
-		err := workflow.ExecuteActivity(pctx, ccActivity(cc.OpenComplyCubeCheck), activities.OpenCheckInput{
+		err := workflow.ExecuteActivity(withSummary(pctx, "create the ComplyCube client and "+w.in.Type+" check"), ccActivity(cc.OpenComplyCubeCheck), activities.OpenCheckInput{
 			CheckID: w.in.CheckID, CheckType: w.in.Type, WorkflowID: w.workflowID,
 		}).Get(ctx, &created)
 		if err != nil {
@@ -139,7 +140,8 @@ func (w *complyCubeCheck) run(ctx workflow.Context) (CheckResult, error) {
 
 	w.status.Stage = stageAwaitingResult
 	var polled activities.ProviderCheck
-	byEvent, err := awaitOrPoll(ctx, w.timing, w.done, func() {
+	view := awaitView{provider: "ComplyCube", awaited: "the `check.completed` webhook", polled: "check " + created.ID}
+	byEvent, err := awaitOrPoll(ctx, w.timing, view, w.done, func() {
 		w.status.Stage = stagePolling
 		w.record(ctx, activities.TimelineInput{DedupeKey: "check.polling:" + w.in.CheckID, Kind: "check.polling",
 			Detail:     fmt.Sprintf("no result webhook within %s; polling ComplyCube every %s", w.timing.WebhookDeadline, w.timing.PollInterval),
@@ -159,8 +161,9 @@ func (w *complyCubeCheck) run(ctx workflow.Context) (CheckResult, error) {
 	}
 
 	w.status.Stage = stageFetchingReport
+	showStep(ctx, fmt.Sprintf("Fetching the report of check %s (%s)", w.status.ProviderCheckID, w.status.Outcome))
 	var doc activities.DocumentRef
-	err = workflow.ExecuteActivity(pctx, ccActivity(cc.StoreReport), activities.StoreReportInput{
+	err = workflow.ExecuteActivity(withSummary(pctx, "download and store the ComplyCube PDF report"), ccActivity(cc.StoreReport), activities.StoreReportInput{
 		CheckID: w.in.CheckID, ProviderCheckID: w.status.ProviderCheckID, Outcome: w.status.Outcome,
 	}).Get(ctx, &doc)
 	if err != nil {
@@ -191,8 +194,9 @@ func (w *complyCubeCheck) followUp(ctx workflow.Context, result CheckResult) (Ch
 		}
 		cause := w.askAgain
 		w.askAgain = ""
+		showStep(ctx, "Reading the check again from ComplyCube after `"+cause+"`")
 		var amended activities.Amendment
-		err := workflow.ExecuteActivity(providerActivityOptions(ctx), ccActivity(cc.AmendComplyCubeCheck),
+		err := workflow.ExecuteActivity(withSummary(providerActivityOptions(ctx), "read the check again after "+cause), ccActivity(cc.AmendComplyCubeCheck),
 			activities.AmendCheckInput{CheckID: w.in.CheckID, Cause: cause}).Get(ctx, &amended)
 		if errors.Is(ctx.Err(), workflow.ErrCanceled) {
 			return result, err
@@ -208,6 +212,7 @@ func (w *complyCubeCheck) followUp(ctx workflow.Context, result CheckResult) (Ch
 			w.status.Outcome, result.Outcome = amended.Outcome, amended.Outcome
 			result.Documents = append(result.Documents, *amended.Document)
 		}
+		showStep(ctx, "**Completed**: outcome "+result.Outcome+", read again after `"+cause+"`")
 	}
 }
 

@@ -35,6 +35,24 @@ type ErasureInput struct {
 	CandidateIDs []string
 }
 
+// ErasureSummary is the erasure's one line in the Temporal UI: whose rows and why, ids only,
+// never the reference the DELETE named.
+func ErasureSummary(in ErasureInput, why string) string {
+	return fmt.Sprintf("Erasure of candidate %s (%d row(s)): %s", in.CandidateIDs[0], len(in.CandidateIDs), why)
+}
+
+// ErasureDetails lists the erasure's candidate rows and who asked, for the Temporal UI.
+func ErasureDetails(in ErasureInput) string {
+	return fmt.Sprintf("Tenant `%s` · asked by key `%s`\n\nCandidate rows: `%s`", in.TenantID, in.KeyID,
+		strings.Join(in.CandidateIDs, "`, `"))
+}
+
+// ErasureSearchAttributes are those an erasure starts with: operators find it by its tenant, and
+// by the candidate id of a screening it erased.
+func ErasureSearchAttributes(in ErasureInput) temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(SearchAttrTenantID.ValueSet(in.TenantID), SearchAttrCandidateID.ValueSet(in.CandidateIDs))
+}
+
 // ErasureResult says what was erased.
 type ErasureResult struct {
 	CandidateIDs []string // erased by this run; empty when an earlier run had erased them
@@ -82,6 +100,7 @@ func ErasureWorkflow(ctx workflow.Context, in ErasureInput) (ErasureResult, erro
 		return result, err
 	}
 	workflowIDs := candidateWorkflowIDs(scope)
+	showStep(ctx, fmt.Sprintf("Canceling the candidate's %d screening(s) and waiting until their workflows have closed", len(scope.ScreeningIDs)))
 	if err := workflow.ExecuteActivity(sctx, a.CancelWorkflows, activities.CancelWorkflowsInput{
 		ScreeningIDs: scope.ScreeningIDs, WorkflowIDs: workflowIDs}).Get(ctx, nil); err != nil {
 		return result, err
@@ -91,13 +110,15 @@ func ErasureWorkflow(ctx workflow.Context, in ErasureInput) (ErasureResult, erro
 	}
 
 	var kept []string
+	showStep(ctx, "Asking the providers to delete their copy")
 	for _, c := range scope.Checks {
 		deleter, ok := providerCopyDeleters[c.Provider]
 		if !ok {
 			continue
 		}
 		deletion := ProviderDeletion{Provider: c.Provider, CheckID: c.CheckID}
-		err := workflow.ExecuteActivity(providerActivityOptions(ctx), providerActivity(c.Provider, deleter),
+		err := workflow.ExecuteActivity(withSummary(providerActivityOptions(ctx), "ask "+c.Provider+" to delete its copy for check "+c.CheckID),
+			providerActivity(c.Provider, deleter),
 			activities.ProviderCopyInput{CheckID: c.CheckID}).Get(ctx, nil)
 		if err != nil {
 			// Refused for good, or still failing after a day of retries: the data screenflow
@@ -109,6 +130,7 @@ func ErasureWorkflow(ctx workflow.Context, in ErasureInput) (ErasureResult, erro
 	}
 
 	var erased store.Erased
+	showStep(ctx, "Erasing the candidate's data in Postgres")
 	if err := workflow.ExecuteActivity(sctx, a.EraseCandidates, store.Erasure{TenantID: in.TenantID, KeyID: in.KeyID,
 		CandidateIDs: in.CandidateIDs}).Get(ctx, &erased); err != nil {
 		return result, err

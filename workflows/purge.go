@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
@@ -13,6 +14,21 @@ import (
 
 // PurgeWorkflowName is the type name the worker registers PurgeWorkflow under.
 const PurgeWorkflowName = "PurgeWorkflow"
+
+// PurgeSummary is the purge's one line in the Temporal UI.
+const PurgeSummary = "Retention purge: empty old webhook bodies, erase candidates past retention"
+
+// PurgeDetails says, for the Temporal UI, what a purge run with in removes.
+func PurgeDetails(in PurgeInput) string {
+	bodies, candidates := "not purged", "not purged"
+	if in.InboxBodyRetention > 0 {
+		bodies = "emptied " + uiDuration(in.InboxBodyRetention) + " after they finished"
+	}
+	if in.ScreeningRetention > 0 {
+		candidates = "erased " + uiDuration(in.ScreeningRetention) + " after their last screening finished, or their tenant's own retention"
+	}
+	return fmt.Sprintf("Webhook bodies (`INBOX_BODY_RETENTION`): %s\n\nCandidates (`SCREENING_RETENTION`): %s", bodies, candidates)
+}
 
 // PurgeScheduleID names the Temporal Schedule that runs PurgeWorkflow every PURGE_INTERVAL. Each
 // run's workflow id is PurgeWorkflowID followed by the time the schedule ran it.
@@ -126,14 +142,16 @@ func PurgeWorkflow(ctx workflow.Context, in PurgeInput) (PurgeResult, error) {
 func startErasures(ctx workflow.Context, expired []store.ExpiredCandidate) (started, running int, err error) {
 	futures := make([]workflow.ChildWorkflowFuture, len(expired))
 	for i, c := range expired {
+		in := ErasureInput{TenantID: c.TenantID, KeyID: PurgeKeyID, CandidateIDs: []string{c.ID}}
 		childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			// The id a DELETE of the candidate's reference takes when this row is its oldest.
-			WorkflowID:        ErasureWorkflowID(c.ID),
-			ParentClosePolicy: enums.PARENT_CLOSE_POLICY_ABANDON,
+			WorkflowID:            ErasureWorkflowID(c.ID),
+			ParentClosePolicy:     enums.PARENT_CLOSE_POLICY_ABANDON,
+			StaticSummary:         ErasureSummary(in, "its retention period ended"),
+			TypedSearchAttributes: ErasureSearchAttributes(in),
+			StaticDetails:         ErasureDetails(in),
 		})
-		futures[i] = workflow.ExecuteChildWorkflow(childCtx, ErasureWorkflowName, ErasureInput{
-			TenantID: c.TenantID, KeyID: PurgeKeyID, CandidateIDs: []string{c.ID},
-		})
+		futures[i] = workflow.ExecuteChildWorkflow(childCtx, ErasureWorkflowName, in)
 	}
 	for _, f := range futures {
 		err := f.GetChildWorkflowExecution().Get(ctx, nil)

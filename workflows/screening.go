@@ -17,6 +17,9 @@ import (
 type ScreeningInput struct {
 	ScreeningID string
 	TenantID    string
+	// CandidateID is our id of the candidate row, for operators in the Temporal UI; "" in
+	// workflows started before it was added.
+	CandidateID string
 	Checks      []CheckRef
 	Timing      Timing
 }
@@ -56,11 +59,12 @@ const (
 	ResultConsider = store.ResultConsider
 )
 
-// NewScreeningInput builds the workflow input from the stored checks; checkWorkflow names each
-// provider's check workflow (see registry.Provider.CheckWorkflow), "" for an unknown provider.
-func NewScreeningInput(screeningID, tenantID string, checks []store.Check, timing Timing,
+// NewScreeningInput builds the workflow input from the stored screening and its checks;
+// checkWorkflow names each provider's check workflow (see registry.Provider.CheckWorkflow), "" for
+// an unknown provider.
+func NewScreeningInput(scr store.Screening, checks []store.Check, timing Timing,
 	checkWorkflow func(provider string) string) ScreeningInput {
-	in := ScreeningInput{ScreeningID: screeningID, TenantID: tenantID, Timing: timing}
+	in := ScreeningInput{ScreeningID: scr.ID, TenantID: scr.TenantID, CandidateID: scr.CandidateID, Timing: timing}
 	for _, c := range checks {
 		ref := CheckRef{CheckID: c.ID, Provider: c.Provider, Type: c.Type, Workflow: checkWorkflow(c.Provider),
 			Options: c.Options}
@@ -86,6 +90,7 @@ func ScreeningWorkflow(ctx workflow.Context, in ScreeningInput) (ScreeningStatus
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (ScreeningStatus, error) { return s, nil }); err != nil {
 		return s, err
 	}
+	showScreeningProgress(ctx, s)
 	version := historyVersion(ctx)
 	local := version >= fewerEventsVersion
 	var sa *activities.Screenings
@@ -98,6 +103,7 @@ func ScreeningWorkflow(ctx workflow.Context, in ScreeningInput) (ScreeningStatus
 	}
 	if !begun {
 		s.Status = store.StatusCanceled
+		showScreeningProgress(ctx, s)
 		return s, workflow.UpsertTypedSearchAttributes(ctx,
 			SearchAttrScreeningStatus.ValueSet(string(store.StatusCanceled)), SearchAttrTenantID.ValueSet(in.TenantID))
 	}
@@ -117,6 +123,7 @@ func ScreeningWorkflow(ctx workflow.Context, in ScreeningInput) (ScreeningStatus
 		}
 		s.Checks[i].Status = store.StatusInProgress
 		selector.AddFuture(future, func(f workflow.Future) {
+			defer showScreeningProgress(ctx, s)
 			var r CheckResult
 			if err := f.Get(ctx, &r); err != nil {
 				if temporal.IsCanceledError(err) {
@@ -132,6 +139,7 @@ func ScreeningWorkflow(ctx workflow.Context, in ScreeningInput) (ScreeningStatus
 			}
 		})
 	}
+	showScreeningProgress(ctx, s)
 	for !allChecksFinished(s.Checks) {
 		selector.Select(ctx)
 	}
@@ -157,22 +165,42 @@ func startedInProgress(ctx workflow.Context) bool {
 }
 
 func startCheck(ctx workflow.Context, in ScreeningInput, c CheckRef) (workflow.ChildWorkflowFuture, error) {
-	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID: CheckWorkflowID(in.ScreeningID, c.Provider, c.CheckID),
-		// Operators find a tenant's checks too, e.g. those awaiting credentialing.
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			SearchAttrScreeningStatus.ValueSet(string(store.StatusInProgress)), SearchAttrTenantID.ValueSet(in.TenantID)),
-		// A canceled screening waits for its checks to record their cancellation.
-		WaitForCancellation: true,
-		ParentClosePolicy:   enums.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
-	})
 	if c.Workflow == "" {
 		return nil, fmt.Errorf("provider %q is not supported", c.Provider)
 	}
-	return workflow.ExecuteChildWorkflow(cctx, c.Workflow, CheckInput{
+	return workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, checkOptions(in, c)), c.Workflow, CheckInput{
 		ScreeningID: in.ScreeningID, CheckID: c.CheckID, TenantID: in.TenantID, Type: c.Type,
 		Options: c.Options, AccountID: c.AccountID, Timing: in.Timing,
 	}), nil
+}
+
+// checkOptions are those the screening starts a check's workflow with.
+func checkOptions(in ScreeningInput, c CheckRef) workflow.ChildWorkflowOptions {
+	return workflow.ChildWorkflowOptions{
+		WorkflowID: CheckWorkflowID(in.ScreeningID, c.Provider, c.CheckID),
+		// Operators find a tenant's checks too, e.g. those awaiting credentialing, and a
+		// provider's. The SDK compares neither these nor the summary with a recorded history.
+		TypedSearchAttributes: temporal.NewSearchAttributes(checkSearchAttributes(in, c)...),
+		StaticSummary:         checkSummary(in, c),
+		StaticDetails:         checkDetails(in, c),
+		// A canceled screening waits for its checks to record their cancellation.
+		WaitForCancellation: true,
+		ParentClosePolicy:   enums.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+	}
+}
+
+// checkSearchAttributes are those a check starts with: in progress, its tenant, its provider and
+// its candidate.
+func checkSearchAttributes(in ScreeningInput, c CheckRef) []temporal.SearchAttributeUpdate {
+	attrs := []temporal.SearchAttributeUpdate{
+		SearchAttrScreeningStatus.ValueSet(string(store.StatusInProgress)),
+		SearchAttrTenantID.ValueSet(in.TenantID),
+		SearchAttrProvider.ValueSet([]string{c.Provider}),
+	}
+	if in.CandidateID != "" {
+		attrs = append(attrs, SearchAttrCandidateID.ValueSet([]string{in.CandidateID}))
+	}
+	return attrs
 }
 
 func allChecksFinished(checks []CheckStatus) bool {
@@ -196,6 +224,7 @@ func conclude(checks []CheckStatus) (status store.Status, result, detail string)
 
 func setStatus(ctx workflow.Context, local bool, in ScreeningInput, s *ScreeningStatus, status store.Status, result, kind, detail string) error {
 	s.Status, s.Result = status, result
+	showScreeningProgress(ctx, *s)
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
 		SearchAttrScreeningStatus.ValueSet(string(status)), SearchAttrTenantID.ValueSet(in.TenantID)); err != nil {
 		return err

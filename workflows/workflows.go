@@ -28,12 +28,21 @@ const QueryStatus = "status"
 var (
 	SearchAttrScreeningStatus = temporal.NewSearchAttributeKeyKeyword("ScreeningStatus")
 	SearchAttrTenantID        = temporal.NewSearchAttributeKeyKeyword("TenantId")
+	// SearchAttrProvider lists the providers a screening runs checks with, or a check's one
+	// provider: `Provider = 'checkr'` finds both.
+	SearchAttrProvider = temporal.NewSearchAttributeKeyKeywordList("Provider")
+	// SearchAttrCandidateID lists our own ids of candidate rows: a screening's one, an erasure's
+	// every row. Never the HR platform's reference, which is candidate data: visibility is not
+	// encrypted by the payload codec, and it outlives an erasure.
+	SearchAttrCandidateID = temporal.NewSearchAttributeKeyKeywordList("CandidateId")
 )
 
 // SearchAttributeTypes lists the custom search attributes and their types, for registering them.
 var SearchAttributeTypes = map[string]string{
 	"ScreeningStatus": "Keyword",
 	"TenantId":        "Keyword",
+	"Provider":        "KeywordList",
+	"CandidateId":     "KeywordList",
 }
 
 // ScreeningWorkflowID is the workflow id of a screening: our own id, never PII.

@@ -22,8 +22,10 @@ import (
 	_ "github.com/lib/pq" // the bench reads Postgres directly for its figures
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/screenflow/screenflow/codec"
 	"github.com/screenflow/screenflow/devenv"
 	"github.com/screenflow/screenflow/store"
 	"github.com/screenflow/screenflow/vault"
@@ -143,9 +145,15 @@ func (s *stack) start(ctx context.Context, cfg config, stdout io.Writer) error {
 	s.tenantID, s.apiKey = tenant.ID, key
 	// The baselines call Temporal as serve does, without compression (TEMPORAL_GRPC_COMPRESSION):
 	// with the SDK's default gzip they would pay for CPU that screenflow does not.
+	// They also encrypt payloads as serve does, which the status queries need to read the answers.
+	dataConverter, err := s.dataConverter()
+	if err != nil {
+		return err
+	}
 	s.tc, err = client.DialContext(ctx, client.Options{HostPort: s.temporalAddress, Namespace: s.namespace,
 		Logger:            tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
-		ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}}})
+		ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}},
+		DataConverter:     dataConverter})
 	if err != nil {
 		return fmt.Errorf("temporal client: %w", err)
 	}
@@ -153,6 +161,28 @@ func (s *stack) start(ctx context.Context, cfg config, stdout io.Writer) error {
 		return s.waitReady(ctx)
 	}
 	return nil
+}
+
+// dataConverter encrypts payloads under the key serve and worker use: the one the bench gave them,
+// or, on a running stack, SCREENFLOW_ENCRYPTION_KEY from the bench's environment. Without either it
+// is the SDK's default, and the answers of the Checkr status queries do not decode.
+func (s *stack) dataConverter() (converter.DataConverter, error) {
+	keyText := s.encryptionKey
+	if keyText == "" {
+		keyText = os.Getenv("SCREENFLOW_ENCRYPTION_KEY")
+	}
+	if keyText == "" {
+		return converter.GetDefaultDataConverter(), nil
+	}
+	key, err := vault.ParseKey(keyText)
+	if err != nil {
+		return nil, fmt.Errorf("SCREENFLOW_ENCRYPTION_KEY: %w", err)
+	}
+	c, err := codec.New(key)
+	if err != nil {
+		return nil, err
+	}
+	return codec.DataConverter(c), nil
 }
 
 // build compiles screenflow from source into the run's directory.

@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/screenflow/screenflow/callbacks"
+	"github.com/screenflow/screenflow/codec"
 	"github.com/screenflow/screenflow/providers/builtin"
 	"github.com/screenflow/screenflow/providers/checkr"
 	"github.com/screenflow/screenflow/providers/registry"
@@ -72,6 +73,13 @@ var (
 	settingCallbackLogRetention = registry.Setting{Name: "CALLBACK_LOG_RETENTION", Default: "720h"}
 )
 
+// settingOperatorAPIKey opens the operator API (/v1/operator) to its bearer; unset, that API does
+// not exist.
+var settingOperatorAPIKey = registry.Setting{Name: "OPERATOR_API_KEY"}
+
+// minOperatorAPIKeyLength: 32 characters of `openssl rand -hex 32` are 128 bits.
+const minOperatorAPIKeyLength = 32
+
 var coreSettings = []registry.Setting{settingDatabaseURL, settingTemporalAddress, settingNamespace, settingHTTPAddr,
 	settingPublicBaseURL, settingEncryptionKey, settingEncryptionOld, settingWebhookDeadline, settingPollInterval, settingUnroutable,
 	settingMaxBackoff, settingConcurrency, settingLease, settingMaxWebhookBytes, settingLogLevel, settingLogFormat,
@@ -80,7 +88,8 @@ var coreSettings = []registry.Setting{settingDatabaseURL, settingTemporalAddress
 	settingTemporalTLS, settingTemporalClientCert, settingTemporalClientKey, settingTemporalServerCA,
 	settingTemporalServerName, settingTemporalAPIKey, settingScreeningRetention, settingPurgeInterval,
 	settingInboxBodyRetention, settingTemporalCompression, settingCallbackAllowHTTP, settingCallbackAllowPrivate,
-	settingCallbackTimeout, settingCallbackLogRetention}
+	settingOperatorAPIKey, settingCallbackTimeout, settingCallbackLogRetention, settingCodecServerAddr, settingCodecServerToken, settingCodecCORSOrigins,
+	settingMetricsAddr, settingMetricsToken}
 
 // config is everything screenflow reads from its environment.
 type config struct {
@@ -113,6 +122,18 @@ type config struct {
 	// Callbacks configures the HR callbacks' dispatcher and what their URLs may point at.
 	Callbacks callbacks.Config
 
+	// Metrics is how serve and the worker expose their Prometheus metrics.
+	Metrics metricsConfig
+
+	// OperatorAPIKey opens the operator API; "" leaves it out.
+	OperatorAPIKey string
+
+	// PayloadCodec encrypts every Temporal payload under keys derived from the encryption keys;
+	// nil when SCREENFLOW_ENCRYPTION_KEY is not set, which serve and worker refuse.
+	PayloadCodec *codec.Codec
+	// CodecServer configures `screenflow codec-server`.
+	CodecServer codecServerConfig
+
 	// env is where the settings came from; dev lays the fakes' settings over it.
 	env registry.Env
 	// Providers are configured from env.
@@ -132,10 +153,17 @@ func loadConfig(env registry.Env) (config, error) {
 		EncryptionOldKeys: settingEncryptionOld.Get(env),
 		LogLevel:          settingLogLevel.Get(env),
 		LogFormat:         settingLogFormat.Get(env),
+		OperatorAPIKey:    settingOperatorAPIKey.Get(env),
 		env:               env,
 		Providers:         builtin.Providers(),
 	}
 	var err error
+	// The operator key reads every provider's events and replays them: one that can be guessed is
+	// refused rather than served. The error names the setting, never the key.
+	if c.OperatorAPIKey != "" && len(c.OperatorAPIKey) < minOperatorAPIKeyLength {
+		return c, fmt.Errorf("%s is shorter than %d characters; generate one with `openssl rand -hex 32`",
+			settingOperatorAPIKey.Name, minOperatorAPIKeyLength)
+	}
 	if c.TemporalSecurity, err = loadTemporalSecurity(env); err != nil {
 		return c, err
 	}
@@ -196,6 +224,13 @@ func loadConfig(env registry.Env) (config, error) {
 		return c, err
 	}
 	if c.Callbacks.LogRetention, err = envDuration(env, settingCallbackLogRetention); err != nil {
+		return c, err
+	}
+	if c.Metrics, err = loadMetricsConfig(env); err != nil {
+		return c, err
+	}
+	c.CodecServer = loadCodecServerConfig(env)
+	if err = c.loadPayloadCodec(); err != nil {
 		return c, err
 	}
 	return c, c.Providers.Configure(env)
@@ -285,26 +320,50 @@ func (c config) vault() (*vault.Vault, error) {
 		return nil, fmt.Errorf("%s is not set: it seals candidate data and documents at rest; "+
 			"generate one with `openssl rand -hex 32`", settingEncryptionKey.Name)
 	}
-	primary, err := vault.ParseKey(c.EncryptionKey)
+	primary, older, err := c.encryptionKeys()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", settingEncryptionKey.Name, err)
-	}
-	var older [][]byte
-	for i, s := range strings.Split(c.EncryptionOldKeys, ",") {
-		if strings.TrimSpace(s) == "" {
-			continue
-		}
-		key, err := vault.ParseKey(s)
-		if err != nil {
-			return nil, fmt.Errorf("%s, key %d: %w", settingEncryptionOld.Name, i+1, err)
-		}
-		older = append(older, key)
+		return nil, err
 	}
 	v, err := vault.NewKeyring(primary, older...)
 	if err != nil {
 		return nil, fmt.Errorf("%s, %s: %w", settingEncryptionKey.Name, settingEncryptionOld.Name, err)
 	}
 	return v, nil
+}
+
+// encryptionKeys parses SCREENFLOW_ENCRYPTION_KEY and SCREENFLOW_ENCRYPTION_OLD_KEYS.
+func (c config) encryptionKeys() (primary []byte, older [][]byte, err error) {
+	if primary, err = vault.ParseKey(c.EncryptionKey); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", settingEncryptionKey.Name, err)
+	}
+	for i, s := range strings.Split(c.EncryptionOldKeys, ",") {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		key, err := vault.ParseKey(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s, key %d: %w", settingEncryptionOld.Name, i+1, err)
+		}
+		older = append(older, key)
+	}
+	return primary, older, nil
+}
+
+// loadPayloadCodec sets PayloadCodec from the encryption keys, or to nil when none is set: the
+// commands that talk to Temporal (serve, worker, codec-server) refuse to run without one.
+func (c *config) loadPayloadCodec() error {
+	c.PayloadCodec = nil
+	if c.EncryptionKey == "" {
+		return nil
+	}
+	primary, older, err := c.encryptionKeys()
+	if err != nil {
+		return err
+	}
+	if c.PayloadCodec, err = codec.New(primary, older...); err != nil {
+		return fmt.Errorf("%s, %s: %w", settingEncryptionKey.Name, settingEncryptionOld.Name, err)
+	}
+	return nil
 }
 
 // checkrOAuth is the configured Checkr provider's partner app, for the OAuth endpoints; zero when

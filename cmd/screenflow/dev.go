@@ -26,6 +26,7 @@ import (
 const (
 	devPostgresPort      = 55432
 	devTemporalUIPort    = 8233
+	devCodecServerPort   = 8234
 	devEncryptionKeyFile = "dev-encryption.key"
 	devWebhookDeadline   = 2 * time.Minute
 	devPollInterval      = 15 * time.Second
@@ -66,6 +67,9 @@ func runDev(ctx context.Context, cfg config, stdout io.Writer) error {
 			return err
 		}
 	}
+	if err := cfg.loadPayloadCodec(); err != nil {
+		return err
+	}
 	tenantKey, err := prepareDatabase(ctx, cfg, dataDir)
 	if err != nil {
 		return err
@@ -83,14 +87,25 @@ func runDev(ctx context.Context, cfg config, stdout io.Writer) error {
 	}
 	defer stopCallbackReceiver()
 
-	temporal, err := startDevTemporal(ctx, cfg, root, dataDir, log)
+	// The Web UI decodes payloads through this codec server. It asks for no token, which the UI
+	// has no way to send without an identity provider: it listens on loopback only, and a page of
+	// another origin can neither preflight nor read it.
+	codecLn, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(devCodecServerPort)))
 	if err != nil {
+		return fmt.Errorf("codec server: %w", err)
+	}
+	codecURL := "http://" + codecLn.Addr().String()
+	temporal, err := startDevTemporal(ctx, cfg, root, dataDir, codecURL, log)
+	if err != nil {
+		codecLn.Close()
 		return err
 	}
 	defer temporal.Stop()
+	uiOrigins := append([]string{temporal.UIURL, "http://localhost:" + strconv.Itoa(devTemporalUIPort)}, cfg.CodecServer.CORSOrigins...)
 
 	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
+		codecLn.Close()
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	httpPort := httpLn.Addr().(*net.TCPAddr).Port
@@ -102,21 +117,23 @@ func runDev(ctx context.Context, cfg config, stdout io.Writer) error {
 	banner, stopFakes, err := startDevFakes(ctx, &cfg, apiURL, stdout, log)
 	if err != nil {
 		httpLn.Close()
+		codecLn.Close()
 		return err
 	}
 	defer stopFakes()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
 	go func() { errs <- serve(ctx, cfg, log.With("component", "serve"), httpLn) }()
 	go func() { errs <- runWorker(ctx, cfg, log.With("component", "worker")) }()
+	go func() { errs <- serveCodec(ctx, codecLn, newCodecHandler(cfg.PayloadCodec, "", uiOrigins)) }()
 
-	printDevBanner(stdout, cfg, apiURL, temporal, banner, tenantKey)
+	printDevBanner(stdout, cfg, apiURL, temporal, codecURL, banner, tenantKey)
 	fmt.Fprintf(stdout, "The dev tenant's HR callbacks arrive at %s and are printed here once verified:\n\n", callbackURL)
 
 	var firstErr error
-	for range 2 {
+	for range 3 {
 		if err := <-errs; err != nil && firstErr == nil {
 			firstErr = err
 			cancel()
@@ -157,7 +174,7 @@ func prepareDatabase(ctx context.Context, cfg config, dataDir string) (string, e
 	return key, nil
 }
 
-func startDevTemporal(ctx context.Context, cfg config, root, dataDir string, log *slog.Logger) (*devenv.Temporal, error) {
+func startDevTemporal(ctx context.Context, cfg config, root, dataDir, codecURL string, log *slog.Logger) (*devenv.Temporal, error) {
 	host, portText, err := net.SplitHostPort(cfg.TemporalAddress)
 	if err != nil {
 		return nil, fmt.Errorf("TEMPORAL_ADDRESS %q: %w", cfg.TemporalAddress, err)
@@ -181,6 +198,7 @@ func startDevTemporal(ctx context.Context, cfg config, root, dataDir string, log
 		Namespace:        cfg.TemporalNamespace,
 		SearchAttributes: workflows.SearchAttributeTypes,
 		Log:              serverLog,
+		UICodecEndpoint:  codecURL,
 	})
 	if err != nil {
 		serverLog.Close()
@@ -252,15 +270,17 @@ func devSecret(path string, make func() string) (string, error) {
 	return secret, nil
 }
 
-func printDevBanner(w io.Writer, cfg config, apiURL string, t *devenv.Temporal, fakes []string, key string) {
+func printDevBanner(w io.Writer, cfg config, apiURL string, t *devenv.Temporal, codecURL string, fakes []string, key string) {
 	fmt.Fprintf(w, `
 screenflow dev is running. Ctrl-C stops everything it started.
 
   HR API and webhooks  %s
-  Temporal Web UI      %s   (filter with ScreeningStatus, TenantId)
+  Temporal Web UI      %s   (filter with Provider, CandidateId, ScreeningStatus, TenantId)
   Temporal frontend    %s
+  Codec server         %s   (payloads are encrypted; the Web UI decodes them here;
+                       temporal workflow show -w ID --codec-endpoint %s)
   Postgres             %s
-`, apiURL, t.UIURL, t.Address, cfg.DatabaseURL)
+`, apiURL, t.UIURL, t.Address, codecURL, codecURL, cfg.DatabaseURL)
 	for _, line := range fakes {
 		fmt.Fprintf(w, "  %s\n", line)
 	}

@@ -14,7 +14,6 @@ import (
 	"go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/screenflow/screenflow/devenv/testenv"
 	"github.com/screenflow/screenflow/store"
@@ -214,6 +213,6 @@ func describePurgeSchedule(t *testing.T, handle client.ScheduleHandle) (time.Dur
 	require.Equal(t, workflows.PurgeWorkflowName, action.Workflow)
 	require.Len(t, action.Args, 1)
 	var input workflows.PurgeInput
-	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(action.Args[0].(*common.Payload), &input))
+	require.NoError(t, e2eDataConverter(t).FromPayload(action.Args[0].(*common.Payload), &input))
 	return d.Schedule.Spec.Intervals[0].Every, input
 }

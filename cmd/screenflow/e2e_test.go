@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/screenflow/screenflow/codec"
 	"github.com/screenflow/screenflow/devenv"
 	"github.com/screenflow/screenflow/devenv/testenv"
 	authfake "github.com/screenflow/screenflow/providers/authenticate/fake"
@@ -31,7 +32,6 @@ import (
 	"github.com/screenflow/screenflow/providers/complycube/fake"
 	"github.com/screenflow/screenflow/receiver/openapitest"
 	"github.com/screenflow/screenflow/store"
-	"github.com/screenflow/screenflow/vault"
 	"github.com/screenflow/screenflow/workflows"
 )
 
@@ -112,7 +112,7 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 		"CHECKR_OAUTH_CLIENT_SECRET":       e2eCheckrSecret,
 		"CHECKR_AUTHORIZE_URL":             checkrSrv.URL + "/authorize",
 		"CHECKR_OAUTH_REDIRECT_URL":        apiURL + "/oauth/checkr/callback",
-		"SCREENFLOW_ENCRYPTION_KEY":        vault.NewKey(),
+		"SCREENFLOW_ENCRYPTION_KEY":        e2eEncryptionKey(t),
 		"RELAY_UNROUTABLE_AFTER":           "1h",
 		"RELAY_MAX_BACKOFF":                "1s",
 		"WEBHOOK_MAX_BYTES":                "1048576",
@@ -128,7 +128,8 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	require.NoError(t, err)
 	procs := &stackProcesses{log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
 	procs.start(cfg, ln)
-	tc, err := client.Dial(client.Options{HostPort: opts.temporalAddress})
+	// The test's client reads workflow results and answers to queries: it decrypts as serve does.
+	tc, err := client.Dial(client.Options{HostPort: opts.temporalAddress, DataConverter: codec.DataConverter(cfg.PayloadCodec)})
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		procs.stop(t)

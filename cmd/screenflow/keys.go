@@ -60,6 +60,9 @@ func runKeys(ctx context.Context, cfg config, args []string, stdout io.Writer) e
 			"the new SCREENFLOW_ENCRYPTION_KEY, then run keys rotate again",
 			left.Candidates, left.Documents, left.CheckrTokens, left.InboxBodies, left.WebhookSecrets, ids[0])
 	}
-	fmt.Fprintf(stdout, "everything is sealed under key %s: SCREENFLOW_ENCRYPTION_OLD_KEYS can be emptied\n", ids[0])
+	// Temporal's histories are not re-encrypted: their payloads stay under the key that was primary
+	// when they were written, and a worker replaying an open workflow needs it.
+	fmt.Fprintf(stdout, "everything is sealed under key %s: SCREENFLOW_ENCRYPTION_OLD_KEYS can be emptied "+
+		"once every workflow started before the rotation has closed (Temporal payloads stay under the key they were written with)\n", ids[0])
 	return nil
 }

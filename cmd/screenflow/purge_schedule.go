@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/screenflow/screenflow/codec"
 	"github.com/screenflow/screenflow/workflows"
 )
 
@@ -47,10 +48,12 @@ func setUpPurgeSchedule(ctx context.Context, tc client.Client, cfg config, log *
 func ensurePurgeSchedule(ctx context.Context, tc client.Client, cfg config) error {
 	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: cfg.Retention.PurgeInterval}}}
 	action := &client.ScheduleWorkflowAction{
-		ID:        workflows.PurgeWorkflowID,
-		Workflow:  workflows.PurgeWorkflowName,
-		Args:      []any{cfg.purgeInput()},
-		TaskQueue: workflows.TaskQueue,
+		ID:            workflows.PurgeWorkflowID,
+		Workflow:      workflows.PurgeWorkflowName,
+		Args:          []any{cfg.purgeInput()},
+		TaskQueue:     workflows.TaskQueue,
+		StaticSummary: workflows.PurgeSummary,
+		StaticDetails: workflows.PurgeDetails(cfg.purgeInput()),
 	}
 	schedules := tc.ScheduleClient()
 	_, err := schedules.Create(ctx, client.ScheduleOptions{
@@ -77,6 +80,15 @@ func ensurePurgeSchedule(ctx context.Context, tc client.Client, cfg config) erro
 			return &client.ScheduleUpdate{Schedule: &schedule}, nil
 		},
 	})
+	if errors.Is(err, codec.ErrCannotDecode) {
+		// The schedule was written under an encryption key no longer loaded (a rotation dropped
+		// it): it cannot be read to be updated, nor could its runs read their input. It holds only
+		// settings, this worker's to write, so it is deleted, and the next attempt creates it.
+		if err := schedules.GetHandle(ctx, workflows.PurgeScheduleID).Delete(ctx); err != nil {
+			return fmt.Errorf("delete the purge schedule written under a key no longer loaded: %w", err)
+		}
+		return errors.New("the purge schedule was written under a key no longer loaded: deleted, to be created again")
+	}
 	if err != nil {
 		return fmt.Errorf("update the purge schedule: %w", err)
 	}

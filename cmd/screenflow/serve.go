@@ -14,9 +14,11 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/screenflow/screenflow/callbacks"
+	"github.com/screenflow/screenflow/codec"
 	"github.com/screenflow/screenflow/receiver"
 	"github.com/screenflow/screenflow/relay"
 	"github.com/screenflow/screenflow/store"
+	"github.com/screenflow/screenflow/worker"
 )
 
 func runServe(ctx context.Context, cfg config, log *slog.Logger) error {
@@ -44,6 +46,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) e
 	// still in flight are committed and answered.
 	inbox := store.NewInboxWriter(st, cfg.Inbox)
 	defer inbox.Close()
+	m := newServeMetrics(cfg, st, log)
+	defer m.close()
+	cfg.Metrics.Temporal = m.temporal
 
 	tc, err := client.NewLazyClient(temporalOptions(cfg, log))
 	if err != nil {
@@ -51,7 +56,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) e
 	}
 	defer tc.Close()
 
-	rl := relay.New(st, tc, cfg.Providers, cfg.relayConfig(), log)
+	relayConfig := cfg.relayConfig()
+	relayConfig.Observer = m.relay
+	rl := relay.New(st, tc, cfg.Providers, relayConfig, log)
 	relayDone := make(chan struct{})
 	go func() {
 		defer close(relayDone)
@@ -77,6 +84,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ln net.Listener) e
 			Timing:          cfg.Timing,
 			Inbox:           inbox,
 			Callbacks:       cfg.Callbacks.Policy,
+			OperatorAPIKey:  cfg.OperatorAPIKey,
+			Webhooks:        m.webhooks,
+			Metrics:         m.handler,
 		}, st, tc, rl, log),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -105,7 +115,8 @@ func temporalOptions(cfg config, log *slog.Logger) client.Options {
 	opts := client.Options{
 		HostPort:          cfg.TemporalAddress,
 		Namespace:         cfg.TemporalNamespace,
-		Logger:            tlog.NewStructuredLogger(log.With("component", "temporal")),
+		Logger:            tlog.NewStructuredLogger(slog.New(worker.LogIDs(log.Handler())).With("component", "temporal")),
+		MetricsHandler:    cfg.Metrics.Temporal,
 		ConnectionOptions: client.ConnectionOptions{TLS: cfg.TemporalSecurity.TLS, GrpcCompression: &client.GrpcCompressionNone{}},
 	}
 	if cfg.TemporalGzip {
@@ -113,6 +124,11 @@ func temporalOptions(cfg config, log *slog.Logger) client.Options {
 	}
 	if cfg.TemporalSecurity.APIKey != "" {
 		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.TemporalSecurity.APIKey)
+	}
+	// Every payload is encrypted before it leaves the process, so that Temporal's history holds
+	// none readable. Failure messages are not (see codec.DataConverter).
+	if cfg.PayloadCodec != nil {
+		opts.DataConverter = codec.DataConverter(cfg.PayloadCodec)
 	}
 	return opts
 }

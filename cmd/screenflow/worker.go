@@ -23,6 +23,9 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
+	m := startWorkerMetrics(ctx, cfg, log)
+	defer m.close()
+	cfg.Metrics.Temporal = m.temporal
 
 	tc, err := dialTemporal(ctx, cfg, log)
 	if err != nil {

@@ -34,6 +34,8 @@ import (
 var searchAttributes = map[string]string{
 	"ScreeningStatus": "Keyword",
 	"TenantId":        "Keyword",
+	"Provider":        "KeywordList",
+	"CandidateId":     "KeywordList",
 }
 
 // shared holds what this test binary started, for Run to stop.
@@ -247,7 +249,7 @@ var sharedTemporal = sync.OnceValues(func() (*devenv.Temporal, error) {
 })
 
 // Temporal returns this test binary's shared Temporal dev server: in memory, headless, with the
-// search attributes ScreeningStatus and TenantId (Keyword), started on first use and stopped by Run. A missing CLI is built
+// search attributes of searchAttributes, started on first use and stopped by Run. A missing CLI is built
 // with devenv.EnsureTemporalCLI.
 func Temporal(t testing.TB) *devenv.Temporal {
 	t.Helper()

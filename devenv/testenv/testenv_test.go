@@ -73,5 +73,7 @@ func TestTemporal(t *testing.T) {
 	attrs := resp.GetCustomAttributes()
 	require.Equal(t, enums.INDEXED_VALUE_TYPE_KEYWORD, attrs["ScreeningStatus"])
 	require.Equal(t, enums.INDEXED_VALUE_TYPE_KEYWORD, attrs["TenantId"])
+	require.Equal(t, enums.INDEXED_VALUE_TYPE_KEYWORD_LIST, attrs["Provider"])
+	require.Equal(t, enums.INDEXED_VALUE_TYPE_KEYWORD_LIST, attrs["CandidateId"])
 	require.Empty(t, tmp.UIURL, "headless")
 }

@@ -132,6 +132,15 @@ func (p *Authenticate) VerifyWebhook(_ http.Header, token string, _ []byte) bool
 	return authenticate.TokenMatches(p.webhookTokens, token)
 }
 
+// WebhookEventTypes are the event types Authenticate's webhooks carry, for the metrics' event_type
+// label.
+func (*Authenticate) WebhookEventTypes() []string {
+	return []string{authenticate.EventUserPIIUpdate, authenticate.EventSelfVerificationTryStatus,
+		authenticate.EventCriminalStatusUpdate, authenticate.EventAllCriminalComplete, authenticate.EventUploadIDReview,
+		authenticate.EventUploadPassportReview, authenticate.EventPDFReportGeneration,
+		authenticate.EventSexOffenderStatusUpdate, authenticate.EventMonitoringRecordFound}
+}
+
 // ParseWebhook keys the inbox by the SHA-256 of the body, not by Authenticate's "id", which its
 // documentation never says is unique per event: keyed by the id, a second event about the same
 // user or order would be acknowledged as a duplicate and lost. A retry resends the same bytes.

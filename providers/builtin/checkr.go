@@ -150,6 +150,17 @@ func (p *Checkr) VerifyWebhook(header http.Header, _ string, body []byte) bool {
 	return checkr.VerifyAny(keys, body, header.Get(checkr.SignatureHeader))
 }
 
+// WebhookEventTypes are the event types Checkr's webhooks carry, for the metrics' event_type label.
+func (*Checkr) WebhookEventTypes() []string {
+	return []string{checkr.EventAccountCredentialed, checkr.EventTokenDeauthorized, checkr.EventReportCreated,
+		checkr.EventReportUpdated, checkr.EventReportCompleted, checkr.EventReportUpgraded, checkr.EventReportSuspended,
+		checkr.EventReportResumed, checkr.EventReportCanceled, checkr.EventReportDisputed, checkr.EventReportEngaged,
+		checkr.EventReportPreAdverseAction, checkr.EventReportPostAdverseAction, checkr.EventInvitationCreated,
+		checkr.EventInvitationCompleted, checkr.EventInvitationExpired, checkr.EventInvitationDeleted,
+		checkr.EventCandidateCreated, checkr.EventCandidateUpdated, checkr.EventCandidateIDRequired,
+		checkr.EventCandidateDriverLicenseRequired}
+}
+
 func (*Checkr) ParseWebhook(body []byte) (registry.Envelope, error) {
 	ev, err := checkr.ParseEvent(body)
 	return registry.Envelope{ID: ev.ID, Type: ev.Type, Subject: ev.Subject()}, err

@@ -81,6 +81,14 @@ func (p *ComplyCube) VerifyWebhook(header http.Header, _ string, body []byte) bo
 	return complycube.VerifySignatureAny(p.webhookSecrets, body, header.Get(complycube.SignatureHeader))
 }
 
+// WebhookEventTypes are the event types ComplyCube documents, for the metrics' event_type label.
+func (*ComplyCube) WebhookEventTypes() []string {
+	completed := complycube.EventCheckCompleted
+	return []string{complycube.EventCheckPending, completed, completed + ".clear", completed + ".attention",
+		completed + ".rejected", completed + ".match_confirmed", complycube.EventCheckFailed, complycube.EventCheckUpdated,
+		complycube.EventCheckMonitoringAttention, complycube.EventClientCreated, "client.updated", "client.deleted"}
+}
+
 func (*ComplyCube) ParseWebhook(body []byte) (registry.Envelope, error) {
 	ev, err := complycube.ParseEvent(body)
 	return registry.Envelope{ID: ev.ID, Type: ev.Type, Subject: ev.Subject()}, err

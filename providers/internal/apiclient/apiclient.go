@@ -8,6 +8,9 @@
 // and download links their own token. Nor does an error quote the free text of an error answer: a
 // provider refusing a candidate's data may echo it there. An *Error keeps the status and, where the
 // provider has one, its machine-readable code; a *TransportError keeps the class of the failure.
+//
+// Every call is counted and timed (CallObserver) by provider, operation and status, where the
+// operation is the method and the route template ("GET /checks/:id"), never a path with ids.
 package apiclient
 
 import (
@@ -27,6 +30,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/screenflow/screenflow/metrics/apicalls"
 )
 
 const defaultTimeout = 30 * time.Second
@@ -55,6 +60,18 @@ const maxCodeLength = 64
 func IsCode(s string) bool {
 	return len(s) <= maxCodeLength && codePattern.MatchString(s)
 }
+
+// CallObserver is told of every call: its provider, its operation (bounded: see RouteTemplate), its
+// status ("2xx", "4xx", "5xx", or the class of a transport failure such as "timeout") and how
+// long it took.
+type CallObserver interface {
+	ObserveCall(provider, operation, status string, took time.Duration)
+}
+
+// calls is where every client reports its calls: the process's one apicalls.Calls, because
+// clients are built inside each provider's configuration, where nothing else reaches. Each
+// process's metrics registry exposes it.
+var calls CallObserver = apicalls.Calls
 
 // Client sends calls to one provider's API. It holds no credential, so it can be shared by clients
 // with different keys. It is safe for concurrent use.
@@ -94,6 +111,7 @@ type Request struct {
 // Do sends r and decodes a 2xx answer into out, unless out is nil. A non-2xx answer is an *Error.
 func (c *Client) Do(ctx context.Context, r Request, out any) error {
 	op := r.Method + " " + r.Path
+	operation := r.Method + " " + RouteTemplate(r.Path)
 	target := c.baseURL + r.Path
 	if len(r.Query) > 0 {
 		target += "?" + r.Query.Encode()
@@ -116,7 +134,7 @@ func (c *Client) Do(ctx context.Context, r Request, out any) error {
 	if r.Auth != nil {
 		r.Auth(req)
 	}
-	resp, err := c.send(op, req, c.readError)
+	resp, err := c.send(op, operation, req, c.readError)
 	if err != nil {
 		return err
 	}
@@ -132,9 +150,9 @@ func (c *Client) Do(ctx context.Context, r Request, out any) error {
 
 // Download GETs link, a bearer link such as a report's download link, and returns its body of at
 // most limit bytes. The link is its own credential: no Auth goes with it and no error quotes it. op
-// names the call in errors. A 403 or 410 is ErrLinkExpired; any other non-2xx answer is an *Error
-// whose body is not read, since whatever serves the link is not the provider's API. accept, when
-// not empty, is sent as the Accept header.
+// names the call in errors and in metrics, so it holds no id: "download report". A 403 or 410 is
+// ErrLinkExpired; any other non-2xx answer is an *Error whose body is not read, since whatever
+// serves the link is not the provider's API. accept, when not empty, is sent as the Accept header.
 func (c *Client) Download(ctx context.Context, op, link, accept string, limit int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
 	if err != nil {
@@ -143,7 +161,7 @@ func (c *Client) Download(ctx context.Context, op, link, accept string, limit in
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
-	resp, err := c.send(op, req, nil)
+	resp, err := c.send(op, op, req, nil)
 	var apiErr *Error
 	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusForbidden || apiErr.StatusCode == http.StatusGone) {
 		return nil, c.wrap(op, fmt.Errorf("HTTP %d: %w", apiErr.StatusCode, ErrLinkExpired))
@@ -164,12 +182,17 @@ func (c *Client) Download(ctx context.Context, op, link, accept string, limit in
 
 // send sends req, the call op, and returns a 2xx answer, which the caller reads and must
 // drainAndClose. Any other answer is an *Error, its code read by readError when there is one; no
-// answer at all is a *TransportError.
-func (c *Client) send(op string, req *http.Request, readError ErrorReader) (*http.Response, error) {
+// answer at all is a *TransportError. The call is counted under operation, op without its ids.
+func (c *Client) send(op, operation string, req *http.Request, readError ErrorReader) (*http.Response, error) {
+	start := time.Now()
 	resp, err := c.httpClient.Do(req)
 	if err != nil {
-		return nil, &TransportError{Provider: c.provider, Op: op, Class: classify(err), Err: redactURL(err)}
+		class := classify(err)
+		calls.ObserveCall(c.provider, operation, strings.ReplaceAll(class, " ", "_"), time.Since(start))
+		return nil, &TransportError{Provider: c.provider, Op: op, Class: class, Err: redactURL(err)}
 	}
+	// Timed to the answer's headers: what the body's reading costs is the caller's.
+	calls.ObserveCall(c.provider, operation, strconv.Itoa(resp.StatusCode/100)+"xx", time.Since(start))
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		return resp, nil
 	}
@@ -185,6 +208,22 @@ func (c *Client) send(op string, req *http.Request, readError ErrorReader) (*htt
 	}
 	return nil, apiErr
 }
+
+// RouteTemplate is path with each segment that is not a word replaced by ":id":
+// "/v1/reports/4722c07d" becomes "/v1/reports/:id". A word is lower-case letters joined by "_" or
+// "-" ("check_reports"), or a version ("v1"): what the providers' routes are made of, while their
+// ids (hex, uuids) hold digits. It keeps the operations counted in metrics to the routes called.
+func RouteTemplate(path string) string {
+	segments := strings.Split(path, "/")
+	for i, s := range segments {
+		if s != "" && !routeWord.MatchString(s) {
+			segments[i] = ":id"
+		}
+	}
+	return strings.Join(segments, "/")
+}
+
+var routeWord = regexp.MustCompile(`^([a-z]+([_-][a-z]+)*|v[0-9]+)$`)
 
 // wrap names the provider and the call around an error that is neither an answer nor its absence
 // (an *Error or a *TransportError name them themselves).
