@@ -39,7 +39,7 @@ var (
 	settingLease           = registry.Setting{Name: "RELAY_LEASE", Default: "30s"}
 	settingMaxWebhookBytes = registry.Setting{Name: "WEBHOOK_MAX_BYTES", Default: "1048576"}
 	settingInboxBatchSize  = registry.Setting{Name: "INBOX_BATCH_SIZE", Default: "128"}
-	settingInboxFlush      = registry.Setting{Name: "INBOX_FLUSH_INTERVAL", Default: "1ms"}
+	settingInboxFlush      = registry.Setting{Name: "INBOX_FLUSH_INTERVAL", Default: "2ms"}
 	settingDatabaseConns   = registry.Setting{Name: "DATABASE_MAX_CONNS", Default: "20"}
 	settingWorkflowTasks   = registry.Setting{Name: "WORKER_MAX_WORKFLOW_TASKS", Default: "1000"}
 	settingActivities      = registry.Setting{Name: "WORKER_MAX_ACTIVITIES", Default: "1000"}
