@@ -25,8 +25,8 @@ var candidatePII = []string{"emp-42", "Ada", candidateLastName, candidateEmail, 
 
 // currentDetails reads a workflow's current details as the Temporal UI does, through the
 // metadata query; "" while the workflow has not started.
-func (s *stack) currentDetails(workflowID string) (string, error) {
-	res, err := s.temporal.QueryWorkflow(context.Background(), workflowID, "", "__temporal_workflow_metadata")
+func (s *stack) currentDetails(workflowID, runID string) (string, error) {
+	res, err := s.temporal.QueryWorkflow(context.Background(), workflowID, runID, "__temporal_workflow_metadata")
 	if err != nil {
 		return "", err
 	}
@@ -37,13 +37,14 @@ func (s *stack) currentDetails(workflowID string) (string, error) {
 	return metadata.GetCurrentDetails(), nil
 }
 
-// eventuallyShows waits until the workflow's current details contain want, and returns them.
-func (s *stack) eventuallyShows(t *testing.T, workflowID, want string, within time.Duration) string {
+// eventuallyShows waits until the current details of the workflow's run (the latest when runID is
+// empty) contain want, and returns them.
+func (s *stack) eventuallyShows(t *testing.T, workflowID, runID, want string, within time.Duration) string {
 	t.Helper()
 	var details string
 	var err error
 	require.Eventually(t, func() bool {
-		details, err = s.currentDetails(workflowID)
+		details, err = s.currentDetails(workflowID, runID)
 		return strings.Contains(details, want)
 	}, within, 100*time.Millisecond, "%s never showed %q; last: %q (%v)", workflowID, want, details, err)
 	return details
@@ -75,10 +76,10 @@ func (s *stack) listed(t *testing.T, query string) []string {
 
 // historySummaries are the summaries of the timers and activities in a workflow's history,
 // decoded as the UI decodes them (through the codec server).
-func (s *stack) historySummaries(t *testing.T, workflowID string) (timers, activities []string) {
+func (s *stack) historySummaries(t *testing.T, workflowID, runID string) (timers, activities []string) {
 	t.Helper()
 	dc := codec.DataConverter(s.cfg.PayloadCodec)
-	iter := s.temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	iter := s.temporal.GetWorkflowHistory(context.Background(), workflowID, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for iter.HasNext() {
 		ev, err := iter.Next()
 		require.NoError(t, err)
@@ -128,11 +129,11 @@ func TestEndToEndTemporalUIExplainsAScreening(t *testing.T) {
 	ccWF := workflows.CheckWorkflowID(created.ID, "complycube", created.Checks[0].ID)
 	authWF := workflows.CheckWorkflowID(created.ID, "authenticate", created.Checks[1].ID)
 
-	waiting := s.eventuallyShows(t, ccWF, "Waiting for the `check.completed` webhook since ", 8*time.Second)
+	waiting := s.eventuallyShows(t, ccWF, "", "Waiting for the `check.completed` webhook since ", 8*time.Second)
 	require.Contains(t, waiting, "polling ComplyCube from ")
 	providerCheckID := s.providerCheckID(t, created.Checks[0].ID)
-	polling := s.eventuallyShows(t, ccWF, "Polling ComplyCube for check "+providerCheckID+" every 1s since ", 30*time.Second)
-	screeningProgress := s.eventuallyShows(t, screeningWF, "- authenticate criminal: **completed** (clear)", time.Minute)
+	polling := s.eventuallyShows(t, ccWF, "", "Polling ComplyCube for check "+providerCheckID+" every 1s since ", 30*time.Second)
+	screeningProgress := s.eventuallyShows(t, screeningWF, "", "- authenticate criminal: **completed** (clear)", time.Minute)
 	require.Contains(t, screeningProgress, "**in_progress**: 1 of 2 checks finished")
 	require.Contains(t, screeningProgress, "- complycube standard_screening_check: **in_progress**")
 
@@ -157,18 +158,24 @@ func TestEndToEndTemporalUIExplainsAScreening(t *testing.T) {
 		}, 30*time.Second, 250*time.Millisecond, "%s: want %v, got %v", query, want, s.listed(t, query))
 	}
 
+	// ComplyCube sends check.completed twice (plain and with its outcome): one that arrives after
+	// the check's workflow closed starts an amendment under the same workflow id, so what follows
+	// reads the check's own run.
+	ccDesc, err := s.temporal.DescribeWorkflowExecution(context.Background(), ccWF, "")
+	require.NoError(t, err)
+	ccRun := ccDesc.WorkflowExecutionInfo.Execution.RunId
 	require.NoError(t, s.fake.CompleteCheck(providerCheckID, "clear"))
 	done := s.waitForStatus(t, created.ID, store.StatusCompleted, time.Minute)
 	require.Equal(t, "clear", done.Result)
-	finalProgress := s.eventuallyShows(t, screeningWF, "**completed** (clear): 2 of 2 checks finished", 30*time.Second)
-	ccFinal := s.eventuallyShows(t, ccWF, "**Completed**: outcome clear; report stored", 30*time.Second)
+	finalProgress := s.eventuallyShows(t, screeningWF, "", "**completed** (clear): 2 of 2 checks finished", 30*time.Second)
+	ccFinal := s.eventuallyShows(t, ccWF, ccRun, "**Completed**: outcome clear; report stored", 30*time.Second)
 
-	timers, activities := s.historySummaries(t, ccWF)
+	timers, activities := s.historySummaries(t, ccWF, ccRun)
 	require.Contains(t, timers, "webhook deadline: then poll ComplyCube")
 	require.Contains(t, activities, "create the ComplyCube client and standard_screening_check check")
 	require.Contains(t, activities, "poll ComplyCube for check "+providerCheckID+" every 1s")
 	require.Contains(t, activities, "download and store the ComplyCube PDF report")
-	_, authActivities := s.historySummaries(t, authWF)
+	_, authActivities := s.historySummaries(t, authWF, "")
 	require.Contains(t, authActivities, "create the Authenticate user, record consent, order the searches")
 
 	for what, text := range map[string]string{
