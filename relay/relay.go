@@ -13,6 +13,7 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/screenflow/screenflow/providers/registry"
 	"github.com/screenflow/screenflow/store"
@@ -277,7 +278,10 @@ func (r *Relay) deliver(ctx context.Context, c claimedEvent) store.Outcome {
 		// account's workflow never started. The provider may start one to take the event.
 		if workflowType, input, ok := r.providers.Revive(e.Provider, target, sig); ok {
 			_, err = r.temporal.SignalWithStartWorkflow(sctx, target, sig.Name, sig.Arg,
-				client.StartWorkflowOptions{ID: target, TaskQueue: workflows.TaskQueue}, workflowType, input)
+				client.StartWorkflowOptions{ID: target, TaskQueue: workflows.TaskQueue,
+					StaticSummary:         e.Provider + " events after the check finished (" + workflowType + ")",
+					TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchAttrProvider.ValueSet([]string{e.Provider})),
+				}, workflowType, input)
 		}
 	}
 	outcome := store.Outcome{ID: e.ID, LeaseID: e.LeaseID, Attempted: true}

@@ -239,6 +239,15 @@ func TestRelayRevivesAClosedWorkflowWhenItsProviderCan(t *testing.T) {
 	var got []string
 	require.NoError(t, h.tc.GetWorkflow(ctx, id, "").Get(ctx, &got), "a new run under the same id took it")
 	require.Equal(t, []string{"amendment"}, got)
+	// The Temporal UI tells the new run from the check's and finds it by provider.
+	desc, err := h.tc.DescribeWorkflow(ctx, id, "")
+	require.NoError(t, err)
+	summary, err := desc.GetStaticSummary()
+	require.NoError(t, err)
+	require.Equal(t, "test events after the check finished (collectSignals)", summary)
+	providers, ok := desc.TypedSearchAttributes.GetKeywordList(workflows.SearchAttrProvider)
+	require.True(t, ok)
+	require.Equal(t, []string{"test"}, providers)
 }
 
 func TestRelayWaitsOutATemporalOutageInsteadOfTryingEveryEvent(t *testing.T) {

@@ -225,10 +225,13 @@ func (b *amendmentBase) amended(dedupeKey, reason string) {
 func (b *amendmentBase) runAmendments(ctx workflow.Context, events workflow.ReceiveChannel, take func() error) error {
 	eventWaiting := func() bool { return events.Len() > 0 }
 	for {
+		showStep(ctx, "Taking the provider's events that came after check `"+b.checkID+"` finished")
 		if err := take(); err != nil {
 			return err
 		}
 		if b.pending != nil {
+			showStep(ctx, "The check's outcome changed: deriving screening `"+b.screeningID+
+				"`'s result again once the screening has concluded, every "+uiDuration(amendmentResultInterval))
 			var sa *activities.Screenings
 			byEvent, err := pollUntil(ctx, amendmentResultInterval, "derive the screening's result again once it has concluded",
 				eventWaiting, sa.RederiveScreeningResult, *b.pending, nil)
@@ -244,6 +247,7 @@ func (b *amendmentBase) runAmendments(ctx workflow.Context, events workflow.Rece
 			return err
 		}
 		if !eventWaiting() {
+			showStep(ctx, "**Done**: the events after check `"+b.checkID+"` finished are recorded")
 			return nil
 		}
 	}

@@ -85,11 +85,20 @@ func (s *complyCubeAmendmentSuite) TestAmendsTheCheckAndThenTheScreeningResultOn
 		return nil
 	})
 	start := s.env.Now()
+	var waiting string
+	s.env.RegisterDelayedCallback(func() {
+		value, err := s.env.QueryWorkflow("__temporal_workflow_metadata")
+		waiting = currentDetails(s.T(), value, err)
+	}, amendmentResultInterval+time.Minute)
 
 	s.run(checkEvent("ev-1", "check.monitoring.attention", "complete", "attention", time.Now()))
 	s.Equal(3, tries, "it waits for the screening to end")
 	s.GreaterOrEqual(s.env.Now().Sub(start), 2*amendmentResultInterval)
 	s.Equal([]string{"check.monitoring.attention (after the check finished: ComplyCube is asked for the check again)"}, s.details())
+	// The Temporal UI shows what the amendment, running under the check's workflow id, does.
+	s.Contains(waiting, "The check's outcome changed: deriving screening `screening-1`'s result again once the screening has concluded, every 10m")
+	value, err := s.env.QueryWorkflow("__temporal_workflow_metadata")
+	s.Contains(currentDetails(s.T(), value, err), "**Done**: the events after check `check-1` finished are recorded")
 }
 
 func (s *complyCubeAmendmentSuite) TestNoChangeLeavesTheScreeningAlone() {
