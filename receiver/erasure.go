@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/enums/v1"
@@ -16,8 +17,9 @@ import (
 	"github.com/screenflow/screenflow/workflows"
 )
 
-// maxReferenceBytes is as long as a candidate reference may be when a screening is created.
-const maxReferenceBytes = 200
+// maxReferenceLength is as long, in characters, as a candidate reference may be when a screening
+// is created (its binding's max counts characters too).
+const maxReferenceLength = 200
 
 // erasureResponse is the answer to DELETE /v1/candidates/{reference}: what the erasure will erase.
 // It does not repeat the reference.
@@ -40,9 +42,9 @@ func (s *Server) eraseCandidate(c *gin.Context) {
 		abortWithError(c, http.StatusBadRequest, "invalid_reference",
 			"the candidate's reference is missing: DELETE /v1/candidates/{reference}")
 		return
-	case len(reference) > maxReferenceBytes || !isText(reference):
+	case utf8.RuneCountInString(reference) > maxReferenceLength || !isText(reference):
 		abortWithError(c, http.StatusBadRequest, "invalid_reference", fmt.Sprintf(
-			"a candidate's reference is text without control characters, at most %d characters", maxReferenceBytes))
+			"a candidate's reference is text without control characters, at most %d characters", maxReferenceLength))
 		return
 	}
 	tenant := tenantOf(c)

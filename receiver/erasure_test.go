@@ -2,6 +2,8 @@ package receiver_test
 
 import (
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/mock"
@@ -49,6 +51,9 @@ func TestAPIEraseCandidateAnswersBadAndUnknownReferencesClearly(t *testing.T) {
 		{"no reference", "/v1/candidates/", h.keyA, http.StatusBadRequest, "invalid_reference"},
 		{"a control character", "/v1/candidates/emp%0042", h.keyA, http.StatusBadRequest, "invalid_reference"},
 		{"unknown", "/v1/candidates/emp-43", h.keyA, http.StatusNotFound, "not_found"},
+		// 150 characters, 300 bytes: as long as a screening's reference may be, so it is looked up.
+		{"long, not ASCII", "/v1/candidates/" + url.PathEscape(strings.Repeat("é", 150)), h.keyA, http.StatusNotFound, "not_found"},
+		{"too long", "/v1/candidates/" + strings.Repeat("e", 201), h.keyA, http.StatusBadRequest, "invalid_reference"},
 		{"another tenant's", "/v1/candidates/emp-42", h.keyB, http.StatusNotFound, "not_found"},
 	} {
 		a := h.call(t, http.MethodDelete, tc.path, tc.key, "")

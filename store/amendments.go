@@ -73,7 +73,7 @@ func (s *Store) AmendCheckOutcome(ctx context.Context, a CheckAmendment) (applie
 }
 
 // RederiveScreeningResult derives a completed screening's result again from its checks' outcomes
-// (clear when every one is clear, otherwise consider: the rule of workflows.conclude) and, when it
+// (ConcludeScreening: clear when every one is clear, otherwise consider) and, when it
 // changed, stores it with a timeline entry ending in reason. running is true while the screening
 // has not ended: its workflow will write the result then, from the outcomes its checks returned.
 // A failed or canceled screening has no result and is left alone.
@@ -94,28 +94,15 @@ func (s *Store) RederiveScreeningResult(ctx context.Context, screeningID, reason
 		if row.Status != StatusCompleted {
 			return nil
 		}
-		var result string
-		if err := tx.GetContext(ctx, &result, `SELECT CASE WHEN bool_and(COALESCE(outcome = 'clear', false))
-				THEN 'clear' ELSE 'consider' END FROM checks WHERE screening_id = $1`, screeningID); err != nil {
-			return fmt.Errorf("store: rederive screening result: %w", err)
-		}
-		previous := ""
-		if row.Result != nil {
-			previous = *row.Result
-		}
-		if result == previous {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE screenings SET result = $2, updated_at = now() WHERE id = $1`,
-			screeningID, result); err != nil {
-			return fmt.Errorf("store: rederive screening result: %w", err)
-		}
-		if err := appendTimeline(ctx, tx, TimelineEntry{ScreeningID: screeningID, DedupeKey: dedupeKey,
-			Kind: "screening.result_changed", OccurredAt: time.Now(),
-			Detail: fmt.Sprintf("result changed from %s to %s: %s", orNone(previous), result, reason)}); err != nil {
+		checks, err := checkConclusions(ctx, tx, screeningID)
+		if err != nil {
 			return err
 		}
-		return enqueueResultChangedCallback(ctx, tx, screeningID, result, previous)
+		status, result, _ := ConcludeScreening(checks)
+		if previous := ptrOr(row.Result); status == StatusCompleted && result != previous {
+			return storeChangedResult(ctx, tx, screeningID, previous, result, reason, dedupeKey)
+		}
+		return nil
 	})
 	return running, err
 }

@@ -102,14 +102,23 @@ func rederiveSettled(ctx context.Context, tx *sqlx.Tx, screeningID string) error
 	if status != StatusCompleted || (previous != nil && *previous == result) {
 		return nil
 	}
+	return storeChangedResult(ctx, tx, screeningID, ptrOr(previous), result,
+		"a check's outcome was amended as the screening concluded", "screening.result_changed:concluded:"+result)
+}
+
+// storeChangedResult stores a completed screening's new result, with its timeline entry (keyed by
+// dedupeKey, ending in reason) and its callback: the one write of an amended result.
+func storeChangedResult(ctx context.Context, tx *sqlx.Tx, screeningID, previous, result, reason, dedupeKey string) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE screenings SET result = $2, updated_at = now() WHERE id = $1`,
 		screeningID, result); err != nil {
 		return fmt.Errorf("store: derive screening result: %w", err)
 	}
-	return appendTimeline(ctx, tx, TimelineEntry{ScreeningID: screeningID, DedupeKey: "screening.result_changed:concluded:" + result,
+	if err := appendTimeline(ctx, tx, TimelineEntry{ScreeningID: screeningID, DedupeKey: dedupeKey,
 		Kind: "screening.result_changed", OccurredAt: time.Now(),
-		Detail: fmt.Sprintf("result changed from %s to %s: a check's outcome was amended as the screening concluded",
-			orNone(ptrOr(previous)), result)})
+		Detail: fmt.Sprintf("result changed from %s to %s: %s", orNone(previous), result, reason)}); err != nil {
+		return err
+	}
+	return enqueueResultChangedCallback(ctx, tx, screeningID, result, previous)
 }
 
 func ptrOr(s *string) string {

@@ -107,9 +107,10 @@ func TestACancellationAfterTheScreeningSettledLeavesNoTrace(t *testing.T) {
 }
 
 func TestAnOutcomeAmendedBeforeTheWorkflowConcludedIsInTheSettledResult(t *testing.T) {
-	st := store.New(testenv.NewDB(t))
+	db, st, _ := outboxFixture(t)
 	ctx := context.Background()
 	tenant, scr, checks := newRunningScreening(t, st)
+	newEndpoint(t, st, tenant.ID, store.EventScreeningResultChanged)
 	complete(t, st, checks[0].ID, "clear")
 	complete(t, st, checks[1].ID, "clear")
 	applied, err := st.AmendCheckOutcome(ctx, store.CheckAmendment{CheckID: checks[1].ID, Outcome: "consider",
@@ -124,4 +125,6 @@ func TestAnOutcomeAmendedBeforeTheWorkflowConcludedIsInTheSettledResult(t *testi
 	require.NoError(t, err)
 	require.Equal(t, store.ResultConsider, *got.Result)
 	require.Equal(t, 1, timelineKinds(t, st, tenant.ID, scr.ID)["screening.result_changed"])
+	require.Equal(t, []string{store.EventScreeningResultChanged}, eventTypes(outbox(t, db, scr.ID)),
+		"the HR platform hears of the changed result, whichever write derived it")
 }
