@@ -127,9 +127,6 @@ func (c *Codec) decrypt(p *commonpb.Payload) (*commonpb.Payload, error) {
 		if k.id != id {
 			continue
 		}
-		if len(p.GetData()) < k.aead.Overhead() {
-			return nil, ErrCannotDecode
-		}
 		plaintext, err := k.aead.Open(nil, nil, p.GetData(), associatedData(id))
 		if err != nil {
 			return nil, ErrCannotDecode

@@ -2,7 +2,6 @@ package receiver_test
 
 import (
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -62,19 +61,7 @@ func newOperatorHarness(t *testing.T, operatorAPIKey string) *operatorHarness {
 
 func (h *operatorHarness) call(t *testing.T, method, path, key string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, h.url+path, nil)
-	require.NoError(t, err)
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	var body map[string]any
-	_ = json.Unmarshal(raw, &body)
-	return resp.StatusCode, body
+	return callJSON(t, method, h.url+path, key, nil)
 }
 
 // operatorPIIBody is a ComplyCube client event: it names the candidate.

@@ -50,15 +50,24 @@ func newEndpointsHarness(t *testing.T) *endpointsHarness {
 
 func (h *endpointsHarness) call(t *testing.T, method, path, key string, body any) (int, map[string]any) {
 	t.Helper()
+	return callJSON(t, method, h.url+path, key, body)
+}
+
+// callJSON sends body (none when nil) as JSON with key as the bearer token (none when empty),
+// and returns the answer's status and its JSON object.
+func callJSON(t *testing.T, method, url, key string, body any) (int, map[string]any) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
 		require.NoError(t, err)
 		rd = strings.NewReader(string(raw))
 	}
-	req, err := http.NewRequest(method, h.url+path, rd)
+	req, err := http.NewRequest(method, url, rd)
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+key)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)

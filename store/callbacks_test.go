@@ -51,11 +51,8 @@ func newEndpoint(t *testing.T, st *store.Store, tenantID string, events ...strin
 }
 
 func TestAScreeningsStateChangesAreWrittenToTheOutboxInOrder(t *testing.T) {
-	db := testenv.NewDB(t)
-	st := store.NewSealed(db, newKeyring(t, vault.NewKey()))
+	db, st, tenant := outboxFixture(t)
 	ctx := context.Background()
-	tenant, _, err := st.CreateTenant(ctx, "acme")
-	require.NoError(t, err)
 	all := newEndpoint(t, st, tenant.ID)
 	finals := newEndpoint(t, st, tenant.ID, store.EventScreeningCompleted)
 
@@ -153,11 +150,8 @@ func TestAScreeningsStateChangesAreWrittenToTheOutboxInOrder(t *testing.T) {
 }
 
 func TestFailedAndCanceledScreeningsAndActionRequiredChecksAreEvents(t *testing.T) {
-	db := testenv.NewDB(t)
-	st := store.NewSealed(db, newKeyring(t, vault.NewKey()))
+	db, st, tenant := outboxFixture(t)
 	ctx := context.Background()
-	tenant, _, err := st.CreateTenant(ctx, "acme")
-	require.NoError(t, err)
 	newEndpoint(t, st, tenant.ID)
 
 	create := func() (store.Screening, string) {
@@ -190,11 +184,8 @@ func TestFailedAndCanceledScreeningsAndActionRequiredChecksAreEvents(t *testing.
 }
 
 func TestWithoutASubscribedEndpointNothingIsWritten(t *testing.T) {
-	db := testenv.NewDB(t)
-	st := store.NewSealed(db, newKeyring(t, vault.NewKey()))
+	db, st, tenant := outboxFixture(t)
 	ctx := context.Background()
-	tenant, _, err := st.CreateTenant(ctx, "acme")
-	require.NoError(t, err)
 	other, _, err := st.CreateTenant(ctx, "other")
 	require.NoError(t, err)
 	newEndpoint(t, st, other.ID)
@@ -219,6 +210,16 @@ func TestWithoutASubscribedEndpointNothingIsWritten(t *testing.T) {
 	require.Zero(t, sequence, "no event, no number taken")
 }
 
+// outboxFixture is a sealed store on a fresh database with one tenant.
+func outboxFixture(t *testing.T) (*sqlx.DB, *store.Store, store.Tenant) {
+	t.Helper()
+	db := testenv.NewDB(t)
+	st := store.NewSealed(db, newKeyring(t, vault.NewKey()))
+	tenant, _, err := st.CreateTenant(context.Background(), "acme")
+	require.NoError(t, err)
+	return db, st, tenant
+}
+
 // beganScreening is a screening of tenantID with one ComplyCube check, begun.
 func beganScreening(t *testing.T, st *store.Store, tenantID string) (store.Screening, []store.Check) {
 	t.Helper()
@@ -235,16 +236,13 @@ func beganScreening(t *testing.T, st *store.Store, tenantID string) (store.Scree
 }
 
 func TestAnOutboxRowIsWrittenInTheTransactionOfItsStateChange(t *testing.T) {
-	db := testenv.NewDB(t)
-	st := store.NewSealed(db, newKeyring(t, vault.NewKey()))
+	db, st, tenant := outboxFixture(t)
 	ctx := context.Background()
-	tenant, _, err := st.CreateTenant(ctx, "acme")
-	require.NoError(t, err)
 	newEndpoint(t, st, tenant.ID)
 	scr, checks := beganScreening(t, st, tenant.ID)
 
 	// The outbox refuses every new row: the state change it reports must not commit without it.
-	_, err = db.Exec(`ALTER TABLE callback_deliveries ADD CONSTRAINT refuse_all CHECK (false) NOT VALID`)
+	_, err := db.Exec(`ALTER TABLE callback_deliveries ADD CONSTRAINT refuse_all CHECK (false) NOT VALID`)
 	require.NoError(t, err)
 	clear := "clear"
 	err = st.UpdateCheck(ctx, store.CheckUpdate{CheckID: checks[0].ID, Status: store.StatusCompleted, Outcome: &clear,
@@ -265,11 +263,8 @@ func TestAnOutboxRowIsWrittenInTheTransactionOfItsStateChange(t *testing.T) {
 }
 
 func TestWebhookEndpointsAreTenantScopedAndTheirSecretsSealed(t *testing.T) {
-	db := testenv.NewDB(t)
-	st := store.NewSealed(db, newKeyring(t, vault.NewKey()))
+	db, st, tenant := outboxFixture(t)
 	ctx := context.Background()
-	tenant, _, err := st.CreateTenant(ctx, "acme")
-	require.NoError(t, err)
 	other, _, err := st.CreateTenant(ctx, "other")
 	require.NoError(t, err)
 	e, secret, err := st.CreateWebhookEndpoint(ctx, store.NewWebhookEndpoint{TenantID: tenant.ID,
@@ -303,11 +298,8 @@ func TestWebhookEndpointsAreTenantScopedAndTheirSecretsSealed(t *testing.T) {
 }
 
 func TestClaimsKeepEachScreeningsOrderPerEndpoint(t *testing.T) {
-	db := testenv.NewDB(t)
-	st := store.NewSealed(db, newKeyring(t, vault.NewKey()))
+	_, st, tenant := outboxFixture(t)
 	ctx := context.Background()
-	tenant, _, err := st.CreateTenant(ctx, "acme")
-	require.NoError(t, err)
 	e, secret, err := st.CreateWebhookEndpoint(ctx, store.NewWebhookEndpoint{TenantID: tenant.ID,
 		URL: "https://hr.example.com/callbacks", EventTypes: store.CallbackEventTypes, Enabled: true})
 	require.NoError(t, err)
@@ -399,11 +391,8 @@ func TestKeyRotationReSealsWebhookSecrets(t *testing.T) {
 }
 
 func TestAmendedOutcomesAfterCompletionAreEvents(t *testing.T) {
-	db := testenv.NewDB(t)
-	st := store.NewSealed(db, newKeyring(t, vault.NewKey()))
+	db, st, tenant := outboxFixture(t)
 	ctx := context.Background()
-	tenant, _, err := st.CreateTenant(ctx, "acme")
-	require.NoError(t, err)
 	newEndpoint(t, st, tenant.ID)
 	scr, checks := beganScreening(t, st, tenant.ID)
 	clear := "clear"

@@ -4,11 +4,11 @@ import (
 	"context"
 	"log/slog"
 	"slices"
-	"strings"
 
 	"go.temporal.io/sdk/interceptor"
 
 	"github.com/screenflow/screenflow/activities"
+	"github.com/screenflow/screenflow/workflows"
 )
 
 // storeErrors classifies every activity's errors with activities.StoreError, in one place rather
@@ -78,13 +78,13 @@ func (h logIDs) WithGroup(name string) slog.Handler { return logIDs{h.Handler.Wi
 // check_id when it is a screening's or a check's workflow.
 func WorkflowLogIDs(workflowID string) []slog.Attr {
 	ids := []slog.Attr{slog.String("workflow_id", workflowID)}
-	parts := strings.Split(workflowID, "/")
-	if len(parts) < 2 || parts[0] != "screening" || parts[1] == "" {
+	screeningID, _, checkID, ok := workflows.ParseWorkflowID(workflowID)
+	if !ok {
 		return ids
 	}
-	ids = append(ids, slog.String("screening_id", parts[1]))
-	if len(parts) >= 4 && parts[3] != "" {
-		ids = append(ids, slog.String("check_id", parts[3]))
+	ids = append(ids, slog.String("screening_id", screeningID))
+	if checkID != "" {
+		ids = append(ids, slog.String("check_id", checkID))
 	}
 	return ids
 }

@@ -290,8 +290,7 @@ func (w *authenticateCheck) awaitSearches(ctx workflow.Context) error {
 		if remaining <= 0 {
 			break
 		}
-		signaled, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: remaining,
-			TimerOptions: workflow.TimerOptions{Summary: view.deadlineSummary()}}, func() bool { return w.allCriminalSeen && w.lookNeeded })
+		signaled, err := view.awaitDeadline(ctx, remaining, func() bool { return w.allCriminalSeen && w.lookNeeded })
 		if err != nil {
 			return err
 		}
@@ -407,8 +406,7 @@ func (w *authenticateCheck) awaitReport(ctx workflow.Context, uuid string) (acti
 		if remaining <= 0 {
 			break
 		}
-		signaled, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: remaining,
-			TimerOptions: workflow.TimerOptions{Summary: view.deadlineSummary()}}, func() bool {
+		signaled, err := view.awaitDeadline(ctx, remaining, func() bool {
 			if uuid == "" {
 				return w.eventReport() != ""
 			}

@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"errors"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -149,9 +148,7 @@ const maxPolling = 60 * 24 * time.Hour
 func awaitOrPoll(ctx workflow.Context, timing Timing, view awaitView, over func() bool, onPolling func(),
 	activity, input, result any) (byEvent bool, err error) {
 	view.showWaiting(ctx, timing.WebhookDeadline)
-	// The same timer as AwaitWithTimeout's, with a summary.
-	arrived, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: timing.WebhookDeadline,
-		TimerOptions: workflow.TimerOptions{Summary: view.deadlineSummary()}}, over)
+	arrived, err := view.awaitDeadline(ctx, timing.WebhookDeadline, over)
 	if err != nil || arrived {
 		return arrived, err
 	}
@@ -196,11 +193,11 @@ type AmendmentInput struct {
 // NewAmendmentInput reads the check that a provider's check workflow id names (see
 // CheckWorkflowID): ok is false for any other id.
 func NewAmendmentInput(workflowID, provider string) (in AmendmentInput, ok bool) {
-	parts := strings.Split(workflowID, "/")
-	if len(parts) != 4 || parts[0] != "screening" || parts[1] == "" || parts[2] != provider || parts[3] == "" {
+	screeningID, named, checkID, ok := ParseWorkflowID(workflowID)
+	if !ok || named != provider || checkID == "" {
 		return AmendmentInput{}, false
 	}
-	return AmendmentInput{ScreeningID: parts[1], CheckID: parts[3]}, true
+	return AmendmentInput{ScreeningID: screeningID, CheckID: checkID}, true
 }
 
 // amendmentBase is what every provider's amendment workflow shares: the check, its timeline writes,

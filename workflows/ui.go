@@ -123,6 +123,13 @@ func (v awaitView) showPolling(ctx workflow.Context, interval time.Duration) {
 		v.provider, v.polled, uiDuration(interval), uiTime(workflow.Now(ctx)), v.awaited))
 }
 
+// awaitDeadline waits until cond holds or timeout passes, as workflow.AwaitWithTimeout does, with
+// the same one timer named by deadlineSummary; it reports whether cond held.
+func (v awaitView) awaitDeadline(ctx workflow.Context, timeout time.Duration, cond func() bool) (bool, error) {
+	return workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: timeout,
+		TimerOptions: workflow.TimerOptions{Summary: v.deadlineSummary()}}, cond)
+}
+
 // deadlineSummary names the timer of the webhook deadline.
 func (v awaitView) deadlineSummary() string {
 	return "webhook deadline: then poll " + v.provider

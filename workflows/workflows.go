@@ -53,6 +53,23 @@ func CheckWorkflowID(screeningID, provider, checkID string) string {
 	return "screening/" + screeningID + "/" + provider + "/" + checkID
 }
 
+// ParseWorkflowID reads the ids that a screening's or a check's workflow id names
+// (ScreeningWorkflowID, CheckWorkflowID); provider and checkID are empty for a screening's. ok is
+// false for any other id.
+func ParseWorkflowID(workflowID string) (screeningID, provider, checkID string, ok bool) {
+	parts := strings.Split(workflowID, "/")
+	if len(parts) < 2 || parts[0] != "screening" || parts[1] == "" {
+		return "", "", "", false
+	}
+	switch {
+	case len(parts) == 2:
+		return parts[1], "", "", true
+	case len(parts) == 4 && parts[2] != "" && parts[3] != "":
+		return parts[1], parts[2], parts[3], true
+	}
+	return "", "", "", false
+}
+
 // Timing says how long a check waits for a webhook before it polls the provider, and how often
 // it polls then. It travels in workflow input so that a workflow replays with the values it
 // started with.

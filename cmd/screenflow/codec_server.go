@@ -66,11 +66,11 @@ func runCodecServer(ctx context.Context, cfg config, log *slog.Logger) error {
 	handler := newCodecHandler(cfg.PayloadCodec, cfg.CodecServer.Token, cfg.CodecServer.CORSOrigins)
 	log.Info("codec server listening", "addr", ln.Addr().String(), "key_id", cfg.PayloadCodec.PrimaryKeyID(),
 		"cors_origins", cfg.CodecServer.CORSOrigins)
-	return serveCodec(ctx, ln, handler)
+	return serveHTTP(ctx, ln, handler)
 }
 
 // serveCodec serves handler on ln until ctx is done.
-func serveCodec(ctx context.Context, ln net.Listener, handler http.Handler) error {
+func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler) error {
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

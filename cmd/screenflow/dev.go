@@ -127,7 +127,7 @@ func runDev(ctx context.Context, cfg config, stdout io.Writer) error {
 	errs := make(chan error, 3)
 	go func() { errs <- serve(ctx, cfg, log.With("component", "serve"), httpLn) }()
 	go func() { errs <- runWorker(ctx, cfg, log.With("component", "worker")) }()
-	go func() { errs <- serveCodec(ctx, codecLn, newCodecHandler(cfg.PayloadCodec, "", uiOrigins)) }()
+	go func() { errs <- serveHTTP(ctx, codecLn, newCodecHandler(cfg.PayloadCodec, "", uiOrigins)) }()
 
 	printDevBanner(stdout, cfg, apiURL, temporal, codecURL, banner, tenantKey)
 	fmt.Fprintf(stdout, "The dev tenant's HR callbacks arrive at %s and are printed here once verified:\n\n", callbackURL)

@@ -20,18 +20,6 @@ import (
 	"github.com/screenflow/screenflow/workflows"
 )
 
-// erasedAt reads a screening's erased_at as the HR API shows it; nil while its candidate is kept.
-func (s *stack) erasedAt(t *testing.T, screeningID string) *time.Time {
-	t.Helper()
-	status, raw := s.request(t, http.MethodGet, "/v1/screenings/"+screeningID, nil)
-	require.Equal(t, http.StatusOK, status, string(raw))
-	var scr struct {
-		ErasedAt *time.Time `json:"erased_at"`
-	}
-	require.NoError(t, json.Unmarshal(raw, &scr))
-	return scr.ErasedAt
-}
-
 // triggerPurge runs the worker's purge schedule now, as `temporal schedule trigger` does, and
 // returns what the run did.
 func (s *stack) triggerPurge(t *testing.T) workflows.PurgeResult {
@@ -95,7 +83,7 @@ func TestEndToEndRetentionPurgeErasesExpiredCandidatesAndEmptiesOldWebhookBodies
 	kept := yearTenant.createScreening(t)
 	s.waitForStatus(t, expiring.ID, store.StatusCompleted, time.Minute)
 	yearTenant.waitForStatus(t, kept.ID, store.StatusCompleted, time.Minute)
-	require.Nil(t, s.erasedAt(t, expiring.ID))
+	require.Nil(t, s.screeningErasedAt(t, expiring.ID))
 	db := s.db.DB()
 	// Both retentions, the tenant's 1s and the inbox's 1s, run out once every webhook has been
 	// delivered for over a second.
@@ -118,9 +106,9 @@ func TestEndToEndRetentionPurgeErasesExpiredCandidatesAndEmptiesOldWebhookBodies
 	require.Equal(t, 1, result.ErasuresStarted, "only the candidate of the tenant with 1s: %+v", result)
 	require.Positive(t, result.InboxBodiesPurged)
 
-	require.Eventually(t, func() bool { return s.erasedAt(t, expiring.ID) != nil }, time.Minute, 200*time.Millisecond,
+	require.Eventually(t, func() bool { return s.screeningErasedAt(t, expiring.ID) != nil }, time.Minute, 200*time.Millisecond,
 		"the expired candidate reads as erased")
-	require.Nil(t, yearTenant.erasedAt(t, kept.ID), "the other tenant's candidate is kept")
+	require.Nil(t, yearTenant.screeningErasedAt(t, kept.ID), "the other tenant's candidate is kept")
 	require.Len(t, s.fake.DeletedClients(), 1, "ComplyCube was asked to delete the expired candidate only")
 	var keptCandidate struct {
 		Erased bool `db:"erased"`

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
@@ -101,17 +99,10 @@ func startWorkerMetrics(ctx context.Context, cfg config, log *slog.Logger) *proc
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.handler)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute}
 	go func() {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := serveHTTP(ctx, ln, mux); err != nil {
 			log.Error("worker metrics server stopped", "error", err)
 		}
-	}()
-	go func() {
-		<-ctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdownCtx)
 	}()
 	log.Info("worker metrics listening", "addr", ln.Addr().String())
 	return m

@@ -9,7 +9,7 @@
 // provider refusing a candidate's data may echo it there. An *Error keeps the status and, where the
 // provider has one, its machine-readable code; a *TransportError keeps the class of the failure.
 //
-// Every call is counted and timed (CallObserver) by provider, operation and status, where the
+// Every call is counted and timed (apicalls.Calls) by provider, operation and status, where the
 // operation is the method and the route template ("GET /checks/:id"), never a path with ids.
 package apiclient
 
@@ -60,18 +60,6 @@ const maxCodeLength = 64
 func IsCode(s string) bool {
 	return len(s) <= maxCodeLength && codePattern.MatchString(s)
 }
-
-// CallObserver is told of every call: its provider, its operation (bounded: see RouteTemplate), its
-// status ("2xx", "4xx", "5xx", or the class of a transport failure such as "timeout") and how
-// long it took.
-type CallObserver interface {
-	ObserveCall(provider, operation, status string, took time.Duration)
-}
-
-// calls is where every client reports its calls: the process's one apicalls.Calls, because
-// clients are built inside each provider's configuration, where nothing else reaches. Each
-// process's metrics registry exposes it.
-var calls CallObserver = apicalls.Calls
 
 // Client sends calls to one provider's API. It holds no credential, so it can be shared by clients
 // with different keys. It is safe for concurrent use.
@@ -188,11 +176,11 @@ func (c *Client) send(op, operation string, req *http.Request, readError ErrorRe
 	resp, err := c.httpClient.Do(req)
 	if err != nil {
 		class := classify(err)
-		calls.ObserveCall(c.provider, operation, strings.ReplaceAll(class, " ", "_"), time.Since(start))
+		apicalls.Calls.ObserveCall(c.provider, operation, strings.ReplaceAll(class, " ", "_"), time.Since(start))
 		return nil, &TransportError{Provider: c.provider, Op: op, Class: class, Err: redactURL(err)}
 	}
 	// Timed to the answer's headers: what the body's reading costs is the caller's.
-	calls.ObserveCall(c.provider, operation, strconv.Itoa(resp.StatusCode/100)+"xx", time.Since(start))
+	apicalls.Calls.ObserveCall(c.provider, operation, strconv.Itoa(resp.StatusCode/100)+"xx", time.Since(start))
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		return resp, nil
 	}
