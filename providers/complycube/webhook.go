@@ -1,6 +1,7 @@
 package complycube
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -107,13 +108,6 @@ type Event struct {
 // and the receiver decides what to ignore. Nor is a createdAt of another shape (see
 // ParseTimestamp): it is the zero time.
 func ParseEvent(body []byte) (Event, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil {
-		return Event{}, fmt.Errorf("complycube: body is not a JSON object: %w", err)
-	}
-	if fields == nil {
-		return Event{}, errors.New("complycube: body is not a JSON object: null")
-	}
 	var wire struct {
 		ID           string          `json:"id"`
 		Type         string          `json:"type"`
@@ -121,8 +115,18 @@ func ParseEvent(body []byte) (Event, error) {
 		Payload      json.RawMessage `json:"payload"`
 		CreatedAt    json.RawMessage `json:"createdAt"`
 	}
-	if err := json.Unmarshal(body, &wire); err != nil {
+	// One decoding, which webhooks pay for twice (receiver and relay): whether the body is an
+	// object at all is told by the error, or by a null that decodes into nothing.
+	err := json.Unmarshal(body, &wire)
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntaxErr), errors.As(err, &typeErr) && typeErr.Field == "":
+		return Event{}, fmt.Errorf("complycube: body is not a JSON object: %w", err)
+	case err != nil:
 		return Event{}, fmt.Errorf("complycube: decode event: %w", err)
+	case string(bytes.TrimSpace(body)) == "null":
+		return Event{}, errors.New("complycube: body is not a JSON object: null")
 	}
 	e := Event{ID: wire.ID, Type: wire.Type, ResourceType: wire.ResourceType, Payload: wire.Payload,
 		CreatedAt: ParseTimestamp(wire.CreatedAt)}
