@@ -122,6 +122,9 @@ func TestSeedExamples(t *testing.T) {
 		sig, err := providers.Translate(want.provider, stored)
 		require.NoError(t, err, name)
 		require.Equal(t, want.signal, sig.Name, name)
+		env, err := p.ParseWebhook(stored)
+		require.NoError(t, err, name)
+		require.Equal(t, sig.WorkflowID == "", env.Routed, "%s: routed exactly when its signal names no workflow", name)
 		t.Run(name, func(t *testing.T) { want.check(t, sig) })
 	}
 }

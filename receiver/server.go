@@ -30,10 +30,19 @@ type Relay interface {
 	StartScreening(ctx context.Context, scr store.Screening) error
 }
 
-// Inbox commits verified webhook events. store.InboxWriter commits concurrent ones in one
-// transaction; store.Store commits each in its own.
+// Inbox commits verified webhook events: store.InboxWriter, which commits concurrent ones in one
+// transaction.
 type Inbox interface {
-	InsertWebhookEvent(ctx context.Context, e store.NewInboxEvent) (id int64, inserted bool, err error)
+	InsertWebhookEvent(ctx context.Context, e store.NewInboxEvent) (store.StoredEvent, error)
+}
+
+// eventByEvent is the inbox of a receiver given none: each event in its own transaction, none
+// parked to await its route.
+type eventByEvent struct{ st *store.Store }
+
+func (i eventByEvent) InsertWebhookEvent(ctx context.Context, e store.NewInboxEvent) (store.StoredEvent, error) {
+	id, inserted, err := i.st.InsertWebhookEvent(ctx, e)
+	return store.StoredEvent{ID: id, Inserted: inserted}, err
 }
 
 // Config holds the receiver's settings.
@@ -85,7 +94,7 @@ func New(cfg Config, st *store.Store, tc client.Client, relay Relay, log *slog.L
 	}
 	inbox := cfg.Inbox
 	if inbox == nil {
-		inbox = st
+		inbox = eventByEvent{st}
 	}
 	s := &Server{cfg: cfg, store: st, inbox: inbox, temporal: tc, relay: relay, log: log}
 

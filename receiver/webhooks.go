@@ -67,7 +67,7 @@ func (s *Server) receiveWebhook(c *gin.Context, p registry.Provider) (eventType,
 		e.EventID, e.ParseError = "unparsed:"+hex.EncodeToString(sum[:]), err.Error()
 		s.log.Warn("authentic webhook not understood; stored as unparsed", "provider", p.Name(), "error", err)
 	} else {
-		e.EventID, e.EventType, e.Subject = ev.ID, ev.Type, ev.Subject
+		e.EventID, e.EventType, e.Subject, e.Routed = ev.ID, ev.Type, ev.Subject, ev.Routed
 	}
 	return e.EventType, s.storeWebhook(c, registry.Scrub(p, e, c.Param("token")))
 }
@@ -97,7 +97,7 @@ func (s *Server) readWebhookBody(c *gin.Context) (body []byte, refused string) {
 func (s *Server) storeWebhook(c *gin.Context, e store.NewInboxEvent) string {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), storeTimeout)
 	defer cancel()
-	id, inserted, err := s.inbox.InsertWebhookEvent(ctx, e)
+	stored, err := s.inbox.InsertWebhookEvent(ctx, e)
 	if err != nil {
 		s.log.Error("webhook not stored; asking the provider to retry", "provider", e.Provider,
 			"event_id", e.EventID, "error", err)
@@ -107,17 +107,20 @@ func (s *Server) storeWebhook(c *gin.Context, e store.NewInboxEvent) string {
 	}
 	status := metrics.AnswerDuplicate
 	switch {
-	case inserted && e.ParseError != "":
+	case stored.Inserted && e.ParseError != "":
 		status = metrics.AnswerUnparsed
-	case inserted:
+	case stored.Inserted:
 		status = metrics.AnswerStored
-		s.relay.Notify(id)
+		// One awaiting its route is delivered once the route is written (store.AddRoute).
+		if !stored.AwaitingRoute {
+			s.relay.Notify(stored.ID)
+		}
 	}
 	// inbox_event is the row `screenflow inbox show` takes; a duplicate stored none.
 	received := []any{"provider", e.Provider, "event_id", e.EventID, "event_type", e.EventType, "subject", e.Subject,
 		"status", status}
-	if inserted {
-		received = append(received, "inbox_event", id)
+	if stored.Inserted {
+		received = append(received, "inbox_event", stored.ID, "awaiting_route", stored.AwaitingRoute)
 	}
 	s.log.Info("webhook received", received...)
 	c.JSON(http.StatusOK, gin.H{"status": status})

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
@@ -62,13 +63,19 @@ type webhookHarness struct {
 }
 
 func newWebhookHarness(t *testing.T, maxBytes int64) *webhookHarness {
-	return newWebhookHarnessOn(t, testenv.NewDB(t), maxBytes)
+	db := testenv.NewDB(t)
+	// The events the tests send are about resources screenflow created, which have routes.
+	st := store.New(db)
+	require.NoError(t, st.AddRoute(t.Context(), complycube.Name, "check:"+complyCubeCheckID, "complycube-check"))
+	require.NoError(t, st.AddRoute(t.Context(), authenticate.Name, "user:uac-123", "authenticate-check"))
+	return newWebhookHarnessOn(t, db, maxBytes)
 }
 
 func newWebhookHarnessOn(t *testing.T, db *sqlx.DB, maxBytes int64) *webhookHarness {
 	h := &webhookHarness{db: db, relay: &webhookRelay{}}
 	st := store.New(db)
-	inbox := store.NewInboxWriter(st, store.InboxWriterConfig{})
+	// As serve configures it: events about subjects without a route wait for one in the inbox.
+	inbox := store.NewInboxWriter(st, store.InboxWriterConfig{AwaitRouteFor: time.Hour})
 	t.Cleanup(inbox.Close)
 	engine := receiver.New(receiver.Config{MaxWebhookBytes: maxBytes, Providers: configuredProviders(t, map[string]string{
 		"COMPLYCUBE_WEBHOOK_SECRET": webhookSecret, "AUTHENTICATE_WEBHOOK_TOKEN": authenticateToken,
@@ -123,9 +130,16 @@ func (h *webhookHarness) storedCount(t *testing.T) int {
 	return n
 }
 
+// complyCubeCheckID is the check the tests' ComplyCube events are about.
+const complyCubeCheckID = "5ed3918fbf06f30008e552c9"
+
 func complyCubeEventBody(id, typ string) []byte {
+	return complyCubeCheckEventBody(id, typ, complyCubeCheckID)
+}
+
+func complyCubeCheckEventBody(id, typ, checkID string) []byte {
 	return []byte(`{"id":"` + id + `","type":"` + typ + `","resourceType":"check",` +
-		`"payload":{"id":"5ed3918fbf06f30008e552c9","outcome":"clear","status":"complete",` +
+		`"payload":{"id":"` + checkID + `","outcome":"clear","status":"complete",` +
 		`"createdAt":"2020-01-01T11:14:23.964Z","updatedAt":"2020-01-01T11:14:23.964Z"},` +
 		`"createdAt":"2020-01-01T11:14:23.964Z"}`)
 }
@@ -171,6 +185,38 @@ func TestComplyCubeWebhookDuplicateIsAcknowledgedAndStoredOnce(t *testing.T) {
 	require.Equal(t, "duplicate", second.body["status"])
 	require.Equal(t, 1, h.storedCount(t))
 	require.Len(t, h.relay.notifications(), 1, "a duplicate is not delivered again")
+}
+
+// TestAnEventWithoutARouteWaitsForItWithoutTheRelay: an event about a check whose route is not
+// written yet (the provider was quicker than the activity that writes it, or the check is not
+// ours) is stored and acknowledged, but parked: the relay is not asked to deliver it, so it costs
+// no claim. Writing the route makes it due.
+func TestAnEventWithoutARouteWaitsForItWithoutTheRelay(t *testing.T) {
+	h := newWebhookHarness(t, 0)
+	body := complyCubeCheckEventBody("ev-early", "check.completed.clear", "60a1b2c3d4e5f60718293a4b")
+	a := h.post(t, body, complycube.Sign(webhookSecret, body))
+	require.Equal(t, 200, a.status, a.raw)
+	require.Equal(t, "stored", a.body["status"])
+	require.Empty(t, h.relay.notifications(), "nothing to deliver until the route exists")
+
+	type inboxRow struct {
+		Status    string  `db:"status"`
+		Due       bool    `db:"due"`
+		LastError *string `db:"last_error"`
+	}
+	read := func() inboxRow {
+		var row inboxRow
+		require.NoError(t, h.db.Get(&row, `SELECT status, next_attempt_at <= now() AS due, last_error FROM webhook_events
+			WHERE provider = 'complycube' AND event_id = 'ev-early'`))
+		return row
+	}
+	row := read()
+	require.Equal(t, store.InboxPending, row.Status)
+	require.False(t, row.Due, "parked until the route is written or RELAY_UNROUTABLE_AFTER has passed")
+	require.Equal(t, `no route for subject "check:60a1b2c3d4e5f60718293a4b" yet`, *row.LastError)
+
+	require.NoError(t, store.New(h.db).AddRoute(t.Context(), complycube.Name, "check:60a1b2c3d4e5f60718293a4b", "complycube-check-2"))
+	require.True(t, read().Due, "the route wakes it")
 }
 
 func TestComplyCubeWebhooksSentAtOnceAreEachStoredOnce(t *testing.T) {

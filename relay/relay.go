@@ -231,7 +231,7 @@ func (r *Relay) prepare(e store.InboxEvent, leaseEnds time.Time) (claimedEvent, 
 		// Writing the route makes the event due (store.AddRoute), however their transactions
 		// interleave: until then, or until it is to be marked unroutable, looking at it again
 		// would find the same. Each look would cost a claim and a write, for every such event.
-		waiting := outcome(store.InboxPending, fmt.Sprintf("no route for subject %q yet", e.Subject))
+		waiting := outcome(store.InboxPending, store.AwaitingRouteError(e.Subject))
 		waiting.RetryAt, waiting.AwaitingRoute = e.ReceivedAt.Add(r.cfg.UnroutableAfter), true
 		return claimedEvent{}, waiting
 	}

@@ -68,10 +68,15 @@ func (s *Store) AddRoute(ctx context.Context, provider, subject, workflowID stri
 }
 
 // routeLock takes, until the end of the transaction, the lock of the route of the subject
-// (provider, subject) that addRoute and RecordOutcomes's parking of events awaiting it share:
-// whichever comes second sees what the first committed. Advisory locks of two keys are apart from
-// the one-key ones screenflow takes elsewhere; the first key, 7601, names these.
-const routeLock = `pg_advisory_xact_lock(7601, hashtext(%s || '/' || %s))`
+// (provider, subject) that addRoute holds while it writes the route and wakes the events awaiting
+// it, and that whatever parks an event to await its route holds in share mode (routeParkLock)
+// before it looks for the route: whichever comes second sees what the first committed. Advisory
+// locks of two keys are apart from the one-key ones screenflow takes elsewhere; the first key,
+// 7601, names these.
+const (
+	routeLock     = `pg_advisory_xact_lock(7601, hashtext(%s || '/' || %s))`
+	routeParkLock = `pg_advisory_xact_lock_shared(7601, hashtext(%s || '/' || %s))`
+)
 
 func addRoute(ctx context.Context, tx *sqlx.Tx, provider, subject, workflowID string) error {
 	if _, err := tx.ExecContext(ctx, `SELECT `+fmt.Sprintf(routeLock, "$1::text", "$2::text"), provider, subject); err != nil {
@@ -103,9 +108,9 @@ func addRoute(ctx context.Context, tx *sqlx.Tx, provider, subject, workflowID st
 	// outcome, under a lease that is no longer the event's, is not recorded (an event addressed to
 	// its workflow without a route may then be signalled twice, which the workflow ignores).
 	// Leaving it to the relay would race: its outcome's look for the route may run before this
-	// transaction commits. An event stored after this statement, and parked by a relay that found
-	// no route, is parked only once this transaction has ended, by routeLock, and its parking
-	// then sees the route (RecordOutcomes).
+	// transaction commits. An event stored after this statement, parked as it is stored
+	// (InboxWriter) or by a relay that found no route (RecordOutcomes), is parked only once this
+	// transaction has ended, by routeLock, and its parking then sees the route.
 	if _, err := tx.ExecContext(ctx, `UPDATE webhook_events SET next_attempt_at = now(), lease_id = NULL
 		WHERE provider = $1 AND subject = $2 AND status = 'pending'`, provider, subject); err != nil {
 		return fmt.Errorf("store: wake events awaiting route: %w", err)

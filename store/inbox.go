@@ -31,6 +31,8 @@ type NewInboxEvent struct {
 	Body      []byte
 	// ParseError, when set, stores the event as InboxUnparsed with this reason.
 	ParseError string
+	// Routed says the event goes to the workflow its subject routes to (registry.Envelope.Routed).
+	Routed bool
 }
 
 // InsertWebhookEvent stores an event once per (provider, event id). inserted is false for a
@@ -189,9 +191,9 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) (int, er
 	err := s.inAsyncCommitTx(ctx, func(tx *sqlx.Tx) error {
 		// A route being written now is committed before the statement below looks for it, so an
 		// event is never parked past a route that woke it before it was stored (addRoute). In
-		// key order, so that two relays cannot wait on each other.
+		// key order, as every parker takes them.
 		if len(parked) > 0 {
-			if _, err := tx.ExecContext(ctx, `SELECT `+fmt.Sprintf(routeLock, "provider", "subject")+`
+			if _, err := tx.ExecContext(ctx, `SELECT `+fmt.Sprintf(routeParkLock, "provider", "subject")+`
 				FROM (SELECT DISTINCT provider, subject FROM webhook_events WHERE id = ANY($1)) routes
 				ORDER BY hashtext(provider || '/' || subject)`, pq.Array(parked)); err != nil {
 				return fmt.Errorf("store: lock routes of events awaiting them: %w", err)

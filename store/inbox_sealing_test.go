@@ -55,17 +55,17 @@ func TestWebhookBodiesAreSealedAtRestAndOpenedWhenClaimed(t *testing.T) {
 	t.Cleanup(writer.Close)
 
 	single := storePIIEvent(t, st)
-	batched, inserted, err := writer.InsertWebhookEvent(ctx, store.NewInboxEvent{Provider: "test",
+	batched, err := writer.InsertWebhookEvent(ctx, store.NewInboxEvent{Provider: "test",
 		EventID: uuid.NewString(), EventType: "client.updated", Subject: "client:2", Headers: map[string]string{},
 		Body: []byte(piiBody)})
 	require.NoError(t, err)
-	require.True(t, inserted)
-	unparsed, inserted, err := writer.InsertWebhookEvent(ctx, store.NewInboxEvent{Provider: "test",
+	require.True(t, batched.Inserted)
+	unparsed, err := writer.InsertWebhookEvent(ctx, store.NewInboxEvent{Provider: "test",
 		EventID: "unparsed:1", Headers: map[string]string{}, Body: []byte(piiBody + "garbage"), ParseError: "bad"})
 	require.NoError(t, err)
-	require.True(t, inserted)
+	require.True(t, unparsed.Inserted)
 
-	for _, id := range []int64{single, batched, unparsed} {
+	for _, id := range []int64{single, batched.ID, unparsed.ID} {
 		row := rawInboxEvent(t, db, id)
 		require.True(t, row.BodySealed, "event %d", id)
 		require.NotContains(t, string(row.Body), "Augusta", "event %d holds its body in the clear", id)
@@ -78,7 +78,7 @@ func TestWebhookBodiesAreSealedAtRestAndOpenedWhenClaimed(t *testing.T) {
 	require.Equal(t, piiBody, string(fast[0].Body))
 	due, err := st.ClaimDueEvents(ctx, 10, time.Minute)
 	require.NoError(t, err)
-	require.Equal(t, []int64{batched}, eventIDs(due), "unparsed events are never claimed")
+	require.Equal(t, []int64{batched.ID}, eventIDs(due), "unparsed events are never claimed")
 	require.Equal(t, piiBody, string(due[0].Body))
 }
 

@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -37,6 +39,12 @@ type InboxWriterConfig struct {
 	// FlushInterval is how long the first event of a batch waits for others before the batch is
 	// committed anyway; 0 means DefaultInboxFlushInterval.
 	FlushInterval time.Duration
+	// AwaitRouteFor parks a routed event (NewInboxEvent.Routed) whose subject has no route yet as it
+	// is stored: it is due only when the route is written (addRoute) or after AwaitRouteFor, when the
+	// relay marks it unroutable (RELAY_UNROUTABLE_AFTER). Providers send events about resources
+	// nobody here created, and each would otherwise cost the relay a claim and a write only to find
+	// no route. 0 leaves every event due at once, for the relay to park.
+	AwaitRouteFor time.Duration
 }
 
 // InboxWriter stores webhook events as InsertWebhookEvent does, but commits the events submitted
@@ -63,9 +71,19 @@ type inboxSubmission struct {
 }
 
 type inboxResult struct {
-	id       int64
-	inserted bool
-	err      error
+	stored StoredEvent
+	err    error
+}
+
+// StoredEvent is what the inbox writer made of an event.
+type StoredEvent struct {
+	ID int64
+	// Inserted is false for a duplicate, whether the event was already in the table or came twice
+	// in one batch.
+	Inserted bool
+	// AwaitingRoute says the event was parked as it was stored, until its route is written
+	// (InboxWriterConfig.AwaitRouteFor): there is nothing to deliver yet.
+	AwaitingRoute bool
 }
 
 type inboxKey struct{ provider, eventID string }
@@ -90,19 +108,18 @@ func NewInboxWriter(st *Store, cfg InboxWriterConfig) *InboxWriter {
 }
 
 // InsertWebhookEvent stores an event once per (provider, event id), with the next batch, and
-// returns once that batch is committed. inserted is false for a duplicate, whether the event was
-// already in the table or came twice in one batch. When ctx ends first it returns an error, and
-// the event may still be committed: the provider's retry then finds it a duplicate.
-func (w *InboxWriter) InsertWebhookEvent(ctx context.Context, e NewInboxEvent) (id int64, inserted bool, err error) {
+// returns once that batch is committed. When ctx ends first it returns an error, and the event may
+// still be committed: the provider's retry then finds it a duplicate.
+func (w *InboxWriter) InsertWebhookEvent(ctx context.Context, e NewInboxEvent) (StoredEvent, error) {
 	sub := &inboxSubmission{event: e, submitted: time.Now(), result: make(chan inboxResult, 1)}
 	if err := w.submit(ctx, sub); err != nil {
-		return 0, false, err
+		return StoredEvent{}, err
 	}
 	select {
 	case r := <-sub.result:
-		return r.id, r.inserted, r.err
+		return r.stored, r.err
 	case <-ctx.Done():
-		return 0, false, fmt.Errorf("store: insert webhook event: %w", ctx.Err())
+		return StoredEvent{}, fmt.Errorf("store: insert webhook event: %w", ctx.Err())
 	}
 }
 
@@ -189,7 +206,7 @@ func (w *InboxWriter) commit(batch []*inboxSubmission) {
 		unique = append(unique, sub)
 	}
 
-	results := w.store.insertWebhookEvents(ctx, unique)
+	results := w.store.insertWebhookEvents(ctx, unique, w.cfg.AwaitRouteFor)
 	for i, sub := range unique {
 		sub.result <- results[i]
 		for _, repeat := range repeats[inboxKey{sub.event.Provider, sub.event.EventID}] {
@@ -199,33 +216,57 @@ func (w *InboxWriter) commit(batch []*inboxSubmission) {
 }
 
 // insertWebhookEvents stores events with distinct keys in one statement and returns their results
-// in order. When the statement fails, each event is stored on its own, so that a row Postgres
-// refuses fails only its own request and not its batch-mates'.
-func (s *Store) insertWebhookEvents(ctx context.Context, events []*inboxSubmission) []inboxResult {
+// in order. When the statement fails, each event is stored on its own, unparked, so that a row
+// Postgres refuses fails only its own request and not its batch-mates'.
+func (s *Store) insertWebhookEvents(ctx context.Context, events []*inboxSubmission, awaitRouteFor time.Duration) []inboxResult {
 	results := make([]inboxResult, len(events))
-	ids, err := s.insertWebhookEventBatch(ctx, events)
+	stored, err := s.insertWebhookEventBatch(ctx, events, awaitRouteFor)
 	if err != nil {
 		for i, sub := range events {
 			r := &results[i]
-			r.id, r.inserted, r.err = s.InsertWebhookEvent(ctx, sub.event)
+			r.stored.ID, r.stored.Inserted, r.err = s.InsertWebhookEvent(ctx, sub.event)
 		}
 		return results
 	}
 	for i, sub := range events {
-		id, inserted := ids[inboxKey{sub.event.Provider, sub.event.EventID}]
-		results[i] = inboxResult{id: id, inserted: inserted}
+		results[i].stored = stored[inboxKey{sub.event.Provider, sub.event.EventID}]
 	}
 	return results
 }
 
-// insertWebhookEventBatch is InsertWebhookEvent for many rows: one statement whose text does not
-// depend on the batch's size, with one array parameter per column. It returns the ids of the rows
-// inserted; an event absent from them was already stored.
-func (s *Store) insertWebhookEventBatch(ctx context.Context, events []*inboxSubmission) (map[inboxKey]int64, error) {
+// insertWebhookEvents stores a batch of events, one array parameter per column, parking the routed
+// ones whose subject has no route for $11 seconds (see insertWebhookEventBatch).
+const insertWebhookEvents = `INSERT INTO webhook_events (provider, event_id, event_type, subject, headers, body,
+		body_sealed, status, last_error, next_attempt_at)
+	SELECT provider, event_id, event_type, subject, headers::jsonb, body, body_sealed, status,
+		CASE WHEN awaiting OR NOT routed THEN NULLIF(last_error, '') END,
+		CASE WHEN awaiting THEN now() + make_interval(secs => $11) ELSE now() END
+	FROM (SELECT e.*, e.routed AND NOT EXISTS (
+			SELECT 1 FROM routes r WHERE r.provider = e.provider AND r.subject = e.subject) AS awaiting
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::boolean[],
+			$8::text[], $9::text[], $10::boolean[])
+			AS e(provider, event_id, event_type, subject, headers, body, body_sealed, status, last_error, routed)) e
+	ON CONFLICT (provider, event_id) DO NOTHING
+	RETURNING id, provider, event_id, next_attempt_at > now() AS awaiting_route`
+
+// lockRoutesToAwait takes the share lock of the routes of the subjects ($1 providers, $2 subjects)
+// in key order, as every parker takes them (routeParkLock).
+var lockRoutesToAwait = `SELECT ` + fmt.Sprintf(routeParkLock, "provider", "subject") + `
+	FROM (SELECT DISTINCT provider, subject FROM unnest($1::text[], $2::text[]) AS r(provider, subject)) routes
+	ORDER BY hashtext(provider || '/' || subject)`
+
+// insertWebhookEventBatch is InsertWebhookEvent for many rows: one prepared statement whose text
+// does not depend on the batch's size. Routed events whose subject has no route are parked for
+// awaitRouteFor (InboxWriterConfig.AwaitRouteFor): the statement then runs in a transaction that
+// first takes the share lock of their routes, so that a route written meanwhile is either seen or
+// wakes them (addRoute). It returns the rows inserted; an event absent from them was already
+// stored.
+func (s *Store) insertWebhookEventBatch(ctx context.Context, events []*inboxSubmission, awaitRouteFor time.Duration) (map[inboxKey]StoredEvent, error) {
 	n := len(events)
 	providers, eventIDs, types, subjects := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	headers, statuses, lastErrors := make([]string, n), make([]string, n), make([]string, n)
-	bodies, sealed := make([][]byte, n), make([]bool, n)
+	bodies, sealed, routed := make([][]byte, n), make([]bool, n), make([]bool, n)
+	var parkProviders, parkSubjects []string
 	for i, sub := range events {
 		e := sub.event
 		row, err := s.inboxRow(e)
@@ -235,33 +276,60 @@ func (s *Store) insertWebhookEventBatch(ctx context.Context, events []*inboxSubm
 		providers[i], eventIDs[i], types[i], subjects[i] = e.Provider, e.EventID, e.EventType, e.Subject
 		headers[i], bodies[i], sealed[i] = string(row.headers), row.body, row.bodySealed
 		statuses[i], lastErrors[i] = row.status, e.ParseError
+		if awaitRouteFor > 0 && e.Routed && row.status == InboxPending {
+			routed[i], lastErrors[i] = true, AwaitingRouteError(e.Subject)
+			parkProviders, parkSubjects = append(parkProviders, e.Provider), append(parkSubjects, e.Subject)
+		}
 	}
-	rows, err := s.db.QueryContext(ctx, `INSERT INTO webhook_events (provider, event_id, event_type, subject, headers, body,
-			body_sealed, status, last_error)
-		SELECT provider, event_id, event_type, subject, headers::jsonb, body, body_sealed, status, NULLIF(last_error, '')
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::boolean[],
-			$8::text[], $9::text[])
-			AS e(provider, event_id, event_type, subject, headers, body, body_sealed, status, last_error)
-		ON CONFLICT (provider, event_id) DO NOTHING
-		RETURNING id, provider, event_id`,
-		pq.StringArray(providers), pq.StringArray(eventIDs), pq.StringArray(types), pq.StringArray(subjects),
+	args := []any{pq.StringArray(providers), pq.StringArray(eventIDs), pq.StringArray(types), pq.StringArray(subjects),
 		pq.StringArray(headers), pq.ByteaArray(bodies), pq.BoolArray(sealed), pq.StringArray(statuses),
-		pq.StringArray(lastErrors))
+		pq.StringArray(lastErrors), pq.BoolArray(routed), awaitRouteFor.Seconds()}
+	insert, err := s.prepared(ctx, insertWebhookEvents)
+	if err != nil {
+		return nil, err
+	}
+	if len(parkProviders) == 0 {
+		return insertEventRows(ctx, insert, args)
+	}
+	lock, err := s.prepared(ctx, lockRoutesToAwait)
+	if err != nil {
+		return nil, err
+	}
+	var stored map[inboxKey]StoredEvent
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		// In a statement of its own: the insert's snapshot must come after the locks are held.
+		if _, err := tx.StmtContext(ctx, lock).ExecContext(ctx, pq.StringArray(parkProviders), pq.StringArray(parkSubjects)); err != nil {
+			return fmt.Errorf("store: lock routes of events that may await them: %w", err)
+		}
+		stored, err = insertEventRows(ctx, tx.StmtContext(ctx, insert), args)
+		return err
+	})
+	return stored, err
+}
+
+// insertEventRows runs insertWebhookEvents, prepared as stmt, and returns the rows it inserted.
+func insertEventRows(ctx context.Context, stmt *sql.Stmt, args []any) (map[inboxKey]StoredEvent, error) {
+	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: insert webhook events: %w", err)
 	}
 	defer rows.Close()
-	ids := make(map[inboxKey]int64, n)
+	stored := map[inboxKey]StoredEvent{}
 	for rows.Next() {
-		var id int64
+		e := StoredEvent{Inserted: true}
 		var k inboxKey
-		if err := rows.Scan(&id, &k.provider, &k.eventID); err != nil {
+		if err := rows.Scan(&e.ID, &k.provider, &k.eventID, &e.AwaitingRoute); err != nil {
 			return nil, fmt.Errorf("store: insert webhook events: %w", err)
 		}
-		ids[k] = id
+		stored[k] = e
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: insert webhook events: %w", err)
 	}
-	return ids, nil
+	return stored, nil
+}
+
+// AwaitingRouteError is the last_error of an event parked to await its route.
+func AwaitingRouteError(subject string) string {
+	return fmt.Sprintf("no route for subject %q yet", subject)
 }

@@ -27,10 +27,11 @@ func inboxEvent(eventID string) store.NewInboxEvent {
 }
 
 type inboxAnswer struct {
-	event    store.NewInboxEvent
-	id       int64
-	inserted bool
-	err      error
+	event         store.NewInboxEvent
+	id            int64
+	inserted      bool
+	awaitingRoute bool
+	err           error
 }
 
 // submitAll submits the events at once, each from its own goroutine, and returns their answers in
@@ -45,7 +46,9 @@ func submitAll(t *testing.T, w *store.InboxWriter, events ...store.NewInboxEvent
 		wg.Go(func() {
 			a := &answers[i]
 			a.event = e
-			a.id, a.inserted, a.err = w.InsertWebhookEvent(ctx, e)
+			var stored store.StoredEvent
+			stored, a.err = w.InsertWebhookEvent(ctx, e)
+			a.id, a.inserted, a.awaitingRoute = stored.ID, stored.Inserted, stored.AwaitingRoute
 		})
 	}
 	wg.Wait()
@@ -94,11 +97,12 @@ func TestInboxWriterAnswersEachConcurrentSubmitterAfterItsBatchCommits(t *testin
 	for i := range submitters {
 		wg.Go(func() {
 			eventID := fmt.Sprintf("evt-%d", i)
-			id, inserted, err := w.InsertWebhookEvent(ctx, inboxEvent(eventID))
-			if err != nil || !inserted {
-				errs <- fmt.Errorf("%s: inserted %v, error %v", eventID, inserted, err)
+			answer, err := w.InsertWebhookEvent(ctx, inboxEvent(eventID))
+			if err != nil || !answer.Inserted {
+				errs <- fmt.Errorf("%s: inserted %v, error %v", eventID, answer.Inserted, err)
 				return
 			}
+			id := answer.ID
 			// Read through another connection of the pool: only a committed row is visible there.
 			var stored string
 			if err := db.GetContext(ctx, &stored, `SELECT event_id FROM webhook_events WHERE id = $1`, id); err != nil {
@@ -253,7 +257,7 @@ func TestInboxWriterSubmitterWhoseContextEndsGetsAnError(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, _, err := w.InsertWebhookEvent(ctx, inboxEvent("gave-up"))
+	_, err := w.InsertWebhookEvent(ctx, inboxEvent("gave-up"))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 
 	// The batch it was in still commits once it fills, for the submitters that are waiting.
@@ -280,7 +284,51 @@ func TestInboxWriterCloseCommitsWhatWasSubmitted(t *testing.T) {
 	}
 	require.Len(t, storedInboxRows(t, db), 3)
 
-	_, _, err := w.InsertWebhookEvent(context.Background(), inboxEvent("late"))
+	_, err := w.InsertWebhookEvent(context.Background(), inboxEvent("late"))
 	require.ErrorIs(t, err, store.ErrInboxWriterClosed)
 	w.Close()
+}
+
+// TestInboxWriterParksRoutedEventsWithoutARoute: a routed event whose subject has no route is
+// stored awaiting it, with the reason, and is not due until the route is written; one whose route
+// exists, one the relay routes itself (not Routed) and an unparsed one are stored as before.
+func TestInboxWriterParksRoutedEventsWithoutARoute(t *testing.T) {
+	db := testenv.NewDB(t)
+	st := store.New(db)
+	ctx := t.Context()
+	require.NoError(t, st.AddRoute(ctx, "complycube", "check:routed", "workflow-routed"))
+	w := newInboxWriter(t, db, store.InboxWriterConfig{AwaitRouteFor: time.Hour})
+
+	event := func(eventID, subject string, routed bool) store.NewInboxEvent {
+		e := inboxEvent(eventID)
+		e.Subject, e.Routed = subject, routed
+		return e
+	}
+	early, routed, addressed := event("early", "check:early", true), event("routed", "check:routed", true),
+		event("addressed", "account:a1", false)
+	unparsed := event("unparsed", "", true)
+	unparsed.ParseError = "bad"
+	answers := submitAll(t, w, early, routed, addressed, unparsed)
+	for _, a := range answers {
+		require.NoError(t, a.err, a.event.EventID)
+		require.True(t, a.inserted, a.event.EventID)
+	}
+	require.Equal(t, []bool{true, false, false, false},
+		[]bool{answers[0].awaitingRoute, answers[1].awaitingRoute, answers[2].awaitingRoute, answers[3].awaitingRoute})
+	rows := storedInboxRows(t, db)
+	require.Equal(t, `no route for subject "check:early" yet`, *rows["early"].LastError)
+	require.Nil(t, rows["routed"].LastError)
+	require.Equal(t, "bad", *rows["unparsed"].LastError)
+
+	due, err := st.ClaimDueEvents(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []int64{answers[1].id, answers[2].id}, []int64{due[0].ID, due[1].ID})
+	require.Len(t, due, 2, "the parked and the unparsed events are not due")
+
+	require.NoError(t, st.AddRoute(ctx, "complycube", "check:early", "workflow-early"))
+	woken, err := st.ClaimDueEvents(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, woken, 1)
+	require.Equal(t, answers[0].id, woken[0].ID)
+	require.Equal(t, "workflow-early", *woken[0].WorkflowID)
 }

@@ -84,3 +84,44 @@ func TestAnEventStoredAfterItsRouteWokeEventsIsNotParkedPastIt(t *testing.T) {
 	require.Equal(t, id, due[0].ID)
 	require.Equal(t, "workflow-1", *due[0].WorkflowID)
 }
+
+// TestAnEventStoredWhileItsRouteIsWrittenIsNotParkedPastIt: the inbox writer parks an event whose
+// subject has no route as it stores it. Stored while a route's transaction is open, after that
+// transaction woke its events, the event would miss both the route and the wake. Its batch waits
+// for the route's transaction instead, and then finds the route.
+func TestAnEventStoredWhileItsRouteIsWrittenIsNotParkedPastIt(t *testing.T) {
+	st := New(testenv.NewDB(t))
+	ctx := context.Background()
+	writer := NewInboxWriter(st, InboxWriterConfig{AwaitRouteFor: time.Hour})
+	t.Cleanup(writer.Close)
+	tx, err := st.db.BeginTxx(ctx, nil)
+	require.NoError(t, err)
+	require.NoError(t, addRoute(ctx, tx, "test", "thing:raced", "workflow-1"))
+
+	type answer struct {
+		stored StoredEvent
+		err    error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		stored, err := writer.InsertWebhookEvent(ctx, NewInboxEvent{Provider: "test", EventID: uuid.NewString(),
+			EventType: "thing.happened", Subject: "thing:raced", Headers: map[string]string{}, Body: []byte("{}"), Routed: true})
+		answered <- answer{stored, err}
+	}()
+	select {
+	case a := <-answered:
+		t.Fatalf("the event was stored while its route's transaction was open: %+v", a)
+	case <-time.After(200 * time.Millisecond):
+	}
+	require.NoError(t, tx.Commit())
+	a := <-answered
+	require.NoError(t, a.err)
+	require.True(t, a.stored.Inserted)
+	require.False(t, a.stored.AwaitingRoute, "stored after the route committed: nothing to await")
+
+	due, err := st.ClaimDueEvents(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, due, 1)
+	require.Equal(t, a.stored.ID, due[0].ID)
+	require.Equal(t, "workflow-1", *due[0].WorkflowID)
+}

@@ -202,6 +202,7 @@ func loadConfig(env registry.Env) (config, error) {
 	if c.Inbox.FlushInterval, err = envDuration(env, settingInboxFlush); err != nil {
 		return c, err
 	}
+	c.Inbox.AwaitRouteFor = c.UnroutableAfter
 	if c.InboxBodyRetention, err = envDuration(env, settingInboxBodyRetention); err != nil {
 		return c, err
 	}

@@ -146,7 +146,7 @@ func (*Authenticate) WebhookEventTypes() []string {
 // user or order would be acknowledged as a duplicate and lost. A retry resends the same bytes.
 func (*Authenticate) ParseWebhook(body []byte) (registry.Envelope, error) {
 	ev, err := authenticate.ParseEvent(body)
-	return registry.Envelope{ID: ev.Key, Type: ev.Event, Subject: ev.Subject()}, err
+	return registry.Envelope{ID: ev.Key, Type: ev.Event, Subject: ev.Subject(), Routed: true}, err
 }
 
 // Translate keeps the summary only: it has no PII, and no report link either. The events the check

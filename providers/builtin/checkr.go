@@ -161,9 +161,12 @@ func (*Checkr) WebhookEventTypes() []string {
 		checkr.EventCandidateDriverLicenseRequired}
 }
 
+// ParseWebhook leaves account.credentialed unrouted: it goes to its account's workflow, which it
+// may be the first to start (Translate).
 func (*Checkr) ParseWebhook(body []byte) (registry.Envelope, error) {
 	ev, err := checkr.ParseEvent(body)
-	return registry.Envelope{ID: ev.ID, Type: ev.Type, Subject: ev.Subject()}, err
+	return registry.Envelope{ID: ev.ID, Type: ev.Type, Subject: ev.Subject(),
+		Routed: ev.Type != checkr.EventAccountCredentialed}, err
 }
 
 // ScrubWebhook keeps the access token that token.deauthorized revokes out of the inbox: only its

@@ -91,7 +91,7 @@ func (*ComplyCube) WebhookEventTypes() []string {
 
 func (*ComplyCube) ParseWebhook(body []byte) (registry.Envelope, error) {
 	ev, err := complycube.ParseEvent(body)
-	return registry.Envelope{ID: ev.ID, Type: ev.Type, Subject: ev.Subject()}, err
+	return registry.Envelope{ID: ev.ID, Type: ev.Type, Subject: ev.Subject(), Routed: true}, err
 }
 
 // Translate keeps the summary only: client and document payloads carry PII.

@@ -55,7 +55,7 @@ func TestComplyCubeKeepsEventsWithOddTimestamps(t *testing.T) {
 			"payload":{"id":"c1","status":"complete","outcome":"attention","updatedAt":` + createdAt + `},"createdAt":` + createdAt + `}`)
 		env, err := p.ParseWebhook(body)
 		require.NoError(t, err, createdAt)
-		assert.Equal(t, registry.Envelope{ID: "e1", Type: "check.updated", Subject: "check:c1"}, env)
+		assert.Equal(t, registry.Envelope{ID: "e1", Type: "check.updated", Subject: "check:c1", Routed: true}, env)
 		sig, err := p.Translate(body)
 		require.NoError(t, err)
 		assert.Equal(t, workflows.ComplyCubeEventSignal, sig.Name)

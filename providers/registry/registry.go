@@ -126,6 +126,10 @@ type Envelope struct {
 	ID      string // de-duplicates the provider's retries
 	Type    string
 	Subject string // routes the event to the workflow that created the resource
+	// Routed says that the event goes to the workflow its Subject routes to, not to one its Signal
+	// names (Signal.WorkflowID). Such an event stored before its route exists waits in the inbox
+	// until the route is written, without the relay looking at it. Left false, the relay decides.
+	Routed bool
 }
 
 // Signal is what a stored event becomes.

@@ -94,7 +94,7 @@ func (p *Provider) VerifyWebhook(header http.Header, _ string, body []byte) bool
 
 func (*Provider) ParseWebhook(body []byte) (registry.Envelope, error) {
 	ev, err := parse(body)
-	return registry.Envelope{ID: ev.ID, Type: ev.Type, Subject: SubjectFor(ev.CheckID)}, err
+	return registry.Envelope{ID: ev.ID, Type: ev.Type, Subject: SubjectFor(ev.CheckID), Routed: true}, err
 }
 
 func (*Provider) Translate(body []byte) (registry.Signal, error) {
