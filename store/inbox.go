@@ -94,23 +94,22 @@ func claimEvents(due string) string {
 	ORDER BY c.id`
 }
 
+// The relay's claims: the longest due events ($3 at most), and those of the ids $3 that are due.
+var (
+	claimDueEvents = claimEvents(`SELECT id FROM webhook_events
+		WHERE status = 'pending' AND next_attempt_at <= now()
+		ORDER BY next_attempt_at, id
+		LIMIT $3
+		FOR UPDATE SKIP LOCKED`)
+	claimEventsByID = claimEvents(`SELECT id FROM webhook_events
+		WHERE id = ANY($3) AND status = 'pending' AND next_attempt_at <= now()
+		FOR UPDATE SKIP LOCKED`)
+)
+
 // ClaimDueEvents leases up to limit due pending events, the longest due first, their bodies opened
 // (see openClaimed).
 func (s *Store) ClaimDueEvents(ctx context.Context, limit int, lease time.Duration) ([]InboxEvent, error) {
-	var events []InboxEvent
-	err := s.inAsyncCommitTx(ctx, func(tx *sqlx.Tx) error {
-		var rows []claimedRow
-		err := tx.SelectContext(ctx, &rows, claimEvents(`SELECT id FROM webhook_events
-			WHERE status = 'pending' AND next_attempt_at <= now()
-			ORDER BY next_attempt_at, id
-			LIMIT $3
-			FOR UPDATE SKIP LOCKED`), uuid.NewString(), lease.Seconds(), limit)
-		if err != nil {
-			return err
-		}
-		events, err = s.openClaimed(ctx, tx, rows)
-		return err
-	})
+	events, err := s.claim(ctx, claimDueEvents, lease, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim due webhook events: %w", err)
 	}
@@ -120,22 +119,29 @@ func (s *Store) ClaimDueEvents(ctx context.Context, limit int, lease time.Durati
 // ClaimEvents leases those of the events ids that are pending and due: the relay's fast path for
 // events just stored. Their bodies are opened as ClaimDueEvents opens them.
 func (s *Store) ClaimEvents(ctx context.Context, ids []int64, lease time.Duration) ([]InboxEvent, error) {
+	events, err := s.claim(ctx, claimEventsByID, lease, pq.Array(ids))
+	if err != nil {
+		return nil, fmt.Errorf("store: claim webhook events: %w", err)
+	}
+	return events, nil
+}
+
+// claim runs a claim statement, prepared, with which as its third parameter.
+func (s *Store) claim(ctx context.Context, query string, lease time.Duration, which any) ([]InboxEvent, error) {
+	stmt, err := s.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
 	var events []InboxEvent
-	err := s.inAsyncCommitTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inAsyncCommitTx(ctx, func(tx *sqlx.Tx) error {
 		var rows []claimedRow
-		err := tx.SelectContext(ctx, &rows, claimEvents(`SELECT id FROM webhook_events
-			WHERE id = ANY($3) AND status = 'pending' AND next_attempt_at <= now()
-			FOR UPDATE SKIP LOCKED`), uuid.NewString(), lease.Seconds(), pq.Array(ids))
-		if err != nil {
+		if err := tx.StmtxContext(ctx, stmt).SelectContext(ctx, &rows, uuid.NewString(), lease.Seconds(), which); err != nil {
 			return err
 		}
 		events, err = s.openClaimed(ctx, tx, rows)
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("store: claim webhook events: %w", err)
-	}
-	return events, nil
+	return events, err
 }
 
 // Outcome is what became of a claimed event.
@@ -155,6 +161,22 @@ type Outcome struct {
 	// outcome, in its transaction, and only when the outcome is recorded.
 	Note *EventNote
 }
+
+// recordOutcomes records the outcomes of claimed events under their leases (see RecordOutcomes).
+const recordOutcomes = `UPDATE webhook_events e
+	SET status = o.status,
+	    attempts = e.attempts + CASE WHEN o.attempted THEN 1 ELSE 0 END,
+	    next_attempt_at = CASE
+	        WHEN o.awaiting_route AND EXISTS (SELECT 1 FROM routes r WHERE r.provider = e.provider AND r.subject = e.subject)
+	            THEN now()
+	        ELSE coalesce(nullif(o.retry_at, '')::timestamptz, e.next_attempt_at) END,
+	    last_error = CASE WHEN o.status = 'delivered' THEN NULL ELSE coalesce(nullif(o.error, ''), e.last_error) END,
+	    delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE e.delivered_at END,
+	    lease_id = NULL
+	FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bool[], $5::text[], $6::text[], $7::bool[])
+		AS o(id, lease_id, status, attempted, retry_at, error, awaiting_route)
+	WHERE e.id = o.id AND e.lease_id = o.lease_id AND e.status = 'pending'
+	RETURNING e.id`
 
 // RecordOutcomes records outcomes of claimed events in one statement and ends their leases. An
 // outcome whose lease is no longer the event's (it ran out and another relay claimed the event)
@@ -187,8 +209,12 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) (int, er
 			retryAt[i] = o.RetryAt.UTC().Format(time.RFC3339Nano)
 		}
 	}
+	record, err := s.prepared(ctx, recordOutcomes)
+	if err != nil {
+		return 0, err
+	}
 	var recorded []int64
-	err := s.inAsyncCommitTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inAsyncCommitTx(ctx, func(tx *sqlx.Tx) error {
 		// A route being written now is committed before the statement below looks for it, so an
 		// event is never parked past a route that woke it before it was stored (addRoute). In
 		// key order, as every parker takes them.
@@ -199,22 +225,8 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) (int, er
 				return fmt.Errorf("store: lock routes of events awaiting them: %w", err)
 			}
 		}
-		err := tx.SelectContext(ctx, &recorded, `UPDATE webhook_events e
-		SET status = o.status,
-		    attempts = e.attempts + CASE WHEN o.attempted THEN 1 ELSE 0 END,
-		    next_attempt_at = CASE
-		        WHEN o.awaiting_route AND EXISTS (SELECT 1 FROM routes r WHERE r.provider = e.provider AND r.subject = e.subject)
-		            THEN now()
-		        ELSE coalesce(nullif(o.retry_at, '')::timestamptz, e.next_attempt_at) END,
-		    last_error = CASE WHEN o.status = 'delivered' THEN NULL ELSE coalesce(nullif(o.error, ''), e.last_error) END,
-		    delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE e.delivered_at END,
-		    lease_id = NULL
-		FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bool[], $5::text[], $6::text[], $7::bool[])
-			AS o(id, lease_id, status, attempted, retry_at, error, awaiting_route)
-		WHERE e.id = o.id AND e.lease_id = o.lease_id AND e.status = 'pending'
-		RETURNING e.id`,
-			pq.Array(ids), pq.Array(leases), pq.Array(statuses), pq.Array(attempted), pq.Array(retryAt),
-			pq.Array(errs), pq.Array(awaitingRoute))
+		err := tx.StmtxContext(ctx, record).SelectContext(ctx, &recorded, pq.Array(ids), pq.Array(leases),
+			pq.Array(statuses), pq.Array(attempted), pq.Array(retryAt), pq.Array(errs), pq.Array(awaitingRoute))
 		if err != nil {
 			return fmt.Errorf("store: record webhook event outcomes: %w", err)
 		}
