@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -827,6 +828,10 @@ func (b *bench) measureIngest(ctx context.Context, rep *Report) error {
 		return fmt.Errorf("read the warm-up webhook's stored headers: %w", err)
 	}
 
+	if _, err := b.s.db.ExecContext(ctx, `CREATE TABLE loadbench_inbox_copy (LIKE webhook_events INCLUDING ALL)`); err != nil {
+		return fmt.Errorf("copy the inbox table: %w", err)
+	}
+	defer b.s.db.ExecContext(context.WithoutCancel(ctx), `DROP TABLE loadbench_inbox_copy`)
 	inserted, err := b.insertBaseline(ctx, headers)
 	if err != nil {
 		return err
@@ -853,17 +858,54 @@ func (b *bench) measureIngest(ctx context.Context, rep *Report) error {
 	fig.AckRequests = acks.ok
 	fig.AckP50Ms, fig.AckP99Ms, fig.AckMaxMs = percentileMs(acks.latencies, 50), percentileMs(acks.latencies, 99), percentileMs(acks.latencies, 100)
 	b.logf("   ack latency at %d/s: p50 %s, p99 %s, max %s", fig.AckRatePerSec, ms(fig.AckP50Ms), ms(fig.AckP99Ms), ms(fig.AckMaxMs))
+
+	// The same rate of raw inserts: each waits for its commit's flush as each acknowledgement
+	// does, so a stall of the disk shows in both.
+	raw, err := b.insertLatencies(ctx, headers, fig.AckRatePerSec, b.cfg.ackDuration)
+	if err != nil {
+		return err
+	}
+	fig.AckBaselineP50Ms, fig.AckBaselineP99Ms, fig.AckBaselineMaxMs = percentileMs(raw, 50), percentileMs(raw, 99), percentileMs(raw, 100)
+	fig.AckP99Ratio = ratio(fig.AckP99Ms, fig.AckBaselineP99Ms)
+	b.logf("   raw inbox-row insert at %d/s: p50 %s, p99 %s, max %s", fig.AckRatePerSec, ms(fig.AckBaselineP50Ms),
+		ms(fig.AckBaselineP99Ms), ms(fig.AckBaselineMaxMs))
 	return nil
+}
+
+// insertLatencies runs the raw insert of the inbox row open loop: rate a second for du, each
+// started on time whether or not the earlier ones have finished. It returns how long each took,
+// sorted.
+func (b *bench) insertLatencies(ctx context.Context, headers []byte, rate int, du time.Duration) ([]time.Duration, error) {
+	interval := time.Second / time.Duration(rate)
+	latencies := make([]time.Duration, int(du/interval))
+	errs := make(chan error, len(latencies))
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range latencies {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
+		wg.Go(func() {
+			began := time.Now()
+			eventID := fmt.Sprintf("loadbench-%s-baseline-ack-%d", b.runID, i)
+			if _, err := b.s.db.ExecContext(ctx, ingestInsert, complycube.Name, eventID, "check.completed.clear",
+				"check:"+randomHex(12), headers, complyCubeEventBody(eventID, randomHex(12))); err != nil {
+				errs <- err
+			}
+			latencies[i] = time.Since(began)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, fmt.Errorf("insert baseline at %d/s: %w", rate, err)
+	}
+	slices.Sort(latencies)
+	return latencies, nil
 }
 
 // insertBaseline runs the store's insert of the inbox row, with the stored headers of a real
 // webhook, into a copy of the inbox (same columns, defaults, constraints and indexes) from
 // ingestClients connections for ingestDuration, and returns the rows inserted per second.
 func (b *bench) insertBaseline(ctx context.Context, headers []byte) (float64, error) {
-	if _, err := b.s.db.ExecContext(ctx, `CREATE TABLE loadbench_inbox_copy (LIKE webhook_events INCLUDING ALL)`); err != nil {
-		return 0, fmt.Errorf("copy the inbox table: %w", err)
-	}
-	defer b.s.db.ExecContext(context.WithoutCancel(ctx), `DROP TABLE loadbench_inbox_copy`)
 	var inserted atomic.Int64
 	deadline := time.Now().Add(b.cfg.ingestDuration)
 	took, err := parallel(ctx, b.cfg.ingestClients, b.cfg.ingestClients, func(ctx context.Context, client int) error {

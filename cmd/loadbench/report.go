@@ -50,7 +50,7 @@ type Sizes struct {
 
 // IngestFigures: the raw single-row insert of the inbox row beside signed webhooks through HTTP,
 // both closed loop with the same number of clients, then the ack latency open loop at half the
-// measured ingest rate.
+// measured ingest rate beside the raw insert's latency open loop at the same rate.
 type IngestFigures struct {
 	InsertBaselinePerSec float64 `json:"insert_baseline_per_sec"`
 	IngestPerSec         float64 `json:"ingest_per_sec"`
@@ -60,6 +60,10 @@ type IngestFigures struct {
 	AckP50Ms             float64 `json:"ack_p50_ms"`
 	AckP99Ms             float64 `json:"ack_p99_ms"`
 	AckMaxMs             float64 `json:"ack_max_ms"`
+	AckBaselineP50Ms     float64 `json:"ack_baseline_p50_ms"`
+	AckBaselineP99Ms     float64 `json:"ack_baseline_p99_ms"`
+	AckBaselineMaxMs     float64 `json:"ack_baseline_max_ms"`
+	AckP99Ratio          float64 `json:"ack_p99_ratio"`
 }
 
 // DeliveryFigures: the bare SDK signalling idle workflows beside the relay delivering the
@@ -152,6 +156,8 @@ func (r *Report) complete() error {
 		need(i.InsertBaselinePerSec > 0 && i.IngestPerSec > 0 && i.Ratio > 0, "ingest rates")
 		if measured(stageAck) {
 			need(i.AckRequests > 0 && i.AckP50Ms > 0 && i.AckP99Ms >= i.AckP50Ms && i.AckMaxMs >= i.AckP99Ms, "ack latency")
+			need(i.AckBaselineP50Ms > 0 && i.AckBaselineP99Ms >= i.AckBaselineP50Ms && i.AckBaselineMaxMs >= i.AckBaselineP99Ms,
+				"raw insert latency")
 		}
 	}
 	if d := r.Delivery; measured(stageDelivery) && d == nil {
@@ -231,7 +237,9 @@ func (r *Report) print(w io.Writer) {
 			perSec(i.InsertBaselinePerSec)+" raw inbox-row insert", i.Ratio)
 		if i.AckRequests > 0 {
 			row(fmt.Sprintf("ack latency, open loop at %d/s (half)", i.AckRatePerSec),
-				fmt.Sprintf("p50 %s, p99 %s, max %s", ms(i.AckP50Ms), ms(i.AckP99Ms), ms(i.AckMaxMs)), "", 0)
+				fmt.Sprintf("p50 %s, p99 %s, max %s", ms(i.AckP50Ms), ms(i.AckP99Ms), ms(i.AckMaxMs)),
+				fmt.Sprintf("p50 %s, p99 %s, max %s raw inbox-row insert", ms(i.AckBaselineP50Ms), ms(i.AckBaselineP99Ms),
+					ms(i.AckBaselineMaxMs)), i.AckP99Ratio)
 		}
 	}
 	if d := r.Delivery; d != nil {
