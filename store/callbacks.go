@@ -439,7 +439,8 @@ type DueCallback struct {
 func (s *Store) ClaimDueCallbacks(ctx context.Context, limit int, lease time.Duration) ([]DueCallback, error) {
 	var due []DueCallback
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		return tx.SelectContext(ctx, &due, `WITH claimed AS (
+		var claimed []DueCallback
+		err := tx.SelectContext(ctx, &claimed, `WITH claimed AS (
 				UPDATE callback_deliveries d SET lease_id = $1, next_attempt_at = now() + $2 * interval '1 second'
 				WHERE d.id IN (SELECT c.id FROM callback_deliveries c
 					JOIN webhook_endpoints e ON e.id = c.endpoint_id AND e.enabled
@@ -454,17 +455,39 @@ func (s *Store) ClaimDueCallbacks(ctx context.Context, limit int, lease time.Dur
 				CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret_sealed END AS previous_secret_sealed
 			FROM claimed c JOIN webhook_endpoints e ON e.id = c.endpoint_id
 			ORDER BY c.id`, uuid.NewString(), lease.Seconds(), limit)
+		if err != nil {
+			return err
+		}
+		if len(claimed) > 0 && s.vault == nil {
+			return errNoVault
+		}
+		// A delivery whose endpoint's secret does not open stays leased, with the reason, and is due
+		// again when its lease ends (a replica not given a new key yet cannot open what the others
+		// sealed with it). Failing the claim instead would hold up every endpoint's deliveries.
+		var unopened []int64
+		for _, d := range claimed {
+			if err := s.openSecrets(&d); err != nil {
+				unopened = append(unopened, d.ID)
+				continue
+			}
+			due = append(due, d)
+		}
+		if len(unopened) > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE callback_deliveries SET last_error = $2 WHERE id = ANY($1)`,
+				pq.Array(unopened), secretNotOpened); err != nil {
+				return fmt.Errorf("note callback secrets not opened: %w", err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: claim due callbacks: %w", err)
 	}
-	for i := range due {
-		if err := s.openSecrets(&due[i]); err != nil {
-			return nil, err
-		}
-	}
 	return due, nil
 }
+
+// secretNotOpened is the last_error of a delivery whose endpoint's signing secret does not open.
+const secretNotOpened = "the endpoint's signing secret cannot be opened: is the key that sealed it loaded? (SCREENFLOW_ENCRYPTION_OLD_KEYS)"
 
 func (s *Store) openSecrets(d *DueCallback) error {
 	if s.vault == nil {

@@ -436,3 +436,50 @@ func TestAmendedOutcomesAfterCompletionAreEvents(t *testing.T) {
 	require.Equal(t, "clear", changed.Data.PreviousResult)
 	require.Equal(t, amended.Sequence+1, changed.Sequence)
 }
+
+// TestADeliveryWhoseSecretDoesNotOpenHoldsUpNoOther: an endpoint's secret sealed under a key this
+// replica lacks leaves its own delivery leased, with the reason, while the other endpoints'
+// deliveries are claimed and sent.
+func TestADeliveryWhoseSecretDoesNotOpenHoldsUpNoOther(t *testing.T) {
+	db := testenv.NewDB(t)
+	ctx := context.Background()
+	oldKey, newKey := vault.NewKey(), vault.NewKey()
+	before := store.NewSealed(db, newKeyring(t, oldKey))
+	tenant, _, err := before.CreateTenant(ctx, "acme")
+	require.NoError(t, err)
+	sealedBefore, _, err := before.CreateWebhookEndpoint(ctx, store.NewWebhookEndpoint{TenantID: tenant.ID,
+		URL: "https://old.example.com/callbacks", EventTypes: store.CallbackEventTypes, Enabled: true})
+	require.NoError(t, err)
+	// A replica given only the new key, before the rotation re-sealed the first secret.
+	after := store.NewSealed(db, newKeyring(t, newKey))
+	sealedAfter, secret, err := after.CreateWebhookEndpoint(ctx, store.NewWebhookEndpoint{TenantID: tenant.ID,
+		URL: "https://new.example.com/callbacks", EventTypes: store.CallbackEventTypes, Enabled: true})
+	require.NoError(t, err)
+	_, _, err = after.CreateScreening(ctx, store.NewScreening{TenantID: tenant.ID,
+		Candidate: store.Candidate{Reference: "r", FirstName: "A", LastName: "B", Email: "a@b.c", DOB: "1990-01-01"},
+		Checks:    []store.NewCheck{{Provider: "complycube", Type: "standard_screening_check"}}})
+	require.NoError(t, err)
+
+	due, err := after.ClaimDueCallbacks(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, due, 1)
+	require.Equal(t, sealedAfter.ID, due[0].EndpointID)
+	require.Equal(t, []string{secret}, due[0].Secrets)
+
+	var held struct {
+		Leased    bool    `db:"leased"`
+		LastError *string `db:"last_error"`
+	}
+	require.NoError(t, db.Get(&held, `SELECT lease_id IS NOT NULL AS leased, last_error FROM callback_deliveries
+		WHERE endpoint_id = $1`, sealedBefore.ID))
+	require.True(t, held.Leased, "due again when its lease ends, for a replica that has the key")
+	require.Contains(t, *held.LastError, "SCREENFLOW_ENCRYPTION_OLD_KEYS")
+
+	// Its lease ends; a replica with both keys takes it.
+	_, err = db.Exec(`UPDATE callback_deliveries SET next_attempt_at = now() WHERE endpoint_id = $1`, sealedBefore.ID)
+	require.NoError(t, err)
+	again, err := store.NewSealed(db, newKeyring(t, newKey, oldKey)).ClaimDueCallbacks(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, again, 1)
+	require.Equal(t, sealedBefore.ID, again[0].EndpointID)
+}
