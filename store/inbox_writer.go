@@ -235,7 +235,8 @@ func (s *Store) insertWebhookEvents(ctx context.Context, events []*inboxSubmissi
 }
 
 // insertWebhookEvents stores a batch of events, one array parameter per column, parking the routed
-// ones whose subject has no route for $11 seconds (see insertWebhookEventBatch).
+// ones whose subject has no route for $11 seconds (see insertWebhookEventBatch). OFFSET 0 keeps
+// the look for the route in its subquery, run once per event rather than once per use.
 const insertWebhookEvents = `INSERT INTO webhook_events (provider, event_id, event_type, subject, headers, body,
 		body_sealed, status, last_error, next_attempt_at)
 	SELECT provider, event_id, event_type, subject, headers::jsonb, body, body_sealed, status,
@@ -245,7 +246,8 @@ const insertWebhookEvents = `INSERT INTO webhook_events (provider, event_id, eve
 			SELECT 1 FROM routes r WHERE r.provider = e.provider AND r.subject = e.subject) AS awaiting
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::boolean[],
 			$8::text[], $9::text[], $10::boolean[])
-			AS e(provider, event_id, event_type, subject, headers, body, body_sealed, status, last_error, routed)) e
+			AS e(provider, event_id, event_type, subject, headers, body, body_sealed, status, last_error, routed)
+		OFFSET 0) e
 	ON CONFLICT (provider, event_id) DO NOTHING
 	RETURNING id, provider, event_id, next_attempt_at > now() AS awaiting_route`
 
