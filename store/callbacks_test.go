@@ -195,10 +195,7 @@ func TestWithoutASubscribedEndpointNothingIsWritten(t *testing.T) {
 	require.False(t, disabled.Enabled)
 	newEndpoint(t, st, tenant.ID, store.EventDocumentAvailable)
 
-	scr, _, err := st.CreateScreening(ctx, store.NewScreening{TenantID: tenant.ID,
-		Candidate: store.Candidate{Reference: "r", FirstName: "A", LastName: "B", Email: "a@b.c", DOB: "1990-01-01"},
-		Checks:    []store.NewCheck{{Provider: "complycube", Type: "standard_screening_check"}}})
-	require.NoError(t, err)
+	scr := createComplyCubeScreening(t, st, tenant.ID)
 	checks, err := st.ScreeningChecks(ctx, scr.ID)
 	require.NoError(t, err)
 	clear := "clear"
@@ -220,14 +217,21 @@ func outboxFixture(t *testing.T) (*sqlx.DB, *store.Store, store.Tenant) {
 	return db, st, tenant
 }
 
+// createComplyCubeScreening creates a screening of tenantID with one ComplyCube check.
+func createComplyCubeScreening(t *testing.T, st *store.Store, tenantID string) store.Screening {
+	t.Helper()
+	scr, _, err := st.CreateScreening(context.Background(), store.NewScreening{TenantID: tenantID,
+		Candidate: store.Candidate{Reference: "r", FirstName: "A", LastName: "B", Email: "a@b.c", DOB: "1990-01-01"},
+		Checks:    []store.NewCheck{{Provider: "complycube", Type: "standard_screening_check"}}})
+	require.NoError(t, err)
+	return scr
+}
+
 // beganScreening is a screening of tenantID with one ComplyCube check, begun.
 func beganScreening(t *testing.T, st *store.Store, tenantID string) (store.Screening, []store.Check) {
 	t.Helper()
 	ctx := context.Background()
-	scr, _, err := st.CreateScreening(ctx, store.NewScreening{TenantID: tenantID,
-		Candidate: store.Candidate{Reference: "r", FirstName: "A", LastName: "B", Email: "a@b.c", DOB: "1990-01-01"},
-		Checks:    []store.NewCheck{{Provider: "complycube", Type: "standard_screening_check"}}})
-	require.NoError(t, err)
+	scr := createComplyCubeScreening(t, st, tenantID)
 	checks, err := st.ScreeningChecks(ctx, scr.ID)
 	require.NoError(t, err)
 	_, err = st.BeginScreening(ctx, scr.ID)
@@ -303,10 +307,7 @@ func TestClaimsKeepEachScreeningsOrderPerEndpoint(t *testing.T) {
 	e, secret, err := st.CreateWebhookEndpoint(ctx, store.NewWebhookEndpoint{TenantID: tenant.ID,
 		URL: "https://hr.example.com/callbacks", EventTypes: store.CallbackEventTypes, Enabled: true})
 	require.NoError(t, err)
-	scr, _, err := st.CreateScreening(ctx, store.NewScreening{TenantID: tenant.ID,
-		Candidate: store.Candidate{Reference: "r", FirstName: "A", LastName: "B", Email: "a@b.c", DOB: "1990-01-01"},
-		Checks:    []store.NewCheck{{Provider: "complycube", Type: "standard_screening_check"}}})
-	require.NoError(t, err)
+	scr := createComplyCubeScreening(t, st, tenant.ID)
 	_, err = st.CancelUnstarted(ctx, scr.ID)
 	require.NoError(t, err)
 
@@ -356,12 +357,9 @@ func TestClaimsKeepEachScreeningsOrderPerEndpoint(t *testing.T) {
 }
 
 func TestKeyRotationReSealsWebhookSecrets(t *testing.T) {
-	db := testenv.NewDB(t)
-	oldKey, newKey := vault.NewKey(), vault.NewKey()
-	before := store.NewSealed(db, newKeyring(t, oldKey))
+	rf := newRotationFixture(t)
+	db, oldKey, newKey, before, tenant := rf.db, rf.oldKey, rf.newKey, rf.before, rf.tenant
 	ctx := context.Background()
-	tenant, _, err := before.CreateTenant(ctx, "acme")
-	require.NoError(t, err)
 	e, oldSecret, err := before.CreateWebhookEndpoint(ctx, store.NewWebhookEndpoint{TenantID: tenant.ID,
 		URL: "https://hr.example.com/callbacks", EventTypes: store.CallbackEventTypes, Enabled: true})
 	require.NoError(t, err)
@@ -380,10 +378,7 @@ func TestKeyRotationReSealsWebhookSecrets(t *testing.T) {
 	require.Zero(t, left.Total())
 
 	after := store.NewSealed(db, newKeyring(t, newKey))
-	_, _, err = after.CreateScreening(ctx, store.NewScreening{TenantID: tenant.ID,
-		Candidate: store.Candidate{Reference: "r", FirstName: "A", LastName: "B", Email: "a@b.c", DOB: "1990-01-01"},
-		Checks:    []store.NewCheck{{Provider: "complycube", Type: "standard_screening_check"}}})
-	require.NoError(t, err)
+	createComplyCubeScreening(t, after, tenant.ID)
 	due, err := after.ClaimDueCallbacks(ctx, 10, time.Minute)
 	require.NoError(t, err)
 	require.Len(t, due, 1)
@@ -441,12 +436,9 @@ func TestAmendedOutcomesAfterCompletionAreEvents(t *testing.T) {
 // replica lacks leaves its own delivery leased, with the reason, while the other endpoints'
 // deliveries are claimed and sent.
 func TestADeliveryWhoseSecretDoesNotOpenHoldsUpNoOther(t *testing.T) {
-	db := testenv.NewDB(t)
+	rf := newRotationFixture(t)
+	db, oldKey, newKey, before, tenant := rf.db, rf.oldKey, rf.newKey, rf.before, rf.tenant
 	ctx := context.Background()
-	oldKey, newKey := vault.NewKey(), vault.NewKey()
-	before := store.NewSealed(db, newKeyring(t, oldKey))
-	tenant, _, err := before.CreateTenant(ctx, "acme")
-	require.NoError(t, err)
 	sealedBefore, _, err := before.CreateWebhookEndpoint(ctx, store.NewWebhookEndpoint{TenantID: tenant.ID,
 		URL: "https://old.example.com/callbacks", EventTypes: store.CallbackEventTypes, Enabled: true})
 	require.NoError(t, err)
@@ -455,10 +447,7 @@ func TestADeliveryWhoseSecretDoesNotOpenHoldsUpNoOther(t *testing.T) {
 	sealedAfter, secret, err := after.CreateWebhookEndpoint(ctx, store.NewWebhookEndpoint{TenantID: tenant.ID,
 		URL: "https://new.example.com/callbacks", EventTypes: store.CallbackEventTypes, Enabled: true})
 	require.NoError(t, err)
-	_, _, err = after.CreateScreening(ctx, store.NewScreening{TenantID: tenant.ID,
-		Candidate: store.Candidate{Reference: "r", FirstName: "A", LastName: "B", Email: "a@b.c", DOB: "1990-01-01"},
-		Checks:    []store.NewCheck{{Provider: "complycube", Type: "standard_screening_check"}}})
-	require.NoError(t, err)
+	createComplyCubeScreening(t, after, tenant.ID)
 
 	due, err := after.ClaimDueCallbacks(ctx, 10, time.Minute)
 	require.NoError(t, err)

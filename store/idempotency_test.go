@@ -7,18 +7,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/screenflow/screenflow/devenv/testenv"
 	"github.com/screenflow/screenflow/store"
-	"github.com/screenflow/screenflow/vault"
 )
 
 func TestRequestHashIsKeyedAndRetriesMatchWhileKeysRotate(t *testing.T) {
-	db := testenv.NewDB(t)
+	rf := newRotationFixture(t)
+	db, oldKey, newKey, before, tenant := rf.db, rf.oldKey, rf.newKey, rf.before, rf.tenant
 	ctx := context.Background()
-	oldKey, newKey := vault.NewKey(), vault.NewKey()
-	before := store.NewSealed(db, newKeyring(t, oldKey))
-	tenant, _, err := before.CreateTenant(ctx, "acme")
-	require.NoError(t, err)
 	requestHash := sha256.Sum256([]byte(`{"candidate":{"first_name":"Augusta"}}`))
 	order := func(key string, hash []byte) store.NewScreening {
 		return store.NewScreening{TenantID: tenant.ID, IdempotencyKey: key, RequestHash: hash,

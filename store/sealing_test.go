@@ -38,6 +38,25 @@ func newKeyring(t *testing.T, keys ...string) *vault.Vault {
 	return v
 }
 
+// rotationFixture is a fresh database with one tenant, created by a store that has only oldKey:
+// what a store given other keys makes of rows sealed before a rotation.
+type rotationFixture struct {
+	db             *sqlx.DB
+	oldKey, newKey string
+	before         *store.Store
+	tenant         store.Tenant
+}
+
+func newRotationFixture(t *testing.T) rotationFixture {
+	t.Helper()
+	f := rotationFixture{db: testenv.NewDB(t), oldKey: vault.NewKey(), newKey: vault.NewKey()}
+	f.before = store.NewSealed(f.db, newKeyring(t, f.oldKey))
+	var err error
+	f.tenant, _, err = f.before.CreateTenant(context.Background(), "acme")
+	require.NoError(t, err)
+	return f
+}
+
 type sealedFixture struct {
 	tenantID, screeningID, checkID, documentID string
 }
@@ -196,18 +215,15 @@ func TestRowsFromBeforeEncryptionAreReadAndSealedByAPass(t *testing.T) {
 }
 
 func TestRotationReSealsEveryValueInBatchesSoTheOldKeyCanBeRemoved(t *testing.T) {
-	db := testenv.NewDB(t)
+	rf := newRotationFixture(t)
+	db, oldKey, newKey, before, tenant := rf.db, rf.oldKey, rf.newKey, rf.before, rf.tenant
 	ctx := context.Background()
-	oldKey, newKey := vault.NewKey(), vault.NewKey()
-	before := store.NewSealed(db, newKeyring(t, oldKey))
-	tenant, _, err := before.CreateTenant(ctx, "acme")
-	require.NoError(t, err)
 	var fixtures []sealedFixture
 	for range 7 {
 		fixtures = append(fixtures, createScreeningWithDocument(t, before, tenant.ID))
 	}
 	oldVault := newKeyring(t, oldKey)
-	_, err = before.ConnectCheckrAccount(ctx, tenant.ID, "acct-1", oldVault.Seal([]byte("checkr-token"), []byte("acct-1")), "fp-1")
+	_, err := before.ConnectCheckrAccount(ctx, tenant.ID, "acct-1", oldVault.Seal([]byte("checkr-token"), []byte("acct-1")), "fp-1")
 	require.NoError(t, err)
 
 	rotating := store.NewSealed(db, newKeyring(t, newKey, oldKey))
@@ -240,12 +256,9 @@ func TestRotationReSealsEveryValueInBatchesSoTheOldKeyCanBeRemoved(t *testing.T)
 }
 
 func TestAPassSkipsRowsLockedByOthersAndTheNextPassTakesThem(t *testing.T) {
-	db := testenv.NewDB(t)
+	rf := newRotationFixture(t)
+	db, oldKey, newKey, before, tenant := rf.db, rf.oldKey, rf.newKey, rf.before, rf.tenant
 	ctx := context.Background()
-	oldKey, newKey := vault.NewKey(), vault.NewKey()
-	before := store.NewSealed(db, newKeyring(t, oldKey))
-	tenant, _, err := before.CreateTenant(ctx, "acme")
-	require.NoError(t, err)
 	f := createScreeningWithDocument(t, before, tenant.ID)
 	createScreeningWithDocument(t, before, tenant.ID)
 
