@@ -38,7 +38,8 @@ type Config struct {
 	// Routes are written right after a provider call returns, so real waits are seconds.
 	UnroutableAfter time.Duration
 	SweepInterval   time.Duration
-	// BatchSize is the most events one claim leases; the relay holds at most twice as many.
+	// BatchSize is the most events one claim leases; the relay holds at most heldBatches times as
+	// many.
 	BatchSize int
 	// Concurrency is how many workflows the relay signals at once. Each workflow's events go one
 	// at a time, in id order.
