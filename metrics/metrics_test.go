@@ -33,16 +33,18 @@ func scrape(t *testing.T, h http.Handler, authorization string) (int, string) {
 func TestHandlerRequiresTheTokenWhenOneIsSet(t *testing.T) {
 	reg := metrics.NewRegistry()
 	guarded := metrics.Handler(reg, "s3cret")
-	for _, authorization := range []string{"", "Bearer wrong", "s3cret", "Basic czNjcmV0"} {
+	for _, authorization := range []string{"", "Bearer wrong", "s3cret", "Basic czNjcmV0", "Bearers3cret", "Bearer  "} {
 		code, body := scrape(t, guarded, authorization)
 		require.Equal(t, http.StatusUnauthorized, code, "Authorization: %q", authorization)
 		require.NotContains(t, body, "go_goroutines")
 	}
-	code, body := scrape(t, guarded, "Bearer s3cret")
-	require.Equal(t, http.StatusOK, code)
-	require.Contains(t, body, "go_goroutines")
+	for _, authorization := range []string{"Bearer s3cret", "bearer s3cret", "BEARER  s3cret"} {
+		code, body := scrape(t, guarded, authorization)
+		require.Equal(t, http.StatusOK, code, "Authorization: %q", authorization)
+		require.Contains(t, body, "go_goroutines")
+	}
 
-	code, body = scrape(t, metrics.Handler(reg, ""), "")
+	code, body := scrape(t, metrics.Handler(reg, ""), "")
 	require.Equal(t, http.StatusOK, code, "without a token the endpoint is open")
 	require.Contains(t, body, "go_goroutines")
 }
