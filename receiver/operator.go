@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -231,10 +232,8 @@ func NewReplayResponse(results []store.ReplayResult) ReplayResponse {
 func (s *Server) inboxFilterOf(c *gin.Context) (store.InboxFilter, map[string]string) {
 	f := store.InboxFilter{Status: c.Query("status"), Provider: c.Query("provider"), Limit: store.DefaultInboxListLimit}
 	fields := map[string]string{}
-	switch f.Status {
-	case store.InboxPending, store.InboxDelivered, store.InboxUnroutable, store.InboxDiscarded, store.InboxUnparsed:
-	default:
-		fields["status"] = "must be one of pending, delivered, unroutable, discarded, unparsed"
+	if !slices.Contains(store.InboxStatuses, f.Status) {
+		fields["status"] = "must be one of " + strings.Join(store.InboxStatuses, ", ")
 	}
 	if _, ok := s.cfg.Providers.Get(f.Provider); f.Provider != "" && !ok {
 		fields["provider"] = "must be a configured provider: " + strings.Join(s.cfg.Providers.Names(), ", ")
@@ -333,10 +332,9 @@ func (s *Server) replayInboxEvent(c *gin.Context) {
 // oldest events of an unroutable, discarded or unparsed status (store.ReplayInboxEvents).
 func (s *Server) replayInboxEvents(c *gin.Context) {
 	f, fields := s.inboxFilterOf(c)
-	switch f.Status {
-	case store.InboxUnroutable, store.InboxDiscarded, store.InboxUnparsed:
-	default:
-		fields["status"] = "must be one of unroutable, discarded, unparsed: the others are not the relay's to retry"
+	if !slices.Contains(store.ReplayableInboxStatuses, f.Status) {
+		fields["status"] = "must be one of " + strings.Join(store.ReplayableInboxStatuses, ", ") +
+			": the others are not the relay's to retry"
 	}
 	if len(fields) > 0 {
 		invalidQuery(c, fields)

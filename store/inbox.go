@@ -21,6 +21,14 @@ const (
 	InboxUnparsed = "unparsed"
 )
 
+var (
+	// InboxStatuses are every status an inbox event can have.
+	InboxStatuses = []string{InboxPending, InboxDelivered, InboxUnroutable, InboxDiscarded, InboxUnparsed}
+	// ReplayableInboxStatuses are those an operator may hand back to the relay (ReplayInboxEvents):
+	// the others are delivered, or the relay's to retry.
+	ReplayableInboxStatuses = []string{InboxUnroutable, InboxDiscarded, InboxUnparsed}
+)
+
 // NewInboxEvent is a verified webhook as received.
 type NewInboxEvent struct {
 	Provider  string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -189,9 +190,7 @@ func (s *Store) ReplayInboxEvent(ctx context.Context, id int64, reparse Reparse)
 // ReplayInboxEvents replays (ReplayInboxEvent) the events f selects, oldest first, each in its own
 // transaction: one that cannot be replayed holds up none of the others. f.Limit bounds how many.
 func (s *Store) ReplayInboxEvents(ctx context.Context, f InboxFilter, reparse Reparse) ([]ReplayResult, error) {
-	switch f.Status {
-	case InboxUnroutable, InboxDiscarded, InboxUnparsed:
-	default:
+	if !slices.Contains(ReplayableInboxStatuses, f.Status) {
 		return nil, fmt.Errorf("store: replay inbox events: only unroutable, discarded or unparsed events are replayed, not %q", f.Status)
 	}
 	if f.Limit <= 0 {
