@@ -11,7 +11,9 @@
 // The deploy test (TestDeploy) builds the previous release's binary from git (the commit in
 // testdata/previous-release, or SCREENFLOW_DEPLOY_FROM=<ref>), starts screenings of every
 // provider with it and leaves them waiting, replaces serve and the worker by the current binary's
-// after its migrate, and requires every screening completed with no failed workflow task.
+// after its migrate, and requires every screening completed with no failed workflow task. A task
+// Temporal refused because a signal came in while it completed (UnhandledCommand) is counted
+// apart: Temporal redoes it with the signal, which is how a closing workflow still sees it.
 //
 // Both are behind the build tag fault, so that `go test ./...` does not run them:
 //
