@@ -103,3 +103,12 @@ func TestReportCompleteAsksOnlyForTheStagesMeasured(t *testing.T) {
 	rep.Stages = append(rep.Stages, stageOpen)
 	require.ErrorContains(t, rep.complete(), "every open screening completed")
 }
+
+func TestDrainRateIsThePaceFromTheFirstCompletionToTheLast(t *testing.T) {
+	start := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	first := start.Add(700 * time.Millisecond) // a sweep's tick after the start
+	batch := []time.Time{first, first, first, first.Add(time.Second), first.Add(2 * time.Second)}
+	require.InDelta(t, 1.0, drainRate(start, batch), 1e-9, "two completions after the first batch, in two seconds")
+	require.InDelta(t, 3/0.7, drainRate(start, []time.Time{first, first, first}), 1e-9, "one instant: since the start")
+	require.Zero(t, drainRate(start, nil))
+}

@@ -330,13 +330,18 @@ func (b *bench) sdkBaseline(ctx context.Context, fig *DeliveryFigures, signals i
 		return err
 	}
 	fig.SDKStartsPerSec = startsPerSec
+	done := make([]time.Time, signals)
+	start := time.Now()
 	took, err := parallel(ctx, signals, b.cfg.signalers, func(ctx context.Context, i int) error {
-		return b.s.tc.SignalWorkflow(ctx, idle[i%len(idle)], "", "loadbench-event", payload)
+		err := b.s.tc.SignalWorkflow(ctx, idle[i%len(idle)], "", "loadbench-event", payload)
+		done[i] = time.Now()
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("signal idle workflows: %w", err)
 	}
 	fig.SDKSignalsPerSec = float64(signals) / took.Seconds()
+	fig.SDKSignalsDrainPerSec = drainRate(start, done)
 	return b.terminateIdleWorkflows(ctx, idle)
 }
 
@@ -488,18 +493,39 @@ func (b *bench) measureBacklog(ctx context.Context, fig *DeliveryFigures, webhoo
 	if err != nil {
 		return err
 	}
-	var last time.Time
+	var deliveredAt []time.Time
 	for _, d := range delivered {
 		if d.Status == "delivered" {
-			fig.BacklogDelivered++
-			last = maxTime(last, *d.DeliveredAt)
+			deliveredAt = append(deliveredAt, *d.DeliveredAt)
 		}
 	}
-	if span := last.Sub(from).Seconds(); span > 0 {
-		fig.BacklogPerSec = float64(fig.BacklogDelivered) / span
-	}
-	fig.BacklogRatio = ratio(fig.BacklogPerSec, fig.SDKSignalsPerSec)
+	fig.BacklogDelivered = len(deliveredAt)
+	fig.BacklogFirstMs = float64(slices.MinFunc(deliveredAt, time.Time.Compare).Sub(from).Microseconds()) / 1000
+	fig.BacklogPerSec = drainRate(from, deliveredAt)
+	fig.BacklogRatio = ratio(fig.BacklogPerSec, fig.SDKSignalsDrainPerSec)
 	return nil
+}
+
+// drainRate is how many completions came after the first, per second from the first to the last:
+// the pace once work flows, without the wait before it (a sweep's tick, a connection's first
+// call). Completions at the first one's very time count with it, not in the pace: the relay
+// stamps a batch of outcomes with one commit's time. When all of them share that time, as in a
+// run too small to have a pace, it is their number per second since start.
+func drainRate(start time.Time, done []time.Time) float64 {
+	if len(done) == 0 {
+		return 0
+	}
+	first, last := slices.MinFunc(done, time.Time.Compare), slices.MaxFunc(done, time.Time.Compare)
+	if !last.After(first) {
+		return float64(len(done)) / first.Sub(start).Seconds()
+	}
+	after := 0
+	for _, t := range done {
+		if t.After(first) {
+			after++
+		}
+	}
+	return float64(after) / last.Sub(first).Seconds()
 }
 
 // waitScreeningsClosed waits until the screenings' workflows have closed and returns when each closed.

@@ -73,13 +73,19 @@ type DeliveryFigures struct {
 	Webhooks         int     `json:"webhooks"`
 	Delivered        int     `json:"delivered"`
 	SDKSignalsPerSec float64 `json:"sdk_signals_per_sec"`
-	RelayPerSec      float64 `json:"relay_per_sec"`
-	Ratio            float64 `json:"ratio"`
-	InboxToSignalP50 float64 `json:"inbox_to_signal_p50_ms"`
-	InboxToSignalP99 float64 `json:"inbox_to_signal_p99_ms"`
-	// Backlog*: the relay alone, delivering as many events already stored (measureBacklog); zero
-	// on a running stack, whose serve the bench does not control.
+	// SDKSignalsDrainPerSec is the same signals' pace from the first one done to the last
+	// (drainRate), the baseline of the backlog's.
+	SDKSignalsDrainPerSec float64 `json:"sdk_signals_drain_per_sec"`
+	RelayPerSec           float64 `json:"relay_per_sec"`
+	Ratio                 float64 `json:"ratio"`
+	InboxToSignalP50      float64 `json:"inbox_to_signal_p50_ms"`
+	InboxToSignalP99      float64 `json:"inbox_to_signal_p99_ms"`
+	// Backlog*: the relay alone, delivering as many events already stored (measureBacklog), at its
+	// pace from the first delivery to the last (drainRate); zero on a running stack, whose serve
+	// the bench does not control. BacklogFirstMs is how long after serve's resumption the first
+	// delivery was recorded: the relay takes a stored backlog at its next sweep.
 	BacklogDelivered int     `json:"backlog_delivered"`
+	BacklogFirstMs   float64 `json:"backlog_first_ms"`
 	BacklogPerSec    float64 `json:"backlog_per_sec"`
 	BacklogRatio     float64 `json:"backlog_ratio"`
 	// WorkerPaused: the bench's worker was stopped while the relay delivered (see
@@ -251,8 +257,9 @@ func (r *Report) print(w io.Writer) {
 			fmt.Sprintf("%s bare SDK signal, %d goroutines", perSec(d.SDKSignalsPerSec), r.Sizes.Signalers), d.Ratio)
 		row("inbox to signal", fmt.Sprintf("p50 %s, p99 %s", ms(d.InboxToSignalP50), ms(d.InboxToSignalP99)), "", 0)
 		if d.BacklogDelivered > 0 {
-			row(fmt.Sprintf("relay delivery, %d events already stored%s", d.BacklogDelivered, paused), perSec(d.BacklogPerSec),
-				fmt.Sprintf("%s bare SDK signal, %d goroutines", perSec(d.SDKSignalsPerSec), r.Sizes.Signalers), d.BacklogRatio)
+			row(fmt.Sprintf("relay delivery, %d events already stored%s, first to last", d.BacklogDelivered, paused),
+				fmt.Sprintf("%s (first after %s)", perSec(d.BacklogPerSec), ms(d.BacklogFirstMs)),
+				fmt.Sprintf("%s bare SDK signal, first to last", perSec(d.SDKSignalsDrainPerSec)), d.BacklogRatio)
 		}
 		row("screenings completed after delivery", fmt.Sprintf("%.1f/s", d.CompletionsPerSec), "", 0)
 	}
