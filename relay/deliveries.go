@@ -12,8 +12,12 @@ import (
 
 // recordWindow is how long the recorder gathers outcomes before it writes them. Signals finish
 // one by one; written one by one, each would cost a commit, and Postgres would take CPU from
-// Temporal on a shared box. The workflow has its signal already, so the wait delays nothing it sees.
-const recordWindow = 20 * time.Millisecond
+// Temporal on a shared box. The workflow has its signal already, so the wait delays nothing it
+// sees: only delivered_at and an informational event's timeline note come that much later. On 2
+// CPUs shared with Temporal, BenchmarkRelayDelivery gave 374-382 signals/s with 100 ms against
+// 323-363/s with 20 ms (two runs each, bare SDK 408-481/s): at 20 ms, about fifty commits a
+// second took that CPU.
+const recordWindow = 100 * time.Millisecond
 
 // heldBatches is how many claims' worth of events one relay may hold before it has recorded their
 // outcomes. A claim waits for a whole batch of room, and room comes back only as outcomes are

@@ -290,7 +290,7 @@ func (r *Relay) deliver(ctx context.Context, c claimedEvent) store.Outcome {
 	case err == nil:
 		r.outage.over()
 		log.Debug("relay: event delivered")
-		outcome.Status = store.InboxDelivered
+		outcome.Status, outcome.DeliveredAt = store.InboxDelivered, time.Now()
 		// Only the check's own workflow leaves its events to the relay to record: an amendment
 		// workflow, started now, records each with what it made of it.
 		if signalled && isCheck {
@@ -328,7 +328,7 @@ func (r *Relay) noteInstead(ctx context.Context, c claimedEvent, check workflows
 	case !suffices:
 		return store.Outcome{}, false
 	}
-	outcome.Status, outcome.Note = store.InboxDelivered, checkNote(c.signal.Note, check)
+	outcome.Status, outcome.Note, outcome.DeliveredAt = store.InboxDelivered, checkNote(c.signal.Note, check), time.Now()
 	return outcome, true
 }
 

@@ -168,6 +168,10 @@ type Outcome struct {
 	// Note, for InboxDelivered, is what the event leaves in its check's record: written with the
 	// outcome, in its transaction, and only when the outcome is recorded.
 	Note *EventNote
+	// DeliveredAt, for InboxDelivered, is when the event was delivered, on the relay's clock. The
+	// relay records outcomes in batches, a while later: delivered_at is set that long before the
+	// record, on Postgres's clock, as received_at is. Zero: the time of the record.
+	DeliveredAt time.Time
 }
 
 // recordOutcomes records the outcomes of claimed events under their leases (see RecordOutcomes).
@@ -179,10 +183,10 @@ const recordOutcomes = `UPDATE webhook_events e
 	            THEN now()
 	        ELSE coalesce(nullif(o.retry_at, '')::timestamptz, e.next_attempt_at) END,
 	    last_error = CASE WHEN o.status = 'delivered' THEN NULL ELSE coalesce(nullif(o.error, ''), e.last_error) END,
-	    delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE e.delivered_at END,
+	    delivered_at = CASE WHEN o.status = 'delivered' THEN now() - make_interval(secs => o.delivered_ago) ELSE e.delivered_at END,
 	    lease_id = NULL
-	FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bool[], $5::text[], $6::text[], $7::bool[])
-		AS o(id, lease_id, status, attempted, retry_at, error, awaiting_route)
+	FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bool[], $5::text[], $6::text[], $7::bool[], $8::float8[])
+		AS o(id, lease_id, status, attempted, retry_at, error, awaiting_route, delivered_ago)
 	WHERE e.id = o.id AND e.lease_id = o.lease_id AND e.status = 'pending'
 	RETURNING e.id`
 
@@ -196,6 +200,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) (int, er
 	attempted, awaitingRoute := make([]bool, n), make([]bool, n)
 	var parked []int64
 	retryAt, errs := make([]string, n), make([]string, n)
+	deliveredAgo := make([]float64, n)
 	for i, o := range outcomes {
 		switch o.Status {
 		case InboxPending, InboxDelivered, InboxUnroutable, InboxDiscarded:
@@ -216,6 +221,9 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) (int, er
 		if !o.RetryAt.IsZero() {
 			retryAt[i] = o.RetryAt.UTC().Format(time.RFC3339Nano)
 		}
+		if !o.DeliveredAt.IsZero() {
+			deliveredAgo[i] = max(time.Since(o.DeliveredAt).Seconds(), 0)
+		}
 	}
 	record, err := s.prepared(ctx, recordOutcomes)
 	if err != nil {
@@ -234,7 +242,8 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []Outcome) (int, er
 			}
 		}
 		err := tx.StmtxContext(ctx, record).SelectContext(ctx, &recorded, pq.Array(ids), pq.Array(leases),
-			pq.Array(statuses), pq.Array(attempted), pq.Array(retryAt), pq.Array(errs), pq.Array(awaitingRoute))
+			pq.Array(statuses), pq.Array(attempted), pq.Array(retryAt), pq.Array(errs), pq.Array(awaitingRoute),
+			pq.Array(deliveredAgo))
 		if err != nil {
 			return fmt.Errorf("store: record webhook event outcomes: %w", err)
 		}

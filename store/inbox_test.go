@@ -76,6 +76,30 @@ func TestAClaimKeepsOthersOffItsEventsUntilItsLeaseEnds(t *testing.T) {
 	require.Equal(t, 1, attempts)
 }
 
+func TestADeliveryIsDatedWhenTheRelayMadeItNotWhenItWasRecorded(t *testing.T) {
+	st := store.New(testenv.NewDB(t))
+	ctx := context.Background()
+	ids := []int64{storeEvent(t, st, "thing:1"), storeEvent(t, st, "thing:2")}
+	claimed, err := st.ClaimEvents(ctx, ids, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, claimed, 2)
+
+	recorded, err := st.RecordOutcomes(ctx, []store.Outcome{
+		{ID: claimed[0].ID, LeaseID: claimed[0].LeaseID, Status: store.InboxDelivered, Attempted: true,
+			DeliveredAt: time.Now().Add(-3 * time.Second)},
+		{ID: claimed[1].ID, LeaseID: claimed[1].LeaseID, Status: store.InboxDelivered, Attempted: true},
+	})
+	require.NoError(t, err)
+	require.Equal(t, 2, recorded)
+	var earlier, atRecord float64 // seconds before now
+	require.NoError(t, st.DB().QueryRowContext(ctx, `SELECT
+			extract(epoch FROM now() - (SELECT delivered_at FROM webhook_events WHERE id = $1))::float8,
+			extract(epoch FROM now() - (SELECT delivered_at FROM webhook_events WHERE id = $2))::float8`,
+		ids[0], ids[1]).Scan(&earlier, &atRecord))
+	require.InDelta(t, 3, earlier, 1, "dated when the relay delivered it")
+	require.Less(t, atRecord, 1.0, "without a time: dated at the record")
+}
+
 func TestARouteWakesTheEventsWaitingForIt(t *testing.T) {
 	st := store.New(testenv.NewDB(t))
 	ctx := context.Background()

@@ -508,9 +508,9 @@ func (b *bench) measureBacklog(ctx context.Context, fig *DeliveryFigures, webhoo
 
 // drainRate is how many completions came after the first, per second from the first to the last:
 // the pace once work flows, without the wait before it (a sweep's tick, a connection's first
-// call). Completions at the first one's very time count with it, not in the pace: the relay
-// stamps a batch of outcomes with one commit's time. When all of them share that time, as in a
-// run too small to have a pace, it is their number per second since start.
+// call). Completions at the first one's very time count with it, not in the pace. When all of
+// them share that time, as in a run too small to have a pace, it is their number per second
+// since start.
 func drainRate(start time.Time, done []time.Time) float64 {
 	if len(done) == 0 {
 		return 0
