@@ -83,9 +83,9 @@ func TestEndToEndAnUnroutableEventReplayedAfterItsRouteAppearsCompletesTheScreen
 	done := s.waitForStatus(t, created.ID, store.StatusCompleted, time.Minute)
 	require.Equal(t, "clear", done.Result)
 	s.assertReportDownloads(t, done)
+	require.Equal(t, store.InboxDelivered, s.waitForInboxStatus(t, eventID))
 	delivered, err := s.db.WebhookEventStatus(ctx, complycube.Name, eventID)
 	require.NoError(t, err)
-	require.Equal(t, store.InboxDelivered, delivered.Status)
 	require.Equal(t, 1, delivered.Attempts, "counted afresh from the replay")
 
 	// Replayed again, through the CLI and through the operator API: the event stays delivered and

@@ -98,8 +98,12 @@ func TestANewProviderIsItsOwnPackageAndOneLine(t *testing.T) {
 	require.Equal(t, "clear", got.Result)
 	require.Equal(t, store.StatusCompleted, got.Checks[0].Status)
 	require.Equal(t, "clear", got.Checks[0].Outcome)
-	inbox, err := st.WebhookEventStatus(ctx, example.Name, "ev-1")
-	require.NoError(t, err)
+	// The relay records its outcomes a moment after the signals, in batches.
+	var inbox store.InboxStatus
+	require.Eventually(t, func() bool {
+		inbox, err = st.WebhookEventStatus(ctx, example.Name, "ev-1")
+		return err == nil && inbox.Status != store.InboxPending
+	}, 10*time.Second, 50*time.Millisecond, "the stored event's outcome is recorded")
 	require.Equal(t, store.InboxDelivered, inbox.Status, "the stored event was delivered as a signal")
 }
 
