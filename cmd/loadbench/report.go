@@ -69,12 +69,16 @@ type IngestFigures struct {
 // DeliveryFigures: the bare SDK signalling idle workflows beside the relay delivering the
 // completions of waiting screenings, sent all at once.
 type DeliveryFigures struct {
-	Screenings       int     `json:"screenings"`
-	Webhooks         int     `json:"webhooks"`
-	Delivered        int     `json:"delivered"`
-	SDKSignalsPerSec float64 `json:"sdk_signals_per_sec"`
+	Screenings int `json:"screenings"`
+	Webhooks   int `json:"webhooks"`
+	Delivered  int `json:"delivered"`
+	// SDKSignalsPerSec is the mean of the bare SDK's rate measured before the relay's stages and
+	// after them (SDKSignalsBeforePerSec, SDKSignalsAfterPerSec).
+	SDKSignalsPerSec       float64 `json:"sdk_signals_per_sec"`
+	SDKSignalsBeforePerSec float64 `json:"sdk_signals_before_per_sec"`
+	SDKSignalsAfterPerSec  float64 `json:"sdk_signals_after_per_sec"`
 	// SDKSignalsDrainPerSec is the same signals' pace from the first one done to the last
-	// (drainRate), the baseline of the backlog's.
+	// (drainRate), the mean of both measurements: the baseline of the backlog's.
 	SDKSignalsDrainPerSec float64 `json:"sdk_signals_drain_per_sec"`
 	RelayPerSec           float64 `json:"relay_per_sec"`
 	Ratio                 float64 `json:"ratio"`
@@ -169,7 +173,7 @@ func (r *Report) complete() error {
 	if d := r.Delivery; measured(stageDelivery) && d == nil {
 		missing = append(missing, "delivery")
 	} else if d != nil {
-		need(d.SDKSignalsPerSec > 0 && d.RelayPerSec > 0 && d.Ratio > 0 && d.SDKStartsPerSec > 0, "delivery rates")
+		need(d.SDKSignalsBeforePerSec > 0 && d.SDKSignalsAfterPerSec > 0 && d.SDKSignalsPerSec > 0 && d.RelayPerSec > 0 && d.Ratio > 0 && d.SDKStartsPerSec > 0, "delivery rates")
 		need(d.CompletionsPerSec > 0, "completion rate")
 		need(d.Webhooks > 0 && d.Delivered == d.Webhooks, "every completion webhook delivered")
 		need(d.InboxToSignalP50 > 0 && d.InboxToSignalP99 >= d.InboxToSignalP50, "inbox-to-signal latency")
@@ -254,7 +258,8 @@ func (r *Report) print(w io.Writer) {
 			paused = ", worker paused"
 		}
 		row(fmt.Sprintf("relay delivery, %d webhooks at once%s", d.Webhooks, paused), perSec(d.RelayPerSec),
-			fmt.Sprintf("%s bare SDK signal, %d goroutines", perSec(d.SDKSignalsPerSec), r.Sizes.Signalers), d.Ratio)
+			fmt.Sprintf("%s bare SDK signal, %d goroutines (%s before, %s after)", perSec(d.SDKSignalsPerSec), r.Sizes.Signalers,
+				perSec(d.SDKSignalsBeforePerSec), perSec(d.SDKSignalsAfterPerSec)), d.Ratio)
 		row("inbox to signal", fmt.Sprintf("p50 %s, p99 %s", ms(d.InboxToSignalP50), ms(d.InboxToSignalP99)), "", 0)
 		if d.BacklogDelivered > 0 {
 			row(fmt.Sprintf("relay delivery, %d events already stored%s, first to last", d.BacklogDelivered, paused),
