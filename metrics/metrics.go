@@ -5,14 +5,13 @@
 package metrics
 
 import (
-	"crypto/subtle"
 	"net/http"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/screenflow/screenflow/internal/bearer"
 	"github.com/screenflow/screenflow/metrics/apicalls"
 )
 
@@ -38,10 +37,7 @@ func Handler(reg *prometheus.Registry, token string) http.Handler {
 		return metrics
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The scheme is case-insensitive (RFC 9110, section 11.1), as the API and the codec server
-		// take it.
-		scheme, got, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(token)) != 1 {
+		if !bearer.Matches(r.Header.Get("Authorization"), token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
 			http.Error(w, "a metrics token is required", http.StatusUnauthorized)
 			return

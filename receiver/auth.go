@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/screenflow/screenflow/internal/bearer"
 	"github.com/screenflow/screenflow/store"
 )
 
@@ -18,7 +18,7 @@ type tenantKey struct{}
 // authenticate lets a request through only with "Authorization: Bearer <tenant API key>" and puts
 // the key's tenant in the context for tenantOf.
 func (s *Server) authenticate(c *gin.Context) {
-	key, ok := bearerToken(c.GetHeader("Authorization"))
+	key, ok := bearer.Token(c.GetHeader("Authorization"))
 	if !ok {
 		unauthorized(c, "send the tenant API key as \"Authorization: Bearer <key>\"")
 		return
@@ -42,17 +42,6 @@ func (s *Server) authenticate(c *gin.Context) {
 // tenantOf returns the tenant authenticate found; only handlers behind it may call it.
 func tenantOf(c *gin.Context) store.Tenant {
 	return c.MustGet(tenantKey{}).(store.Tenant)
-}
-
-// bearerToken extracts the token of a Bearer Authorization header. The scheme is case-insensitive
-// (RFC 9110, section 11.1).
-func bearerToken(header string) (string, bool) {
-	scheme, token, ok := strings.Cut(header, " ")
-	token = strings.TrimSpace(token)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
-		return "", false
-	}
-	return token, true
 }
 
 func unauthorized(c *gin.Context, message string) {

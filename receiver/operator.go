@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/screenflow/screenflow/internal/bearer"
 	"github.com/screenflow/screenflow/providers/registry"
 	"github.com/screenflow/screenflow/store"
 )
@@ -39,7 +40,7 @@ func (s *Server) registerOperatorRoutes(r *gin.Engine) {
 // authenticateOperator lets a request through only with "Authorization: Bearer <OPERATOR_API_KEY>".
 // The key is compared by its hash in constant time, so that neither its length nor its bytes leak.
 func (s *Server) authenticateOperator(c *gin.Context) {
-	key, ok := bearerToken(c.GetHeader("Authorization"))
+	key, ok := bearer.Token(c.GetHeader("Authorization"))
 	want := sha256.Sum256([]byte(s.cfg.OperatorAPIKey))
 	got := sha256.Sum256([]byte(key))
 	if !ok || subtle.ConstantTimeCompare(want[:], got[:]) != 1 {

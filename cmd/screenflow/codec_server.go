@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/screenflow/screenflow/codec"
+	"github.com/screenflow/screenflow/internal/bearer"
 	"github.com/screenflow/screenflow/providers/registry"
 )
 
@@ -122,7 +122,7 @@ func newCodecHandler(c *codec.Codec, token string, corsOrigins []string) http.Ha
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		if token != "" && !bearerTokenMatches(r.Header.Get("Authorization"), token) {
+		if token != "" && !bearer.Matches(r.Header.Get("Authorization"), token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="screenflow codec server"`)
 			http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
 			return
@@ -130,12 +130,4 @@ func newCodecHandler(c *codec.Codec, token string, corsOrigins []string) http.Ha
 		r.Body = http.MaxBytesReader(w, r.Body, maxCodecRequestBytes)
 		mux.ServeHTTP(w, r)
 	})
-}
-
-func bearerTokenMatches(header, token string) bool {
-	scheme, given, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(given)), []byte(token)) == 1
 }

@@ -1,0 +1,25 @@
+// Package bearer reads the Bearer token of an Authorization header (RFC 6750), one way for every
+// endpoint that takes one: the HR and operator API, /metrics and the codec server.
+package bearer
+
+import (
+	"crypto/subtle"
+	"strings"
+)
+
+// Token extracts the token of a Bearer Authorization header. The scheme is case-insensitive (RFC
+// 9110, section 11.1); the token is one word.
+func Token(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
+		return "", false
+	}
+	return token, true
+}
+
+// Matches says whether header carries want as its Bearer token, in constant time in the token.
+func Matches(header, want string) bool {
+	got, ok := Token(header)
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
