@@ -112,3 +112,15 @@ func TestDrainRateIsThePaceFromTheFirstCompletionToTheLast(t *testing.T) {
 	require.InDelta(t, 3/0.7, drainRate(start, []time.Time{first, first, first}), 1e-9, "one instant: since the start")
 	require.Zero(t, drainRate(start, nil))
 }
+
+func TestCPUTimesCountEverythingButIdleAndIOWaitAsBusy(t *testing.T) {
+	busy, total, err := parseCPUTimes("cpu  100 5 50 1000 20 3 7 0 0 0\ncpu0 50 2 25 500 10 1 3 0 0 0\n")
+	require.NoError(t, err)
+	require.Equal(t, uint64(100+5+50+3+7), busy)
+	require.Equal(t, uint64(100+5+50+1000+20+3+7), total)
+
+	_, _, err = parseCPUTimes("intr 1 2 3\n")
+	require.Error(t, err)
+	_, _, err = parseCPUTimes("cpu 1 2 x 4 5 6\n")
+	require.Error(t, err)
+}

@@ -258,6 +258,9 @@ func (b *bench) measureDelivery(ctx context.Context, rep *Report) error {
 	}
 	defer resume()
 	fig.WorkerPaused = b.s.worker != nil
+	if err := b.quiet(ctx, "the webhooks sent at once"); err != nil {
+		return err
+	}
 	sent := summarize(attack(ctx, targetsOnce(b.webhookTargets(webhooks)), unpaced, 0, closedLoop(b.cfg.signalers)...), http.StatusOK)
 	if err := sent.err("completion webhooks"); err != nil {
 		return err
@@ -347,6 +350,9 @@ type sdkRates struct{ startsPerSec, signalsPerSec, drainPerSec float64 }
 func (b *bench) sdkBaseline(ctx context.Context, label string, workflows, signals int, payload []byte) (sdkRates, error) {
 	idle, startsPerSec, err := b.startIdleWorkflows(ctx, label, workflows)
 	if err != nil {
+		return sdkRates{}, err
+	}
+	if err := b.quiet(ctx, "the bare SDK's signals"); err != nil {
 		return sdkRates{}, err
 	}
 	done := make([]time.Time, signals)
@@ -505,6 +511,9 @@ func (b *bench) measureBacklog(ctx context.Context, fig *DeliveryFigures, webhoo
 			return err
 		}
 	}
+	if err := b.quiet(ctx, "the stored backlog's delivery"); err != nil {
+		return err
+	}
 	from := time.Now()
 	resumeServe()
 	delivered, err := b.waitDelivered(ctx, webhooks)
@@ -615,6 +624,9 @@ func (b *bench) measureStateLatency(ctx context.Context, rep *Report, screenings
 	fig := &StateLatencyFigures{Screenings: len(screenings), ScreeningsPerSecond: screeningsPerSec, WebhooksPerSecond: rate}
 	rep.State = fig
 	webhooks := b.s.fakes.holder.take(providerCheckIDs(screenings))
+	if err := b.quiet(ctx, "the completions sent open loop"); err != nil {
+		return err
+	}
 	results := attack(ctx, targetsOnce(b.webhookTargets(webhooks)), perSecond(rate), 0)
 	if err := summarize(results, http.StatusOK).err("completion webhooks"); err != nil {
 		return err
@@ -878,6 +890,9 @@ func (b *bench) measureIngest(ctx context.Context, rep *Report) error {
 		return fmt.Errorf("copy the inbox table: %w", err)
 	}
 	defer b.s.db.ExecContext(context.WithoutCancel(ctx), `DROP TABLE loadbench_inbox_copy`)
+	if err := b.quiet(ctx, "the raw insert"); err != nil {
+		return err
+	}
 	inserted, err := b.insertBaseline(ctx, headers)
 	if err != nil {
 		return err
@@ -885,6 +900,9 @@ func (b *bench) measureIngest(ctx context.Context, rep *Report) error {
 	fig.InsertBaselinePerSec = inserted
 	b.logf("   raw inbox-row insert, %d clients: %.0f/s", b.cfg.ingestClients, inserted)
 
+	if err := b.quiet(ctx, "the webhook ingest"); err != nil {
+		return err
+	}
 	ingest := summarize(attack(ctx, targeter, unpaced, b.cfg.ingestDuration, closedLoop(b.cfg.ingestClients)...), http.StatusOK)
 	if err := ingest.err("webhook ingest"); err != nil {
 		return err
@@ -897,6 +915,9 @@ func (b *bench) measureIngest(ctx context.Context, rep *Report) error {
 	}
 
 	fig.AckRatePerSec = max(int(math.Round(fig.IngestPerSec/2)), 1)
+	if err := b.quiet(ctx, "the acknowledgements at half capacity"); err != nil {
+		return err
+	}
 	acks := summarize(attack(ctx, targeter, perSecond(fig.AckRatePerSec), b.cfg.ackDuration, vegeta.Workers(uint64(b.cfg.ingestClients))), http.StatusOK)
 	if err := acks.err("webhook ingest at half capacity"); err != nil {
 		return err
@@ -907,6 +928,9 @@ func (b *bench) measureIngest(ctx context.Context, rep *Report) error {
 
 	// The same rate of raw inserts: each waits for its commit's flush as each acknowledgement
 	// does, so a stall of the disk shows in both.
+	if err := b.quiet(ctx, "the raw insert at half capacity"); err != nil {
+		return err
+	}
 	raw, err := b.insertLatencies(ctx, headers, fig.AckRatePerSec, b.cfg.ackDuration)
 	if err != nil {
 		return err
