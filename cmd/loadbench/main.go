@@ -58,6 +58,7 @@ type config struct {
 	readDuration    time.Duration
 	waitTimeout     time.Duration
 	settleAfterOpen time.Duration
+	quietWithin     time.Duration // the longest wait for a quiet machine before a timed run
 }
 
 func defaultConfig() config {
@@ -77,6 +78,7 @@ func defaultConfig() config {
 		readDuration:    10 * time.Second,
 		waitTimeout:     30 * time.Minute,
 		settleAfterOpen: 5 * time.Second,
+		quietWithin:     time.Minute,
 	}
 }
 
@@ -161,6 +163,7 @@ func parseFlagsOver(cfg config, args []string, stderr io.Writer) (config, bool, 
 	fs.IntVar(&cfg.readRate, "read-rate", cfg.readRate, "GET /v1/screenings/{id} per second while the screenings are open")
 	fs.DurationVar(&cfg.readDuration, "read-duration", cfg.readDuration, "how long the API reads run")
 	fs.DurationVar(&cfg.waitTimeout, "wait-timeout", cfg.waitTimeout, "the longest wait for screenings to reach a state")
+	fs.DurationVar(&cfg.quietWithin, "quiet-within", cfg.quietWithin, "the longest wait, before each timed run, for the machine's CPU to be quiet (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, false, err
 	}

@@ -17,7 +17,6 @@ const (
 	quietWindow  = 250 * time.Millisecond
 	quietBusy    = 0.15 // the share of the machine's CPU below which a window is quiet
 	quietWindows = 2    // quiet windows in a row
-	quietLongest = time.Minute
 )
 
 // parseCPUTimes reads the busy and total jiffies of the machine from the "cpu" line of
@@ -50,8 +49,8 @@ func cpuTimes() (busy, total uint64, err error) {
 }
 
 // waitQuiet returns once the machine's CPU was less than quietBusy busy for quietWindows windows
-// in a row, or after quietLongest; quiet says which.
-func waitQuiet(ctx context.Context) (waited time.Duration, quiet bool, err error) {
+// in a row, or after within; quiet says which.
+func waitQuiet(ctx context.Context, within time.Duration) (waited time.Duration, quiet bool, err error) {
 	start := time.Now()
 	busy0, total0, err := cpuTimes()
 	if err != nil {
@@ -59,7 +58,7 @@ func waitQuiet(ctx context.Context) (waited time.Duration, quiet bool, err error
 	}
 	calm := 0
 	for calm < quietWindows {
-		if time.Since(start) >= quietLongest {
+		if time.Since(start) >= within {
 			return time.Since(start), false, nil
 		}
 		select {
@@ -80,15 +79,18 @@ func waitQuiet(ctx context.Context) (waited time.Duration, quiet bool, err error
 	return time.Since(start), true, nil
 }
 
-// quiet waits for the machine to be quiet before the run named what, and says so when it was not
-// within quietLongest.
+// quiet waits for the machine to be quiet before the run named what, for at most -quiet-within,
+// and says so when it was not.
 func (b *bench) quiet(ctx context.Context, what string) error {
-	waited, quiet, err := waitQuiet(ctx)
+	if b.cfg.quietWithin <= 0 {
+		return nil
+	}
+	waited, quiet, err := waitQuiet(ctx, b.cfg.quietWithin)
 	if err != nil {
 		return fmt.Errorf("wait for a quiet machine before %s: %w", what, err)
 	}
 	if !quiet {
-		b.logf("   the machine was still busy after %s; measuring %s anyway", waited.Round(time.Second), what)
+		b.logf("   the machine was still busy after %s; measuring %s anyway", waited.Round(time.Millisecond), what)
 	}
 	return nil
 }
