@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -77,6 +78,15 @@ func TestEndToEndMetricsCountAScreening(t *testing.T) {
 		env:    map[string]string{"METRICS_ADDR": workerAddr, "METRICS_TOKEN": e2eMetricsToken}})
 	s.fake.DuplicateWebhooks(true)
 	serveURL, workerURL := s.apiURL+"/metrics", "http://"+workerAddr+"/metrics"
+	// The worker runs beside serve and opens its metrics listener when it starts, which may be
+	// after serve answers.
+	require.Eventually(t, func() bool {
+		conn, err := net.Dial("tcp", workerAddr)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	}, 30*time.Second, 20*time.Millisecond, "the worker's metrics listener on %s", workerAddr)
 
 	for _, url := range []string{serveURL, workerURL} {
 		code, body := scrapeStatus(t, url, "")
