@@ -100,6 +100,39 @@ func summarize(results []*vegeta.Result, wantCode int) outcome {
 	return o
 }
 
+// slowAck is the ack latency target: acknowledgements slower than it are located in their stage,
+// to tell a stall of a moment from a stage that fell behind its rate.
+const slowAck = 50 * time.Millisecond
+
+// slowRequests counts the requests slower than a threshold and when, from the first request of
+// their attack, the first and the last of them were sent.
+type slowRequests struct {
+	count    int
+	from, to time.Duration
+}
+
+func findSlow(results []*vegeta.Result, over time.Duration) slowRequests {
+	var first time.Time
+	for _, r := range results {
+		if first.IsZero() || r.Timestamp.Before(first) {
+			first = r.Timestamp
+		}
+	}
+	var slow slowRequests
+	for _, r := range results {
+		if r.Latency <= over {
+			continue
+		}
+		at := r.Timestamp.Sub(first)
+		if slow.count == 0 || at < slow.from {
+			slow.from = at
+		}
+		slow.to = max(slow.to, at)
+		slow.count++
+	}
+	return slow
+}
+
 // rate is successful requests per second, from the first request sent to the last answer.
 func (o outcome) rate() float64 {
 	span := o.lastEnd.Sub(o.first).Seconds()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // TestLoadBenchAtTinySizes runs the whole bench on the real stack at tiny sizes and checks that
@@ -124,4 +125,16 @@ func TestCPUTimesCountEverythingButIdleAndIOWaitAsBusy(t *testing.T) {
 	require.Error(t, err)
 	_, _, err = parseCPUTimes("cpu 1 2 x 4 5 6\n")
 	require.Error(t, err)
+}
+
+func TestFindSlowLocatesTheSlowRequestsInTheirAttack(t *testing.T) {
+	start := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	sent := func(at, took time.Duration) *vegeta.Result {
+		return &vegeta.Result{Timestamp: start.Add(at), Latency: took}
+	}
+	results := []*vegeta.Result{sent(time.Second, 5*time.Millisecond), sent(0, 2*time.Millisecond),
+		sent(3*time.Second, 900*time.Millisecond), sent(2*time.Second, 80*time.Millisecond), sent(4*time.Second, 50*time.Millisecond)}
+	slow := findSlow(results, 50*time.Millisecond)
+	require.Equal(t, slowRequests{count: 2, from: 2 * time.Second, to: 3 * time.Second}, slow)
+	require.Zero(t, findSlow(results, time.Second).count)
 }

@@ -918,13 +918,17 @@ func (b *bench) measureIngest(ctx context.Context, rep *Report) error {
 	if err := b.quiet(ctx, "the acknowledgements at half capacity"); err != nil {
 		return err
 	}
-	acks := summarize(attack(ctx, targeter, perSecond(fig.AckRatePerSec), b.cfg.ackDuration, vegeta.Workers(uint64(b.cfg.ingestClients))), http.StatusOK)
+	ackResults := attack(ctx, targeter, perSecond(fig.AckRatePerSec), b.cfg.ackDuration, vegeta.Workers(uint64(b.cfg.ingestClients)))
+	acks := summarize(ackResults, http.StatusOK)
 	if err := acks.err("webhook ingest at half capacity"); err != nil {
 		return err
 	}
 	fig.AckRequests = acks.ok
 	fig.AckP50Ms, fig.AckP99Ms, fig.AckMaxMs = percentileMs(acks.latencies, 50), percentileMs(acks.latencies, 99), percentileMs(acks.latencies, 100)
 	b.logf("   ack latency at %d/s: p50 %s, p99 %s, max %s", fig.AckRatePerSec, ms(fig.AckP50Ms), ms(fig.AckP99Ms), ms(fig.AckMaxMs))
+	if slow := findSlow(ackResults, slowAck); slow.count > 0 {
+		b.logf("   acks over %s: %d, sent from +%.1fs to +%.1fs of the stage", slowAck, slow.count, slow.from.Seconds(), slow.to.Seconds())
+	}
 
 	// The same rate of raw inserts: each waits for its commit's flush as each acknowledgement
 	// does, so a stall of the disk shows in both.
