@@ -105,19 +105,13 @@ func summarize(results []*vegeta.Result, wantCode int) outcome {
 const slowAck = 50 * time.Millisecond
 
 // slowRequests counts the requests slower than a threshold and when, from the first request of
-// their attack, the first and the last of them were sent.
+// their attack (outcome.first), the first and the last of them were sent.
 type slowRequests struct {
 	count    int
 	from, to time.Duration
 }
 
-func findSlow(results []*vegeta.Result, over time.Duration) slowRequests {
-	var first time.Time
-	for _, r := range results {
-		if first.IsZero() || r.Timestamp.Before(first) {
-			first = r.Timestamp
-		}
-	}
+func findSlow(results []*vegeta.Result, first time.Time, over time.Duration) slowRequests {
 	var slow slowRequests
 	for _, r := range results {
 		if r.Latency <= over {

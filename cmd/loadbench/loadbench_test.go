@@ -134,7 +134,7 @@ func TestFindSlowLocatesTheSlowRequestsInTheirAttack(t *testing.T) {
 	}
 	results := []*vegeta.Result{sent(time.Second, 5*time.Millisecond), sent(0, 2*time.Millisecond),
 		sent(3*time.Second, 900*time.Millisecond), sent(2*time.Second, 80*time.Millisecond), sent(4*time.Second, 50*time.Millisecond)}
-	slow := findSlow(results, 50*time.Millisecond)
+	slow := findSlow(results, start, 50*time.Millisecond)
 	require.Equal(t, slowRequests{count: 2, from: 2 * time.Second, to: 3 * time.Second}, slow)
-	require.Zero(t, findSlow(results, time.Second).count)
+	require.Zero(t, findSlow(results, start, time.Second).count)
 }

@@ -216,13 +216,7 @@ func TestEndToEndHistoryPayloadsAreEncryptedAtRestAndDecodeThroughTheCodecServer
 		require.NoError(t, <-codecDone)
 	}()
 	codecURL := "http://" + codecAddr
-	require.Eventually(t, func() bool {
-		conn, err := net.Dial("tcp", codecAddr)
-		if err == nil {
-			conn.Close()
-		}
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond, "the codec server listens")
+	waitListening(t, codecAddr, 10*time.Second, "the codec server")
 
 	encrypted := make([]*commonpb.Payload, len(all))
 	for i, p := range all {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -80,13 +79,7 @@ func TestEndToEndMetricsCountAScreening(t *testing.T) {
 	serveURL, workerURL := s.apiURL+"/metrics", "http://"+workerAddr+"/metrics"
 	// The worker runs beside serve and opens its metrics listener when it starts, which may be
 	// after serve answers.
-	require.Eventually(t, func() bool {
-		conn, err := net.Dial("tcp", workerAddr)
-		if err == nil {
-			conn.Close()
-		}
-		return err == nil
-	}, 30*time.Second, 20*time.Millisecond, "the worker's metrics listener on %s", workerAddr)
+	waitListening(t, workerAddr, 30*time.Second, "the worker's metrics listener")
 
 	for _, url := range []string{serveURL, workerURL} {
 		code, body := scrapeStatus(t, url, "")

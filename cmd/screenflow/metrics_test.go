@@ -35,6 +35,19 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
+// waitListening waits until something accepts connections on addr: a listener that a goroutine
+// of the test opens when it gets there.
+func waitListening(t *testing.T, addr string, within time.Duration, what string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	}, within, 20*time.Millisecond, "%s on %s", what, addr)
+}
+
 func scrapeStatus(t *testing.T, url, token string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)

@@ -3,6 +3,7 @@
 package bearer
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"strings"
 )
@@ -18,8 +19,10 @@ func Token(header string) (string, bool) {
 	return token, true
 }
 
-// Matches says whether header carries want as its Bearer token, in constant time in the token.
+// Matches says whether header carries want as its Bearer token. The tokens are compared by their
+// SHA-256 in constant time, so that neither the bytes nor the length of want leak.
 func Matches(header, want string) bool {
 	got, ok := Token(header)
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	gotSum, wantSum := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return ok && subtle.ConstantTimeCompare(gotSum[:], wantSum[:]) == 1
 }
